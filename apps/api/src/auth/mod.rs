@@ -1,0 +1,244 @@
+//! Authentication in the shell: a middleware that verifies the request's credential once (Bearer
+//! token or `__Host-` cookies with CSRF double-submit and Origin checks), the [`Authenticated`]
+//! extractor handlers take, and [`require`] for permission checks.
+//!
+//! The middleware runs just outside the rate limiter so that it can insert a
+//! [`RateLimitSubject`]: limits then follow the user, not the address.
+
+use std::future::{Ready, ready};
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
+use payymo_services::identity::{
+    IdentityError, IdentityService, Permission, Principal, RequestContext,
+};
+
+use crate::middleware::RequestId;
+use crate::net::TrustedProxies;
+use crate::problem::{ApiError, ProblemKind};
+use crate::rate_limit::RateLimitSubject;
+
+/// The cookie holding the access token in cookie mode.
+pub const ACCESS_COOKIE: &str = "__Host-payymo-access";
+/// The cookie holding the refresh token in cookie mode.
+pub const REFRESH_COOKIE: &str = "__Host-payymo-refresh";
+/// The cookie holding the CSRF token (readable by the page, sent back as [`CSRF_HEADER`]).
+pub const CSRF_COOKIE: &str = "__Host-payymo-csrf";
+/// The header a cookie-mode client repeats the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// What the middleware found out about the request's credential.
+#[derive(Debug, Clone)]
+enum Credential {
+    /// Verified.
+    Valid(Principal),
+    /// Presented but refused (invalid, expired, revoked).
+    Refused,
+    /// A cookie-mode request without the right CSRF token or from another origin.
+    CsrfFailed,
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::InvalidCredentials => {
+                Self::new(ProblemKind::Unauthorized, "invalid email or password")
+            }
+            IdentityError::Unauthenticated => Self::new(
+                ProblemKind::Unauthorized,
+                "a valid access token is required",
+            ),
+            IdentityError::Forbidden(reason) => Self::new(ProblemKind::Forbidden, reason),
+            IdentityError::NotFound => Self::not_found("no such resource"),
+            IdentityError::RegistrationClosed => Self::new(
+                ProblemKind::Forbidden,
+                "registration is closed on this deployment",
+            ),
+            IdentityError::WeakPassword(policy) => Self::invalid(
+                "the password does not meet the policy",
+                policy
+                    .broken_rules()
+                    .iter()
+                    .map(|rule| crate::problem::FieldError {
+                        field: "password".to_owned(),
+                        message: rule.description().to_owned(),
+                    })
+                    .collect(),
+            ),
+            IdentityError::EmailTaken => {
+                Self::new(ProblemKind::Conflict, "this email is already registered")
+            }
+            IdentityError::Invalid { field, message } => Self::invalid(
+                format!("{field} is invalid"),
+                vec![crate::problem::FieldError {
+                    field: field.to_owned(),
+                    message,
+                }],
+            ),
+            IdentityError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+/// The audit context of a request: client address and request id.
+#[must_use]
+pub fn request_context(req: &HttpRequest) -> RequestContext {
+    let proxies = req
+        .app_data::<web::Data<TrustedProxies>>()
+        .map(|d| d.get_ref().clone())
+        .unwrap_or_default();
+    RequestContext {
+        ip: proxies
+            .client_ip(crate::net::peer_ip(req), req.headers())
+            .map(|ip| ip.to_string()),
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+    }
+}
+
+fn bearer(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
+    req.cookie(name).map(|c| c.value().to_owned())
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Cookie mode: a state-changing request must repeat the CSRF cookie in `X-CSRF-Token` and come
+/// from this origin (its `Origin` names the host it was sent to).
+#[must_use]
+pub fn csrf_ok_for(req: &HttpRequest) -> bool {
+    if is_safe(req.method()) {
+        return true;
+    }
+    let (Some(expected), Some(presented)) = (
+        cookie(req, CSRF_COOKIE),
+        req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()),
+    ) else {
+        return false;
+    };
+    let same = expected.len() == presented.len()
+        && bool::from(subtle::ConstantTimeEq::ct_eq(
+            expected.as_bytes(),
+            presented.as_bytes(),
+        ));
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let host = req.connection_info().host().to_owned();
+    let origin_ok = origin.is_some_and(|o| {
+        o.strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"))
+            .is_some_and(|rest| rest == host)
+    });
+    same && !expected.is_empty() && origin_ok
+}
+
+/// The answer to a cookie-mode request that fails the CSRF checks.
+#[must_use]
+pub fn csrf_rejected() -> ApiError {
+    ApiError::new(
+        ProblemKind::Forbidden,
+        "the CSRF token or the origin of this request is missing or wrong",
+    )
+}
+
+/// Verifies the request's credential, if it carries one, and records the outcome for the
+/// [`Authenticated`] extractor. Never answers by itself: a request without a credential may be
+/// for a public endpoint.
+///
+/// # Errors
+/// Inner errors pass through.
+pub async fn identify(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Some(service) = req.app_data::<web::Data<IdentityService>>().cloned() {
+        let outcome = if let Some(token) = bearer(&req) {
+            Some(service.authenticate(&token).await)
+        } else if let Some(token) = cookie(req.request(), ACCESS_COOKIE) {
+            if csrf_ok_for(req.request()) {
+                Some(service.authenticate(&token).await)
+            } else {
+                req.extensions_mut().insert(Credential::CsrfFailed);
+                None
+            }
+        } else {
+            None
+        };
+        match outcome {
+            Some(Ok(principal)) => {
+                req.extensions_mut()
+                    .insert(RateLimitSubject(format!("user:{}", principal.user)));
+                req.extensions_mut().insert(Credential::Valid(principal));
+            }
+            Some(Err(IdentityError::Internal(cause))) => {
+                let response = ApiError::internal(&cause).error_response();
+                return Ok(req.into_response(response));
+            }
+            Some(Err(_)) => {
+                req.extensions_mut().insert(Credential::Refused);
+            }
+            None => {}
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// The verified caller of a protected endpoint; extracting it answers 401 when there is none.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let found = req.extensions().get::<Credential>().cloned();
+        ready(match found {
+            Some(Credential::Valid(principal)) => Ok(Self(principal)),
+            Some(Credential::CsrfFailed) => Err(csrf_rejected()),
+            Some(Credential::Refused) | None => Err(ApiError::new(
+                ProblemKind::Unauthorized,
+                "a valid access token is required",
+            )),
+        })
+    }
+}
+
+/// Checks that the caller holds `permission` (403 problem+json otherwise, audited).
+///
+/// # Errors
+/// [`ApiError`] 403.
+pub async fn require(
+    req: &HttpRequest,
+    who: &Authenticated,
+    permission: Permission,
+) -> Result<(), ApiError> {
+    let service = identity(req)?;
+    service
+        .authorize(&who.0, permission, &request_context(req))
+        .await
+        .map_err(ApiError::from)
+}
+
+/// The identity service of the app.
+///
+/// # Errors
+/// 500 when the app was built without it (a wiring bug).
+pub fn identity(req: &HttpRequest) -> Result<web::Data<IdentityService>, ApiError> {
+    req.app_data::<web::Data<IdentityService>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&"identity service is not wired"))
+}

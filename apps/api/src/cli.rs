@@ -1,0 +1,64 @@
+//! The `payymo` command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use payymo_domain::matching::Confidence;
+
+/// Payymo: payment reconciliation for WHMCS billers.
+///
+/// Configuration comes from environment variables (and a `.env` file in the working
+/// directory); see the README for the list. With none at all, `payymo` serves on
+/// 127.0.0.1:8080 with an embedded SQLite database and announced development fallbacks.
+#[derive(Debug, Parser)]
+#[command(name = "payymo", version, about, long_about)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve {
+        /// Do not apply pending database migrations at start (readiness then reports them).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a platform `system_admin` (in its own platform tenant). The password is read from
+    /// standard input (prompted for, without echo, on a terminal), never from an argument.
+    CreateAdmin {
+        /// The administrator's e-mail.
+        #[arg(long, value_name = "E")]
+        email: String,
+    },
+    /// Match exported transactions to exported invoices offline (a dry run: nothing is applied).
+    ///
+    /// Writes one JSON object `{"decisions": [...], "summary": {...}}` with exactly one decision
+    /// per transaction. Malformed input is reported with the file, record index and field, and
+    /// nothing is written.
+    Match {
+        /// INVOICES.json: an array of `{id, number, client_id?, client_name, company_name?,
+        /// currency, total, balance, date, due_date, status}`.
+        #[arg(long, value_name = "INVOICES.json")]
+        invoices: PathBuf,
+        /// TRANSACTIONS.json: an array of `{id, booking_date, amount, currency,
+        /// counterparty_name, remittance, reference?, counterparty_iban?}`.
+        #[arg(long, value_name = "TRANSACTIONS.json")]
+        transactions: PathBuf,
+        /// Write the decisions here (atomically) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Confidence in [0, 1] from which a decision is `auto` (default: the engine's).
+        #[arg(long, value_name = "X", value_parser = parse_confidence)]
+        auto_threshold: Option<Confidence>,
+    },
+}
+
+fn parse_confidence(text: &str) -> Result<Confidence, String> {
+    Confidence::parse(text).ok_or_else(|| format!("{text:?} is not a number in [0, 1]"))
+}

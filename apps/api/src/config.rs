@@ -1,0 +1,837 @@
+//! Typed settings, read once from the environment (and an optional `.env` file) in `main`.
+//!
+//! Architecture invariant: this is the only module that reads the process environment. Everything
+//! else receives a [`Settings`] value, so tests build settings from a plain map.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where the server runs: development allows announced fallbacks, production refuses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local use: missing secrets get loud, ephemeral fallbacks.
+    Development,
+    /// Real use: every fallback is refused.
+    Production,
+}
+
+impl Environment {
+    /// Whether this is production.
+    #[must_use]
+    pub fn is_production(self) -> bool {
+        self == Self::Production
+    }
+}
+
+/// A configuration problem, naming the variable and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong, in a few words.
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// All the problems found, so an operator fixes them in one go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// One window of a rate limit: `count` requests per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    /// Requests allowed in the window (also the burst size).
+    pub count: u32,
+    /// The window length.
+    pub period: Duration,
+}
+
+/// A rate-limit tier: every window must allow the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitSpec(pub Vec<RateWindow>);
+
+impl RateLimitSpec {
+    /// Parses `100/day;20/hour;5/minute` (any subset, any order; units second, minute, hour, day
+    /// and their short forms s, sec, m, min, h, d).
+    ///
+    /// # Errors
+    /// A message saying which part is malformed.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut windows = Vec::new();
+        for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (count, unit) = part
+                .split_once('/')
+                .ok_or_else(|| format!("'{part}' is not of the form N/unit"))?;
+            let count: u32 = count
+                .trim()
+                .parse()
+                .map_err(|_| format!("'{part}': '{}' is not a whole number", count.trim()))?;
+            if count == 0 {
+                return Err(format!("'{part}': the count must be at least 1"));
+            }
+            let seconds = match unit.trim().to_ascii_lowercase().as_str() {
+                "s" | "sec" | "second" | "seconds" => 1,
+                "m" | "min" | "minute" | "minutes" => 60,
+                "h" | "hour" | "hours" => 3_600,
+                "d" | "day" | "days" => 86_400,
+                other => {
+                    return Err(format!(
+                        "'{part}': unknown unit '{other}' (use second, minute, hour or day)"
+                    ));
+                }
+            };
+            if windows
+                .iter()
+                .any(|w: &RateWindow| w.period.as_secs() == seconds)
+            {
+                return Err(format!("'{part}': the same unit appears twice"));
+            }
+            windows.push(RateWindow {
+                count,
+                period: Duration::from_secs(seconds),
+            });
+        }
+        if windows.is_empty() {
+            return Err("no limit given (example: 100/day;20/hour;5/minute)".to_owned());
+        }
+        windows.sort_by_key(|w| std::cmp::Reverse(w.period));
+        Ok(Self(windows))
+    }
+}
+
+impl fmt::Display for RateLimitSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|w| {
+                let unit = match w.period.as_secs() {
+                    1 => "second",
+                    60 => "minute",
+                    3_600 => "hour",
+                    _ => "day",
+                };
+                format!("{}/{unit}", w.count)
+            })
+            .collect();
+        f.write_str(&parts.join(";"))
+    }
+}
+
+/// The rate-limit tiers of the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Login and the other `/api/auth` endpoints, per client IP.
+    pub auth: RateLimitSpec,
+    /// Transaction listings and imports.
+    pub transactions: RateLimitSpec,
+    /// OAuth and bank-connection flows.
+    pub bank: RateLimitSpec,
+    /// Matching, approving and applying.
+    pub matching: RateLimitSpec,
+    /// Everything else.
+    pub default: RateLimitSpec,
+}
+
+/// Optional outside-service credentials. `None` switches the integration off.
+#[derive(Clone, Default)]
+pub struct IntegrationSecrets {
+    /// GoCardless Bank Account Data `secret_id`.
+    pub gocardless_client_id: Option<SecretString>,
+    /// GoCardless Bank Account Data `secret_key`.
+    pub gocardless_client_secret: Option<SecretString>,
+    /// Stripe secret or restricted key for a default single-tenant connection.
+    pub stripe_api_key: Option<SecretString>,
+    /// Stripe webhook signing secret for that connection.
+    pub stripe_webhook_secret: Option<SecretString>,
+}
+
+impl fmt::Debug for IntegrationSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = |s: &Option<SecretString>| if s.is_some() { "set" } else { "unset" };
+        f.debug_struct("IntegrationSecrets")
+            .field("gocardless_client_id", &state(&self.gocardless_client_id))
+            .field(
+                "gocardless_client_secret",
+                &state(&self.gocardless_client_secret),
+            )
+            .field("stripe_api_key", &state(&self.stripe_api_key))
+            .field("stripe_webhook_secret", &state(&self.stripe_webhook_secret))
+            .finish()
+    }
+}
+
+/// Everything Payymo reads from its environment, validated.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent switches, each read from its own variable"
+)]
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `PAYYMO_ENV`.
+    pub environment: Environment,
+    /// `PAYYMO_BIND`.
+    pub bind: SocketAddr,
+    /// `PAYYMO_WORKERS`: HTTP worker threads.
+    pub workers: usize,
+    /// `DATABASE_URL`; the embedded default is a SQLite file in the working directory.
+    pub database_url: String,
+    /// Whether `DATABASE_URL` came from the embedded default.
+    pub database_url_is_default: bool,
+    /// `PAYYMO_DB_POOL_SIZE`.
+    pub database_pool_size: u32,
+    /// `PAYYMO_AUTO_MIGRATE`: apply pending migrations when `serve` starts.
+    pub auto_migrate: bool,
+    /// `JWT_PRIVATE_KEY_PATH`.
+    pub jwt_private_key_path: Option<PathBuf>,
+    /// `JWT_PUBLIC_KEY_PATH`.
+    pub jwt_public_key_path: Option<PathBuf>,
+    /// `JWT_ACCESS_TOKEN_EXPIRES`.
+    pub jwt_access_token_ttl: Duration,
+    /// `JWT_REFRESH_TOKEN_EXPIRES`.
+    pub jwt_refresh_token_ttl: Duration,
+    /// GoCardless and Stripe credentials.
+    pub integrations: IntegrationSecrets,
+    /// `ADMIN_API_KEY`: platform automation key (at least 32 characters) for `/api/admin/*` and `/metrics`.
+    pub admin_api_key: Option<SecretString>,
+    /// Whether anyone may create a tenant through `POST /api/auth/register`.
+    pub open_registration: bool,
+    /// The field-encryption keys, `kid:base64[,kid:base64...]`, the active key first.
+    pub field_keys: Option<SecretString>,
+    /// The `RATE_LIMIT_*` tiers.
+    pub rate_limits: RateLimits,
+    /// `PAYYMO_TRUSTED_PROXIES`: addresses whose `X-Forwarded-For`/`X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `PAYYMO_ENFORCE_HTTPS`: refuse plain HTTP (as seen through a trusted proxy).
+    pub enforce_https: bool,
+    /// `PAYYMO_METRICS_ALLOW`: peers allowed to read `/metrics` without the admin key.
+    pub metrics_allow: Vec<IpNet>,
+    /// `PAYYMO_MAX_BODY_BYTES`: the largest request body accepted.
+    pub max_body_bytes: usize,
+    /// `PAYYMO_SHUTDOWN_TIMEOUT`: seconds in-flight requests get to finish on shutdown.
+    pub shutdown_timeout: Duration,
+    /// `PAYYMO_LOG`: a tracing filter such as `info,payymo_api=debug`.
+    pub log_filter: String,
+}
+
+/// The variables Payymo documents, for the README, `.env.example` and the unknown-variable check.
+pub const DOCUMENTED_VARIABLES: &[&str] = &[
+    "PAYYMO_ENV",
+    "PAYYMO_BIND",
+    "PAYYMO_WORKERS",
+    "DATABASE_URL",
+    "PAYYMO_DB_POOL_SIZE",
+    "PAYYMO_AUTO_MIGRATE",
+    "JWT_PRIVATE_KEY_PATH",
+    "JWT_PUBLIC_KEY_PATH",
+    "JWT_ALGORITHM",
+    "JWT_ACCESS_TOKEN_EXPIRES",
+    "JWT_REFRESH_TOKEN_EXPIRES",
+    "GOCARDLESS_CLIENT_ID",
+    "GOCARDLESS_CLIENT_SECRET",
+    "STRIPE_API_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "ADMIN_API_KEY",
+    "PAYYMO_OPEN_REGISTRATION",
+    "PAYYMO_FIELD_KEYS",
+    "RATE_LIMIT_DEFAULT",
+    "RATE_LIMIT_AUTH",
+    "RATE_LIMIT_TRANSACTIONS",
+    "RATE_LIMIT_BANK",
+    "RATE_LIMIT_MATCH",
+    "PAYYMO_TRUSTED_PROXIES",
+    "PAYYMO_ENFORCE_HTTPS",
+    "PAYYMO_METRICS_ALLOW",
+    "PAYYMO_MAX_BODY_BYTES",
+    "PAYYMO_SHUTDOWN_TIMEOUT",
+    "PAYYMO_LOG",
+];
+
+/// The embedded default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://payymo.db";
+/// Default tiers (see the README).
+pub const DEFAULT_RATE_LIMIT_AUTH: &str = "100/day;20/hour;5/minute";
+/// Default for transaction endpoints.
+pub const DEFAULT_RATE_LIMIT_TRANSACTIONS: &str = "30/minute";
+/// Default for OAuth and bank-connection endpoints.
+pub const DEFAULT_RATE_LIMIT_BANK: &str = "10/minute";
+/// Default for match and apply endpoints.
+pub const DEFAULT_RATE_LIMIT_MATCH: &str = "15/minute";
+/// Default for everything else: generous, the dashboard polls.
+pub const DEFAULT_RATE_LIMIT_DEFAULT: &str = "20000/day;1200/minute";
+
+/// Reads variables out of a snapshot of the environment, collecting every problem.
+struct Reader<'a> {
+    vars: &'a HashMap<String, String>,
+    errors: Vec<ConfigError>,
+}
+
+impl Reader<'_> {
+    /// A variable's value; empty counts as unset.
+    fn raw(&self, name: &'static str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parsed<T>(
+        &mut self,
+        name: &'static str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
+        match self.raw(name) {
+            None => default,
+            Some(v) => match parse(v) {
+                Ok(t) => t,
+                Err(problem) => {
+                    self.errors.push(ConfigError::new(name, problem));
+                    default
+                }
+            },
+        }
+    }
+
+    /// A secret, from `NAME` or from the file named by `NAME_FILE` (not both).
+    fn secret(&mut self, name: &'static str, file_name: &'static str) -> Option<SecretString> {
+        let direct = self.raw(name).map(str::to_owned);
+        let file = self.raw(file_name).map(PathBuf::from);
+        match (direct, file) {
+            (Some(_), Some(_)) => {
+                self.errors.push(ConfigError::new(
+                    name,
+                    format!("set either {name} or {file_name}, not both"),
+                ));
+                None
+            }
+            (Some(v), None) => Some(SecretString::from(v)),
+            (None, Some(path)) => match std::fs::read_to_string(&path) {
+                Ok(content) => {
+                    let value = content.trim_end_matches(['\n', '\r']).to_owned();
+                    if value.is_empty() {
+                        self.errors.push(ConfigError::new(
+                            file_name,
+                            format!("{} is empty", path.display()),
+                        ));
+                        None
+                    } else {
+                        Some(SecretString::from(value))
+                    }
+                }
+                Err(e) => {
+                    self.errors.push(ConfigError::new(
+                        file_name,
+                        format!("cannot read {}: {}", path.display(), e.kind()),
+                    ));
+                    None
+                }
+            },
+            (None, None) => None,
+        }
+    }
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("'{v}' is not a boolean (use true or false)")),
+    }
+}
+
+fn parse_positive<T: std::str::FromStr + PartialOrd + From<u8>>(v: &str) -> Result<T, String> {
+    match v.parse::<T>() {
+        Ok(n) if n >= T::from(1) => Ok(n),
+        _ => Err(format!("'{v}' is not a positive whole number")),
+    }
+}
+
+fn parse_nets(v: &str) -> Result<Vec<IpNet>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("'{p}' is not an IP address or CIDR range"))
+        })
+        .collect()
+}
+
+fn parse_database_url(v: &str) -> Result<String, String> {
+    let lower = v.to_ascii_lowercase();
+    if lower.starts_with("postgres://")
+        || lower.starts_with("postgresql://")
+        || lower.starts_with("sqlite:")
+        || std::path::Path::new(v)
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| {
+                ["db", "sqlite", "sqlite3"]
+                    .iter()
+                    .any(|x| e.eq_ignore_ascii_case(x))
+            })
+    {
+        Ok(v.to_owned())
+    } else {
+        Err("expected postgres://user@host/db, sqlite://file.db or a path ending in .db".to_owned())
+    }
+}
+
+impl Settings {
+    /// Builds settings from a snapshot of the environment.
+    ///
+    /// # Errors
+    /// Every invalid or (in production) missing variable, each named.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one linear pass over the documented variables reads best in one place"
+    )]
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigErrors> {
+        let mut r = Reader {
+            vars,
+            errors: Vec::new(),
+        };
+
+        let environment = r.parsed("PAYYMO_ENV", Environment::Development, |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "development" | "dev" => Ok(Environment::Development),
+                "production" | "prod" => Ok(Environment::Production),
+                _ => Err(format!("'{v}' is not development or production")),
+            }
+        });
+        let production = environment.is_production();
+
+        let bind = r.parsed(
+            "PAYYMO_BIND",
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            |v| {
+                v.parse()
+                    .map_err(|_| format!("'{v}' is not an address:port such as 127.0.0.1:8080"))
+            },
+        );
+        let default_workers = std::thread::available_parallelism().map_or(2, usize::from);
+        let workers = r.parsed("PAYYMO_WORKERS", default_workers, parse_positive::<usize>);
+
+        let database_url_is_default = r.raw("DATABASE_URL").is_none();
+        let database_url = r.parsed(
+            "DATABASE_URL",
+            DEFAULT_DATABASE_URL.to_owned(),
+            parse_database_url,
+        );
+        if production && database_url_is_default {
+            r.errors.push(ConfigError::new(
+                "DATABASE_URL",
+                "required in production (the embedded SQLite default is a development fallback)",
+            ));
+        }
+        let database_pool_size = r.parsed("PAYYMO_DB_POOL_SIZE", 10_u32, parse_positive::<u32>);
+        let auto_migrate = r.parsed("PAYYMO_AUTO_MIGRATE", true, parse_bool);
+
+        let key_path = |r: &mut Reader<'_>, name: &'static str| {
+            r.parsed(name, None, |v| {
+                let p = PathBuf::from(v);
+                if p.is_file() {
+                    Ok(Some(p))
+                } else {
+                    Err(format!("{v} is not a readable file"))
+                }
+            })
+        };
+        let jwt_private_key_path = key_path(&mut r, "JWT_PRIVATE_KEY_PATH");
+        let jwt_public_key_path = key_path(&mut r, "JWT_PUBLIC_KEY_PATH");
+        if production {
+            for (name, value) in [
+                ("JWT_PRIVATE_KEY_PATH", &jwt_private_key_path),
+                ("JWT_PUBLIC_KEY_PATH", &jwt_public_key_path),
+            ] {
+                if value.is_none() && r.raw(name).is_none() {
+                    r.errors.push(ConfigError::new(
+                        name,
+                        "required in production (development generates an ephemeral key)",
+                    ));
+                }
+            }
+        }
+        r.parsed("JWT_ALGORITHM", (), |v| {
+            if v == "RS256" {
+                Ok(())
+            } else {
+                Err(format!("'{v}' is not supported: only RS256 is allowed"))
+            }
+        });
+        let jwt_access_token_ttl =
+            r.parsed("JWT_ACCESS_TOKEN_EXPIRES", Duration::from_mins(15), |v| {
+                parse_positive::<u64>(v).map(Duration::from_secs)
+            });
+        let jwt_refresh_token_ttl = r.parsed(
+            "JWT_REFRESH_TOKEN_EXPIRES",
+            Duration::from_hours(168),
+            |v| parse_positive::<u64>(v).map(Duration::from_secs),
+        );
+        if jwt_refresh_token_ttl <= jwt_access_token_ttl {
+            r.errors.push(ConfigError::new(
+                "JWT_REFRESH_TOKEN_EXPIRES",
+                "must be longer than JWT_ACCESS_TOKEN_EXPIRES",
+            ));
+        }
+
+        let integrations = IntegrationSecrets {
+            gocardless_client_id: r.secret("GOCARDLESS_CLIENT_ID", "GOCARDLESS_CLIENT_ID_FILE"),
+            gocardless_client_secret: r
+                .secret("GOCARDLESS_CLIENT_SECRET", "GOCARDLESS_CLIENT_SECRET_FILE"),
+            stripe_api_key: r.secret("STRIPE_API_KEY", "STRIPE_API_KEY_FILE"),
+            stripe_webhook_secret: r.secret("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET_FILE"),
+        };
+        if integrations.gocardless_client_id.is_some()
+            != integrations.gocardless_client_secret.is_some()
+        {
+            r.errors.push(ConfigError::new(
+                "GOCARDLESS_CLIENT_SECRET",
+                "GOCARDLESS_CLIENT_ID and GOCARDLESS_CLIENT_SECRET must be set together",
+            ));
+        }
+        if let Some(key) = &integrations.stripe_api_key {
+            let k = key.expose_secret();
+            if !(k.starts_with("sk_") || k.starts_with("rk_")) {
+                r.errors.push(ConfigError::new(
+                    "STRIPE_API_KEY",
+                    "not a Stripe secret (sk_) or restricted (rk_) key",
+                ));
+            }
+        }
+        if let Some(secret) = &integrations.stripe_webhook_secret
+            && !secret.expose_secret().starts_with("whsec_")
+        {
+            r.errors.push(ConfigError::new(
+                "STRIPE_WEBHOOK_SECRET",
+                "not a Stripe webhook signing secret (whsec_...)",
+            ));
+        }
+
+        let admin_api_key = r.secret("ADMIN_API_KEY", "ADMIN_API_KEY_FILE");
+        if let Some(key) = &admin_api_key
+            && key.expose_secret().chars().count() < 32
+        {
+            r.errors.push(ConfigError::new(
+                "ADMIN_API_KEY",
+                "too short: at least 32 characters are required",
+            ));
+        }
+
+        let open_registration = r.parsed("PAYYMO_OPEN_REGISTRATION", !production, parse_bool);
+        let field_keys = r.secret("PAYYMO_FIELD_KEYS", "PAYYMO_FIELD_KEYS_FILE");
+        if production && field_keys.is_none() {
+            r.errors.push(ConfigError::new(
+                "PAYYMO_FIELD_KEYS",
+                "required in production (development generates an ephemeral key)",
+            ));
+        }
+
+        let mut tier = |name: &'static str, default: &str| {
+            let fallback = RateLimitSpec::parse(default).unwrap_or(RateLimitSpec(Vec::new()));
+            r.parsed(name, fallback, RateLimitSpec::parse)
+        };
+        let rate_limits = RateLimits {
+            auth: tier("RATE_LIMIT_AUTH", DEFAULT_RATE_LIMIT_AUTH),
+            transactions: tier("RATE_LIMIT_TRANSACTIONS", DEFAULT_RATE_LIMIT_TRANSACTIONS),
+            bank: tier("RATE_LIMIT_BANK", DEFAULT_RATE_LIMIT_BANK),
+            matching: tier("RATE_LIMIT_MATCH", DEFAULT_RATE_LIMIT_MATCH),
+            default: tier("RATE_LIMIT_DEFAULT", DEFAULT_RATE_LIMIT_DEFAULT),
+        };
+
+        let trusted_proxies = r.parsed("PAYYMO_TRUSTED_PROXIES", Vec::new(), parse_nets);
+        let enforce_https = r.parsed("PAYYMO_ENFORCE_HTTPS", false, parse_bool);
+        let loopback = vec![
+            IpNet::from(IpAddr::from([127, 0, 0, 1])),
+            IpNet::from(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+        ];
+        let metrics_allow = r.parsed("PAYYMO_METRICS_ALLOW", loopback, parse_nets);
+        let max_body_bytes = r.parsed(
+            "PAYYMO_MAX_BODY_BYTES",
+            1024 * 1024,
+            parse_positive::<usize>,
+        );
+        let shutdown_timeout = r.parsed("PAYYMO_SHUTDOWN_TIMEOUT", Duration::from_secs(30), |v| {
+            parse_positive::<u64>(v).map(Duration::from_secs)
+        });
+        let log_filter = r.parsed("PAYYMO_LOG", "info".to_owned(), |v| {
+            tracing_subscriber::EnvFilter::try_new(v)
+                .map(|_| v.to_owned())
+                .map_err(|e| format!("'{v}' is not a log filter: {e}"))
+        });
+
+        if !r.errors.is_empty() {
+            return Err(ConfigErrors(r.errors));
+        }
+        Ok(Self {
+            environment,
+            bind,
+            workers,
+            database_url,
+            database_url_is_default,
+            database_pool_size,
+            auto_migrate,
+            jwt_private_key_path,
+            jwt_public_key_path,
+            jwt_access_token_ttl,
+            jwt_refresh_token_ttl,
+            integrations,
+            admin_api_key,
+            open_registration,
+            field_keys,
+            rate_limits,
+            trusted_proxies,
+            enforce_https,
+            metrics_allow,
+            max_body_bytes,
+            shutdown_timeout,
+            log_filter,
+        })
+    }
+
+    /// Reads the process environment, after loading `.env` from the working directory if present
+    /// (variables already set win over the file).
+    ///
+    /// # Errors
+    /// As [`Settings::from_vars`], plus an unreadable `.env` file.
+    pub fn load() -> Result<Self, ConfigErrors> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => {
+                return Err(ConfigErrors(vec![ConfigError::new(
+                    "PAYYMO_ENV",
+                    format!("the .env file could not be read: {e}"),
+                )]));
+            }
+        }
+        let vars: HashMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Settings for tests and tools: development defaults with the given database.
+    #[must_use]
+    pub fn for_database(database_url: &str) -> Self {
+        let mut vars = HashMap::new();
+        vars.insert("DATABASE_URL".to_owned(), database_url.to_owned());
+        // The defaults are valid by construction; an error here is a bug in the defaults.
+        Self::from_vars(&vars).unwrap_or_else(|e| unreachable!("default settings are invalid: {e}"))
+    }
+
+    /// The development fallbacks in effect, to announce loudly at start-up.
+    #[must_use]
+    pub fn development_fallbacks(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.database_url_is_default {
+            out.push(format!(
+                "DATABASE_URL is not set: using the embedded SQLite database {DEFAULT_DATABASE_URL}"
+            ));
+        }
+        if self.jwt_private_key_path.is_none() || self.jwt_public_key_path.is_none() {
+            out.push(
+                "JWT_PRIVATE_KEY_PATH/JWT_PUBLIC_KEY_PATH are not set: tokens are signed with an \
+                 ephemeral key and die with this process"
+                    .to_owned(),
+            );
+        }
+        if self.field_keys.is_none() {
+            out.push(
+                "PAYYMO_FIELD_KEYS is not set: stored secrets are encrypted with an ephemeral key \
+                 and cannot be read after a restart"
+                    .to_owned(),
+            );
+        }
+        out
+    }
+
+    /// The admin key, compared in constant time.
+    #[must_use]
+    pub fn admin_key_matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.admin_api_key
+            .as_ref()
+            .is_some_and(|k| bool::from(k.expose_secret().as_bytes().ct_eq(presented.as_bytes())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn problems(pairs: &[(&str, &str)]) -> Vec<ConfigError> {
+        Settings::from_vars(&vars(pairs)).unwrap_err().0
+    }
+
+    #[test]
+    fn no_configuration_gives_the_embedded_development_defaults() {
+        let s = Settings::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert!(s.database_url_is_default);
+        assert_eq!(s.jwt_access_token_ttl, Duration::from_mins(15));
+        assert_eq!(s.jwt_refresh_token_ttl, Duration::from_hours(168));
+        assert_eq!(s.rate_limits.auth.to_string(), "100/day;20/hour;5/minute");
+        assert!(s.open_registration);
+        assert_eq!(s.development_fallbacks().len(), 3);
+    }
+
+    #[test]
+    fn every_invalid_variable_is_named_with_its_problem() {
+        let errs = problems(&[
+            ("PAYYMO_BIND", "localhost"),
+            ("JWT_ALGORITHM", "HS256"),
+            ("JWT_ACCESS_TOKEN_EXPIRES", "-5"),
+            ("RATE_LIMIT_AUTH", "5/fortnight"),
+            ("ADMIN_API_KEY", "tiny-key-9"),
+            ("PAYYMO_ENV", "staging"),
+            ("DATABASE_URL", "mysql://x"),
+        ]);
+        let named: Vec<&str> = errs.iter().map(|e| e.variable).collect();
+        for v in [
+            "PAYYMO_BIND",
+            "JWT_ALGORITHM",
+            "JWT_ACCESS_TOKEN_EXPIRES",
+            "RATE_LIMIT_AUTH",
+            "ADMIN_API_KEY",
+            "PAYYMO_ENV",
+            "DATABASE_URL",
+        ] {
+            assert!(named.contains(&v), "{v} not reported in {errs:?}");
+        }
+        let text = ConfigErrors(errs).to_string();
+        assert!(text.contains("JWT_ALGORITHM: 'HS256' is not supported: only RS256 is allowed"));
+        assert!(text.contains("unknown unit 'fortnight'"));
+        assert!(
+            !text.contains("tiny-key-9"),
+            "a secret value leaked: {text}"
+        );
+    }
+
+    #[test]
+    fn production_refuses_every_development_fallback() {
+        let errs = problems(&[("PAYYMO_ENV", "production")]);
+        let named: Vec<&str> = errs.iter().map(|e| e.variable).collect();
+        assert_eq!(
+            named,
+            [
+                "DATABASE_URL",
+                "JWT_PRIVATE_KEY_PATH",
+                "JWT_PUBLIC_KEY_PATH",
+                "PAYYMO_FIELD_KEYS"
+            ]
+        );
+    }
+
+    #[test]
+    fn rate_limit_specs_parse_any_subset_and_reject_nonsense() {
+        let s = RateLimitSpec::parse("5/minute; 100/day").unwrap();
+        assert_eq!(
+            s.0,
+            vec![
+                RateWindow {
+                    count: 100,
+                    period: Duration::from_hours(24)
+                },
+                RateWindow {
+                    count: 5,
+                    period: Duration::from_mins(1)
+                },
+            ]
+        );
+        assert_eq!(s.to_string(), "100/day;5/minute");
+        for bad in ["", "5", "0/minute", "x/minute", "5/minute;6/min", "5/week"] {
+            assert!(RateLimitSpec::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn secrets_can_come_from_files_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin");
+        std::fs::write(&path, "0123456789abcdef0123456789abcdef-file\n").unwrap();
+        let s =
+            Settings::from_vars(&vars(&[("ADMIN_API_KEY_FILE", path.to_str().unwrap())])).unwrap();
+        assert!(s.admin_key_matches("0123456789abcdef0123456789abcdef-file"));
+        assert!(!s.admin_key_matches("0123456789abcdef0123456789abcdef"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+
+        let errs = problems(&[
+            ("ADMIN_API_KEY", "0123456789abcdef0123456789abcdef"),
+            ("ADMIN_API_KEY_FILE", path.to_str().unwrap()),
+        ]);
+        assert_eq!(errs[0].variable, "ADMIN_API_KEY");
+    }
+
+    #[test]
+    fn stripe_and_gocardless_credentials_are_checked_for_shape() {
+        let errs = problems(&[
+            ("STRIPE_API_KEY", "pk_live_123"),
+            ("STRIPE_WEBHOOK_SECRET", "nope"),
+            ("GOCARDLESS_CLIENT_ID", "abc"),
+        ]);
+        let named: Vec<&str> = errs.iter().map(|e| e.variable).collect();
+        assert_eq!(
+            named,
+            [
+                "GOCARDLESS_CLIENT_SECRET",
+                "STRIPE_API_KEY",
+                "STRIPE_WEBHOOK_SECRET"
+            ]
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_accept_addresses_and_ranges() {
+        let s = Settings::from_vars(&vars(&[(
+            "PAYYMO_TRUSTED_PROXIES",
+            "10.0.0.0/8, 192.168.1.7,::1",
+        )]))
+        .unwrap();
+        assert_eq!(s.trusted_proxies.len(), 3);
+        assert!(s.trusted_proxies[1].contains(&"192.168.1.7".parse::<IpAddr>().unwrap()));
+        assert_eq!(
+            problems(&[("PAYYMO_TRUSTED_PROXIES", "10.0.0.0/33")])[0].variable,
+            "PAYYMO_TRUSTED_PROXIES"
+        );
+    }
+}

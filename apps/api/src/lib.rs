@@ -1,0 +1,17 @@
+//! Payymo's HTTP shell and command line: the only crate that knows actix-web, and the composition
+//! root that wires concrete adapters into the services (`startup`, `wiring`).
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod metrics;
+pub mod middleware;
+pub mod net;
+pub mod openapi;
+pub mod pagination;
+pub mod problem;
+pub mod rate_limit;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+pub mod wiring;

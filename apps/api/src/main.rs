@@ -1,0 +1,212 @@
+//! The `payymo` binary: parses the command line, reads the settings, runs the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use payymo_api::cli::{Cli, Command};
+use payymo_api::config::Settings;
+use payymo_api::startup::Application;
+use payymo_api::{telemetry, wiring};
+use payymo_offline_match::MatchArgs;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
+            Command::Serve { no_migrate } => serve(no_migrate).await,
+            Command::Migrate => migrate().await,
+            Command::CreateAdmin { email } => create_admin(&email).await,
+            Command::Match {
+                invoices,
+                transactions,
+                output,
+                auto_threshold,
+            } => offline_match(&MatchArgs {
+                invoices,
+                transactions,
+                output,
+                auto_threshold,
+            }),
+        }
+    })
+}
+
+#[expect(
+    clippy::print_stderr,
+    reason = "the CLI reports fatal errors on stderr"
+)]
+fn fail(message: &str) -> ExitCode {
+    eprintln!("payymo: {message}");
+    ExitCode::from(2)
+}
+
+fn settings() -> Result<Settings, ExitCode> {
+    let settings = Settings::load().map_err(|e| fail(&e.to_string()))?;
+    telemetry::init(&settings);
+    telemetry::log_panics();
+    Ok(settings)
+}
+
+#[expect(clippy::print_stderr, reason = "the CLI reports its summary on stderr")]
+fn offline_match(args: &MatchArgs) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    match payymo_offline_match::run(args, &mut stderr) {
+        Ok(summary) => {
+            eprintln!(
+                "payymo match: {} transactions: {} auto, {} review, {} unmatched",
+                summary.transactions, summary.auto, summary.review, summary.unmatched
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+async fn migrate() -> ExitCode {
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let store = match wiring::open_store(&settings) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match wiring::migrate(&store).await {
+        Ok(applied) => {
+            tracing::info!(count = applied.len(), ?applied, "migrations applied");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// Reads the new administrator's password: on a terminal, prompted twice without echo; otherwise
+/// the first line of standard input.
+#[expect(clippy::print_stderr, reason = "the CLI prompts on stderr")]
+fn read_password() -> Result<secrecy::SecretString, String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    let read_line = || -> Result<String, String> {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    if !stdin.is_terminal() {
+        return read_line().map(secrecy::SecretString::from);
+    }
+    // No echo while the password is typed; restored whatever happens.
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+    };
+    let _ = stty("-echo");
+    eprint!("Password: ");
+    let first = read_line();
+    eprint!("\nRepeat password: ");
+    let second = read_line();
+    eprintln!();
+    let _ = stty("echo");
+    let (first, second) = (first?, second?);
+    if first != second {
+        return Err("the passwords differ".to_owned());
+    }
+    Ok(secrecy::SecretString::from(first))
+}
+
+#[expect(clippy::print_stderr, reason = "the CLI reports its result on stderr")]
+async fn create_admin(email: &str) -> ExitCode {
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let password = match read_password() {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let store = match wiring::open_store(&settings) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if settings.auto_migrate
+        && let Err(e) = wiring::migrate(&store).await
+    {
+        return fail(&e.to_string());
+    }
+    let ports = match wiring::identity_ports(&settings, &store) {
+        Ok(p) => p,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let service = payymo_services::identity::IdentityService::new(
+        ports,
+        payymo_services::identity::IdentityConfig::default(),
+    );
+    match service
+        .create_tenant_with_user(
+            email,
+            password,
+            "Payymo platform",
+            payymo_domain::user::Role::SystemAdmin,
+            &payymo_services::identity::RequestContext::default(),
+            "admin.created_from_cli",
+        )
+        .await
+    {
+        Ok((tenant, user)) => {
+            eprintln!(
+                "payymo: created system_admin {email} (user {user}, platform tenant {tenant})"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+async fn serve(no_migrate: bool) -> ExitCode {
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    for fallback in settings.development_fallbacks() {
+        tracing::warn!("DEVELOPMENT FALLBACK: {fallback}");
+    }
+    let store = match wiring::open_store(&settings) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if settings.auto_migrate && !no_migrate {
+        match wiring::migrate(&store).await {
+            Ok(applied) if !applied.is_empty() => {
+                tracing::info!(count = applied.len(), "migrations applied at start");
+            }
+            Ok(_) => {}
+            Err(e) => return fail(&e.to_string()),
+        }
+    }
+    let bind = settings.bind;
+    let adapters = match wiring::adapters(&settings, &store) {
+        Ok(a) => a,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let app = match Application::build(settings, adapters) {
+        Ok(app) => app,
+        Err(e) => return fail(&format!("cannot listen on {bind}: {e}")),
+    };
+    tracing::info!(%bind, port = app.port(), "payymo serving");
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("server error: {e}")),
+    }
+}

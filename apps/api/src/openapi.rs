@@ -1,0 +1,63 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations. Every endpoint a feature
+//! adds is listed here, with its schemas and error responses.
+
+use utoipa::OpenApi;
+
+/// The API description.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Payymo",
+        description = "Payment reconciliation: bank and Stripe payments matched to WHMCS invoices \
+                       and applied exactly once. Every error is an RFC 9457 problem \
+                       (`application/problem+json`) carrying the request id.",
+    ),
+    paths(
+        crate::routes::health::healthz,
+        crate::routes::health::readyz,
+        crate::routes::health::metrics,
+        crate::routes::docs::openapi_json,
+        crate::routes::jwks::jwks,
+        crate::routes::auth::register,
+        crate::routes::auth::login,
+        crate::routes::auth::refresh,
+        crate::routes::auth::logout,
+        crate::routes::auth::me,
+        crate::routes::users::list,
+        crate::routes::users::create,
+        crate::routes::users::patch,
+        crate::routes::audit::list,
+    ),
+    components(schemas(
+        crate::problem::Problem,
+        crate::problem::FieldError,
+        crate::pagination::PageInfo,
+        crate::routes::auth::RegisterRequest,
+        crate::routes::auth::RegisterResponse,
+        crate::routes::auth::LoginRequest,
+        crate::routes::auth::TokenMode,
+        crate::routes::auth::TokenResponse,
+        crate::routes::auth::RefreshRequest,
+        crate::routes::auth::MeResponse,
+        crate::routes::users::UserView,
+        crate::routes::users::UserList,
+        crate::routes::users::CreateUser,
+        crate::routes::users::PatchUser,
+        crate::routes::audit::AuditEventView,
+    )),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+        (name = "auth", description = "Registration, sign-in, tokens and sessions"),
+        (name = "users", description = "The tenant's users"),
+        (name = "audit", description = "The tenant's audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as JSON text.
+#[must_use]
+pub fn render() -> String {
+    let mut doc = ApiDoc::openapi();
+    env!("CARGO_PKG_VERSION").clone_into(&mut doc.info.version);
+    doc.to_pretty_json().unwrap_or_default()
+}

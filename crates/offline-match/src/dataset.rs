@@ -1,0 +1,874 @@
+//! A realistic, seeded generator of invoices and bank transactions with ground truth, and the
+//! scoring of a dry run against that truth. Used by `payymo-gen-dataset`, the benchmark script
+//! and the tests; not part of the product.
+//!
+//! The feed contains what real ones do: invoice numbers written every which way (prefix or not,
+//! other separators, spaces inside, lower case, zeros dropped or added, inside other text, typos,
+//! truncations), phone numbers, postcodes, dates, order numbers and amounts in the text, partial
+//! payments, overpayments, bank fees, several invoices paid at once, payer names that differ from
+//! the invoice name, hundreds of clients sharing common names and prices, and noise (salaries,
+//! refunds, payouts, debits, unrelated credits).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::output::Output;
+
+/// Deterministic pseudo-random numbers (`SplitMix64`): the same seed gives the same dataset on
+/// every machine.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    #[must_use]
+    pub const fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub const fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        let n64 = u64::try_from(n.max(1)).unwrap_or(u64::MAX);
+        usize::try_from(self.next_u64() % n64).unwrap_or(0)
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        let span = u64::try_from(hi - lo + 1).unwrap_or(1);
+        lo + i64::try_from(self.next_u64() % span).unwrap_or(0)
+    }
+
+    /// True with probability `per_mille / 1000`.
+    pub fn chance(&mut self, per_mille: u64) -> bool {
+        self.next_u64() % 1000 < per_mille
+    }
+
+    /// One element of a non-empty slice.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// An invoice record as INVOICES.json holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRecord {
+    /// Export id.
+    pub id: String,
+    /// Invoice number.
+    pub number: String,
+    /// Client id.
+    pub client_id: Option<String>,
+    /// Client name.
+    pub client_name: String,
+    /// Company name (may be empty).
+    pub company_name: String,
+    /// ISO code.
+    pub currency: String,
+    /// Decimal string.
+    pub total: String,
+    /// Decimal string.
+    pub balance: String,
+    /// YYYY-MM-DD.
+    pub date: String,
+    /// YYYY-MM-DD.
+    pub due_date: String,
+    /// WHMCS status word.
+    pub status: String,
+}
+
+/// A transaction record as TRANSACTIONS.json holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionRecord {
+    /// Export id.
+    pub id: String,
+    /// YYYY-MM-DD.
+    pub booking_date: String,
+    /// Signed decimal string.
+    pub amount: String,
+    /// ISO code.
+    pub currency: String,
+    /// Payer name (may be empty).
+    pub counterparty_name: String,
+    /// Remittance text (may be empty).
+    pub remittance: String,
+    /// Structured reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Payer IBAN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counterparty_iban: Option<String>,
+}
+
+/// What a transaction really is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truth {
+    /// Transaction id.
+    pub transaction_id: String,
+    /// The invoices it pays (empty for noise).
+    pub invoice_ids: Vec<String>,
+    /// True when it pays open invoices.
+    pub payable: bool,
+    /// The scenario that produced it (for per-scenario figures).
+    pub scenario: String,
+}
+
+/// A generated dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataset {
+    /// All invoices (open and closed).
+    pub invoices: Vec<InvoiceRecord>,
+    /// The bank feed.
+    pub transactions: Vec<TransactionRecord>,
+    /// Ground truth, one per transaction.
+    pub truth: Vec<Truth>,
+}
+
+/// How the tenant numbers its invoices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Numbering {
+    /// WHMCS default: the bare sequential number (`10234`).
+    Plain,
+    /// A prefix (`INV-10234`).
+    Prefixed,
+    /// Prefix, year and zero-padded counter (`INV-2024-00042`).
+    Yearly,
+}
+
+const FIRST: &[&str] = &[
+    "John",
+    "Mary",
+    "James",
+    "Anna",
+    "Peter",
+    "Maria",
+    "Thomas",
+    "Laura",
+    "Michael",
+    "Sarah",
+    "David",
+    "Emma",
+    "Daniel",
+    "Julia",
+    "Paul",
+    "Lisa",
+    "Mark",
+    "Sophie",
+    "Jan",
+    "Eva",
+    "Lukas",
+    "Jürgen",
+    "José",
+    "Zoë",
+    "Søren",
+    "François",
+    "Björn",
+    "Chloé",
+    "Ahmed",
+    "Fatima",
+    "Wei",
+    "Olga",
+    "Robert",
+    "Linda",
+    "Kevin",
+    "Nina",
+    "Stefan",
+    "Sandra",
+    "Tom",
+    "Ines",
+];
+const LAST: &[&str] = &[
+    "Smith",
+    "Müller",
+    "Jansen",
+    "de Vries",
+    "García",
+    "Schmidt",
+    "Brown",
+    "Johnson",
+    "Meyer",
+    "Bakker",
+    "Martin",
+    "Dubois",
+    "Rossi",
+    "Novák",
+    "Kowalski",
+    "Nielsen",
+    "Andersson",
+    "Weber",
+    "Fischer",
+    "Wagner",
+    "Becker",
+    "Hoffmann",
+    "Visser",
+    "Smit",
+    "Jones",
+    "Taylor",
+    "Wilson",
+    "Peeters",
+    "Janssens",
+    "Lefèvre",
+    "O'Brien",
+    "Murphy",
+    "Kelly",
+    "Walsh",
+    "Öztürk",
+    "Yılmaz",
+    "Nguyen",
+    "Chen",
+    "Lopez",
+    "Hernández",
+];
+/// Names of people who are not clients (noise payers).
+const OUTSIDERS: &[&str] = &[
+    "Hannah Okafor",
+    "Igor Petrov",
+    "Mei Tanaka",
+    "Carlos Mendes",
+    "Aisha Bello",
+    "Rune Halvorsen",
+    "Giulia Ferraro",
+    "Tariq Haddad",
+    "Elena Popescu",
+    "Kofi Mensah",
+];
+const COMPANY_WORDS: &[&str] = &[
+    "Acme", "Bright", "Nordic", "Blue", "Pixel", "Cloud", "Alpha", "Green", "Solid", "Rapid",
+    "Orbit", "Vertex", "Atlas", "Nova", "Summit", "Delta", "Apex", "Lumen", "Cedar", "Harbor",
+];
+const COMPANY_TAILS: &[&str] = &[
+    "Hosting",
+    "Media",
+    "Design",
+    "Consulting",
+    "Systems",
+    "Webshop",
+    "Studio",
+    "Labs",
+    "IT",
+    "Solutions",
+];
+const SUFFIXES: &[&str] = &[
+    "Ltd", "Limited", "GmbH", "BV", "B.V.", "LLC", "Inc", "Inc.", "SARL",
+];
+/// Common prices: many clients owe exactly these.
+const PRICES: &[i64] = &[
+    499, 999, 1499, 1999, 2500, 2999, 4900, 4999, 5900, 9900, 12000, 14900, 19900, 29900,
+];
+
+struct Client {
+    id: String,
+    name: String,
+    company: String,
+    currency: &'static str,
+    iban: String,
+}
+
+fn minor_to_text(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.unsigned_abs();
+    format!("{sign}{}.{:02}", m / 100, m % 100)
+}
+
+fn date_text(day: i64) -> String {
+    // Days since 2023-01-01 to a calendar date, without a clock.
+    let base = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap_or_default();
+    (base + chrono::Duration::days(day))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// Generates `open_invoices` open invoices (plus about a quarter as many closed ones) and
+/// `transactions` transactions, deterministically from `seed`.
+#[must_use]
+pub fn generate(
+    open_invoices: usize,
+    transactions: usize,
+    seed: u64,
+    numbering: Numbering,
+) -> Dataset {
+    let mut rng = Rng::new(seed);
+    let clients = make_clients(&mut rng, (open_invoices / 3).max(40));
+    let total_invoices = open_invoices + open_invoices / 4;
+    let mut invoices = Vec::with_capacity(total_invoices);
+    let mut open_of_client: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut open_list = Vec::with_capacity(open_invoices);
+    for k in 0..total_invoices {
+        let c = rng.below(clients.len());
+        let client = &clients[c];
+        let seq = 10_000 + k;
+        let number = match numbering {
+            Numbering::Plain => seq.to_string(),
+            Numbering::Prefixed => format!("INV-{seq}"),
+            Numbering::Yearly => format!(
+                "INV-{}-{:05}",
+                2023 + (k * 2 / total_invoices.max(1)),
+                seq % 100_000
+            ),
+        };
+        let total = if rng.chance(700) {
+            *rng.pick(PRICES)
+        } else {
+            rng.range(500, 250_000)
+        };
+        let open = k < open_invoices && !rng.chance(0);
+        let (status, balance) = if open {
+            let status = match rng.below(100) {
+                0..=54 => "Unpaid",
+                55..=93 => "Overdue",
+                94..=97 => "Payment Pending",
+                _ => "Collections",
+            };
+            let balance = if rng.chance(60) {
+                total - rng.range(1, total - 1)
+            } else {
+                total
+            };
+            (status, balance)
+        } else {
+            (
+                *rng.pick(&["Paid", "Paid", "Paid", "Cancelled", "Draft", "Refunded"]),
+                0,
+            )
+        };
+        let day = i64::try_from(k * 700 / total_invoices.max(1)).unwrap_or(0);
+        invoices.push(InvoiceRecord {
+            id: (1_000 + k * 3).to_string(),
+            number,
+            client_id: Some(client.id.clone()),
+            client_name: client.name.clone(),
+            company_name: client.company.clone(),
+            currency: client.currency.to_owned(),
+            total: minor_to_text(total),
+            balance: minor_to_text(balance),
+            date: date_text(day),
+            due_date: date_text(day + 14),
+            status: status.to_owned(),
+        });
+        if open {
+            open_of_client.entry(c).or_default().push(k);
+            open_list.push((k, c));
+        }
+    }
+    // Payments arrive in no particular invoice order.
+    for i in (1..open_list.len()).rev() {
+        let j = rng.below(i + 1);
+        open_list.swap(i, j);
+    }
+    let mut feed = Feed {
+        rng,
+        clients: &clients,
+        invoices: &invoices,
+        open_of_client: &open_of_client,
+        paid: vec![false; invoices.len()],
+        cursor: 0,
+        out: Vec::with_capacity(transactions),
+        truth: Vec::with_capacity(transactions),
+    };
+    for t in 0..transactions {
+        feed.transaction(t, &open_list);
+    }
+    let Feed {
+        out,
+        truth,
+        mut rng,
+        ..
+    } = feed;
+    // Invoice order in exports is not the numbering order.
+    for i in (1..invoices.len()).rev() {
+        let j = rng.below(i + 1);
+        invoices.swap(i, j);
+    }
+    Dataset {
+        invoices,
+        transactions: out,
+        truth,
+    }
+}
+
+/// Syllables for the long tail of surnames and company names: most names are rare, the common
+/// ones (`FIRST` x `LAST`) are shared by hundreds of clients in a large dataset.
+const SYLLABLES: &[&str] = &[
+    "ka", "ber", "lin", "mo", "sen", "tra", "vel", "dor", "an", "rik", "sto", "hal", "mer", "zan",
+    "pel", "gro", "wen", "tis", "bra", "nol", "ek", "vas", "lu", "dri", "mak", "sol", "ter", "fin",
+    "gar", "ho",
+];
+
+fn rare_word(rng: &mut Rng) -> String {
+    let mut w = String::new();
+    for _ in 0..(2 + rng.below(2)) {
+        let syllable: &&str = rng.pick(SYLLABLES);
+        w.push_str(syllable);
+    }
+    let mut c = w.chars();
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+}
+
+fn make_clients(rng: &mut Rng, n: usize) -> Vec<Client> {
+    (0..n)
+        .map(|i| {
+            let last = if rng.chance(400) {
+                (*rng.pick(LAST)).to_owned()
+            } else {
+                rare_word(rng)
+            };
+            let name = format!("{} {last}", rng.pick(FIRST));
+            let company = if rng.chance(350) {
+                let head = if rng.chance(300) {
+                    (*rng.pick(COMPANY_WORDS)).to_owned()
+                } else {
+                    rare_word(rng)
+                };
+                format!("{head} {} {}", rng.pick(COMPANY_TAILS), rng.pick(SUFFIXES))
+            } else {
+                String::new()
+            };
+            let currency = match rng.below(100) {
+                0..=89 => "EUR",
+                90..=96 => "USD",
+                _ => "GBP",
+            };
+            let iban = format!(
+                "DE{:02}{:018}",
+                rng.below(100),
+                rng.next_u64() % 1_000_000_000_000_000_000
+            );
+            Client {
+                id: (i + 1).to_string(),
+                name,
+                company,
+                currency,
+                iban,
+            }
+        })
+        .collect()
+}
+
+struct Feed<'a> {
+    rng: Rng,
+    clients: &'a [Client],
+    invoices: &'a [InvoiceRecord],
+    open_of_client: &'a HashMap<usize, Vec<usize>>,
+    paid: Vec<bool>,
+    cursor: usize,
+    out: Vec<TransactionRecord>,
+    truth: Vec<Truth>,
+}
+
+impl Feed<'_> {
+    fn transaction(&mut self, t: usize, open_list: &[(usize, usize)]) {
+        let id = format!("T{:07}", t + 1);
+        let roll = self.rng.below(1000);
+        if roll < 150 || open_list.is_empty() {
+            self.noise(id);
+            return;
+        }
+        // Each open invoice is paid at most once; when all are, the rest is noise.
+        let Some(pick) = self.next_unpaid(open_list) else {
+            self.noise(id);
+            return;
+        };
+        let (k, c) = pick;
+        self.paid[k] = true;
+        let inv = &self.invoices[k];
+        let balance = parse_minor(&inv.balance);
+        let client = &self.clients[c];
+        let (scenario, amount, ids, reference_style) = match roll {
+            150..=199 => {
+                // several invoices of the same client
+                let others: Vec<usize> = self.open_of_client.get(&c).map_or_else(Vec::new, |v| {
+                    v.iter()
+                        .copied()
+                        .filter(|o| *o != k && !self.paid[*o])
+                        .take(2)
+                        .collect()
+                });
+                if others.is_empty() {
+                    ("exact", balance, vec![k], RefStyle::Varied)
+                } else {
+                    let mut ids = vec![k];
+                    ids.extend(others.iter().take(1 + self.rng.below(2)));
+                    for o in &ids {
+                        self.paid[*o] = true;
+                    }
+                    let sum = ids
+                        .iter()
+                        .map(|o| parse_minor(&self.invoices[*o].balance))
+                        .sum();
+                    let style = if self.rng.chance(500) {
+                        RefStyle::Multi
+                    } else {
+                        RefStyle::None
+                    };
+                    ("multi", sum, ids, style)
+                }
+            }
+            200..=239 => (
+                "partial",
+                balance / 2 + self.rng.range(0, balance / 4),
+                vec![k],
+                RefStyle::Varied,
+            ),
+            240..=259 => (
+                "overpaid",
+                balance + self.rng.range(100, 5_000),
+                vec![k],
+                RefStyle::Varied,
+            ),
+            260..=309 => {
+                let fee = self.rng.range(50, 1_500).min(balance / 20).max(1);
+                ("fees", balance - fee, vec![k], RefStyle::Varied)
+            }
+            310..=339 => ("typo", balance, vec![k], RefStyle::Typo),
+            340..=359 => ("truncated", balance, vec![k], RefStyle::Truncated),
+            360..=439 => ("no-reference", balance, vec![k], RefStyle::None),
+            _ => ("exact", balance, vec![k], RefStyle::Varied),
+        };
+        let currency = inv.currency.clone();
+        let numbers: Vec<String> = ids
+            .iter()
+            .map(|o| self.invoices[*o].number.clone())
+            .collect();
+        let remittance = self.remittance(&numbers, reference_style);
+        let counterparty_name = self.payer_name(client);
+        let iban = self.rng.chance(600).then(|| client.iban.clone());
+        self.out.push(TransactionRecord {
+            id: id.clone(),
+            booking_date: inv.due_date.clone(),
+            amount: minor_to_text(amount),
+            currency,
+            counterparty_name,
+            remittance,
+            reference: None,
+            counterparty_iban: iban,
+        });
+        self.truth.push(Truth {
+            transaction_id: id,
+            invoice_ids: ids.iter().map(|o| self.invoices[*o].id.clone()).collect(),
+            payable: true,
+            scenario: scenario.to_owned(),
+        });
+    }
+
+    fn next_unpaid(&mut self, open_list: &[(usize, usize)]) -> Option<(usize, usize)> {
+        while self.cursor < open_list.len() {
+            let pick = open_list[self.cursor];
+            self.cursor += 1;
+            if !self.paid[pick.0] {
+                return Some(pick);
+            }
+        }
+        None
+    }
+
+    fn noise(&mut self, id: String) {
+        let rng = &mut self.rng;
+        let (name, remittance, amount) = match rng.below(8) {
+            0 => (
+                "Payroll Services GmbH".to_owned(),
+                format!("Salary {} 2024", rng.pick(&["March", "April", "May"])),
+                -rng.range(150_000, 500_000),
+            ),
+            1 => (
+                "Stripe Payments Europe".to_owned(),
+                format!("STRIPE PAYOUT po_{:x}", rng.next_u64() % 1_000_000_000),
+                rng.range(10_000, 900_000),
+            ),
+            2 => (
+                format!("{} {}", rng.pick(FIRST), rng.pick(LAST)),
+                format!("Refund order {}", rng.range(10_000, 99_999)),
+                -rng.range(500, 30_000),
+            ),
+            3 => (
+                "Hetzner Online GmbH".to_owned(),
+                format!("Rechnung R{} Server", rng.range(10_000_000, 99_999_999)),
+                -rng.range(2_000, 50_000),
+            ),
+            4 => (
+                (*rng.pick(OUTSIDERS)).to_owned(),
+                format!(
+                    "Tel +49 {} {}",
+                    rng.range(150, 179),
+                    rng.range(1_000_000, 9_999_999)
+                ),
+                *rng.pick(PRICES),
+            ),
+            5 => (
+                "Bank".to_owned(),
+                "Interest / Zinsen 31.12.2024".to_owned(),
+                rng.range(1, 5_000),
+            ),
+            6 => (
+                format!("{} {}", rng.pick(FIRST), rng.pick(LAST)),
+                format!(
+                    "Order {} PLZ {} Berlin",
+                    rng.range(10_000, 99_999),
+                    rng.range(10_000, 14_999)
+                ),
+                rng.range(1_000, 20_000),
+            ),
+            _ => (
+                "Amazon Payments".to_owned(),
+                format!("Marketplace payout {}", rng.range(100_000, 999_999)),
+                rng.range(1_000, 100_000),
+            ),
+        };
+        self.out.push(TransactionRecord {
+            id: id.clone(),
+            booking_date: date_text(rng.range(0, 700)),
+            amount: minor_to_text(amount),
+            currency: "EUR".to_owned(),
+            counterparty_name: name,
+            remittance,
+            reference: None,
+            counterparty_iban: None,
+        });
+        self.truth.push(Truth {
+            transaction_id: id,
+            invoice_ids: Vec::new(),
+            payable: false,
+            scenario: "noise".to_owned(),
+        });
+    }
+
+    fn payer_name(&mut self, client: &Client) -> String {
+        let rng = &mut self.rng;
+        let (first, last) = client.name.split_once(' ').unwrap_or((&client.name, ""));
+        match rng.below(100) {
+            0..=34 => client.name.clone(),
+            35..=49 => client.name.to_uppercase(),
+            50..=59 => format!("{}, {}", last.to_uppercase(), first.to_uppercase()),
+            60..=67 => format!("{}. {}", first.chars().next().unwrap_or('X'), last),
+            68..=77 if !client.company.is_empty() => client.company.to_uppercase(),
+            68..=77 => format!("MR {}", client.name.to_uppercase()),
+            78..=85 => fold_ascii(&client.name),
+            86..=91 => format!("{} {}", rng.pick(FIRST), last),
+            92..=95 => String::new(),
+            _ => format!("{} {}", rng.pick(FIRST), rng.pick(LAST)),
+        }
+    }
+
+    fn remittance(&mut self, numbers: &[String], style: RefStyle) -> String {
+        let rng = &mut self.rng;
+        let noise_tail = |rng: &mut Rng| match rng.below(10) {
+            0 => format!(" Tel +49 170 {}", rng.range(1_000_000, 9_999_999)),
+            1 => format!(" {} Berlin", rng.range(10_000, 14_999)),
+            2 => format!(" order {}", rng.range(10_000, 99_999)),
+            3 => format!(" {}.{:02}.2024", rng.range(1, 28), rng.range(1, 12)),
+            4 => format!(" EUR {}.{:02}", rng.range(5, 900), rng.range(0, 99)),
+            _ => String::new(),
+        };
+        let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
+        match style {
+            RefStyle::None => {
+                let mut s = (*rng.pick(&[
+                    "",
+                    "hosting",
+                    "thanks",
+                    "Webhosting 2024",
+                    "domain renewal",
+                    "payment",
+                ]))
+                .to_owned();
+                s.push_str(&noise_tail(rng));
+                s
+            }
+            RefStyle::Multi => {
+                let parts: Vec<String> = numbers.iter().map(|n| written(rng, n)).collect();
+                let sep = *rng.pick(&[", ", " + ", " and ", " / ", " "]);
+                format!("Invoices {}{}", parts.join(sep), noise_tail(rng))
+            }
+            RefStyle::Varied => {
+                let mut s = written(rng, &numbers[0]);
+                s.push_str(&noise_tail(rng));
+                s
+            }
+            RefStyle::Typo => {
+                let mut d: Vec<u8> = digits(&numbers[0]).into_bytes();
+                let i = rng.below(d.len().max(2) - 1);
+                if rng.chance(500) && i + 1 < d.len() {
+                    d.swap(i, i + 1);
+                } else if let Some(x) = d.get_mut(i + 1) {
+                    *x = b'0'
+                        + u8::try_from((u64::from(*x - b'0') + 1 + rng.next_u64() % 8) % 10)
+                            .unwrap_or(0);
+                }
+                format!(
+                    "{} {}",
+                    rng.pick(&["Invoice", "INV", "Rechnung", "ref"]),
+                    String::from_utf8_lossy(&d)
+                )
+            }
+            RefStyle::Truncated => {
+                let d = digits(&numbers[0]);
+                format!(
+                    "{} {}",
+                    rng.pick(&["Invoice", "INV", "inv."]),
+                    &d[..d.len().saturating_sub(1)]
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum RefStyle {
+    None,
+    Varied,
+    Multi,
+    Typo,
+    Truncated,
+}
+
+/// One way of writing an invoice number in a remittance.
+fn written(rng: &mut Rng, number: &str) -> String {
+    let d: String = number.chars().filter(char::is_ascii_digit).collect();
+    let trimmed = d.trim_start_matches('0');
+    match rng.below(14) {
+        0 => number.to_owned(),
+        1 => number.to_lowercase(),
+        2 => format!("Invoice {trimmed}"),
+        3 => format!("Rechnung Nr. {d}"),
+        4 => d.clone(),
+        5 => format!("INV{d}"),
+        6 => {
+            let mid = d.len() / 2;
+            format!("inv {} {}", &d[..mid], &d[mid..])
+        }
+        7 => format!("Payment {number} thank you"),
+        8 => format!("Ref: {d}"),
+        9 => format!("Factuur {number}"),
+        10 => format!("INV-0{d}"),
+        11 => format!("#{trimmed}"),
+        12 => {
+            let mut s = String::new();
+            let _ = write!(s, "webhosting{trimmed}");
+            s
+        }
+        _ => format!(
+            "{} {number}",
+            rng.pick(&["Zahlung", "betaling", "paiement facture"])
+        ),
+    }
+}
+
+fn fold_ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'ü' => 'u',
+            'ö' | 'ø' => 'o',
+            'é' | 'è' | 'ë' => 'e',
+            'á' | 'à' => 'a',
+            'ç' => 'c',
+            'ı' => 'i',
+            'Ö' | 'Ø' => 'O',
+            other => other,
+        })
+        .collect()
+}
+
+fn parse_minor(text: &str) -> i64 {
+    let (i, f) = text.split_once('.').unwrap_or((text, "0"));
+    let whole: i64 = i.parse().unwrap_or(0);
+    let frac: i64 = format!("{f:0<2}")[..2].parse().unwrap_or(0);
+    whole * 100 + if whole < 0 { -frac } else { frac }
+}
+
+/// Quality figures of a dry run against the truth.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// Transactions scored.
+    pub transactions: usize,
+    /// Of which paying open invoices.
+    pub payable: usize,
+    /// Automatic decisions.
+    pub auto: usize,
+    /// Automatic decisions whose invoices are exactly the true ones.
+    pub auto_correct: usize,
+    /// Payable transactions applied automatically and correctly.
+    pub payable_auto_correct: usize,
+    /// Payable transactions whose auto or review suggestion names exactly the true invoices.
+    pub payable_right_suggestion: usize,
+    /// `auto_correct / auto`, in per cent.
+    pub auto_precision_pct: String,
+    /// `payable_auto_correct / payable`, in per cent.
+    pub auto_share_pct: String,
+    /// `payable_right_suggestion / payable`, in per cent.
+    pub right_suggestion_pct: String,
+    /// Per scenario: (transactions, auto correct, auto wrong, right suggestion).
+    pub by_scenario: std::collections::BTreeMap<String, [usize; 4]>,
+}
+
+fn pct(n: usize, d: usize) -> String {
+    if d == 0 {
+        return "n/a".to_owned();
+    }
+    let wide = |x: usize| u128::try_from(x).unwrap_or(u128::MAX);
+    let basis = wide(n) * 1_000_000 / wide(d);
+    format!("{}.{:04}", basis / 10_000, basis % 10_000)
+}
+
+/// Scores `output` against `truth` (matched by transaction id).
+#[must_use]
+pub fn evaluate(output: &Output, truth: &[Truth]) -> Quality {
+    let by_id: HashMap<&str, &Truth> = truth
+        .iter()
+        .map(|t| (t.transaction_id.as_str(), t))
+        .collect();
+    let mut q = Quality::default();
+    for d in &output.decisions {
+        let Some(t) = by_id.get(d.transaction_id.as_str()) else {
+            continue;
+        };
+        q.transactions += 1;
+        let mut got: Vec<&str> = d
+            .allocations
+            .iter()
+            .map(|a| a.invoice_id.as_str())
+            .collect();
+        got.sort_unstable();
+        let mut want: Vec<&str> = t.invoice_ids.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        let right = !want.is_empty() && got == want;
+        let auto = d.status == payymo_domain::matching::MatchStatus::Auto;
+        let suggested = d.status != payymo_domain::matching::MatchStatus::Unmatched;
+        let entry = q.by_scenario.entry(t.scenario.clone()).or_default();
+        entry[0] += 1;
+        if auto {
+            q.auto += 1;
+            if right {
+                q.auto_correct += 1;
+                entry[1] += 1;
+            } else {
+                entry[2] += 1;
+            }
+        }
+        if suggested && right {
+            entry[3] += 1;
+        }
+        if t.payable {
+            q.payable += 1;
+            if auto && right {
+                q.payable_auto_correct += 1;
+            }
+            if suggested && right {
+                q.payable_right_suggestion += 1;
+            }
+        }
+    }
+    q.auto_precision_pct = pct(q.auto_correct, q.auto);
+    q.auto_share_pct = pct(q.payable_auto_correct, q.payable);
+    q.right_suggestion_pct = pct(q.payable_right_suggestion, q.payable);
+    q
+}

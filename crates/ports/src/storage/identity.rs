@@ -1,0 +1,270 @@
+//! Tenants, users, sessions, token revocations, API keys, licences and the audit log.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use payymo_domain::audit::AuditEvent;
+use payymo_domain::ids::{ApiKeyId, SessionId, TenantId, UserId};
+use payymo_domain::tenant::{ReconciliationSettings, Tenant};
+use payymo_domain::user::{ApiKey, Licence, Session, User};
+
+use super::StoreError;
+
+/// Tenants and their settings.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Stores a new tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] when the id exists; [`StoreError::Conflict`] for an invalid name.
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+
+    /// The tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    async fn get_tenant(&self, tenant: TenantId) -> Result<Tenant, StoreError>;
+
+    /// The tenant's reconciliation settings and their version; defaults (version 0) when never set.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] when the stored document no longer parses.
+    async fn get_settings(
+        &self,
+        tenant: TenantId,
+    ) -> Result<(ReconciliationSettings, u32), StoreError>;
+
+    /// Replaces the settings if their version is still `expected_version` (0: never set);
+    /// returns the new version.
+    ///
+    /// # Errors
+    /// [`StoreError::StaleVersion`] when someone saved in between; [`StoreError::Conflict`] for an
+    /// unknown tenant.
+    async fn put_settings(
+        &self,
+        tenant: TenantId,
+        settings: &ReconciliationSettings,
+        expected_version: u32,
+        now: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+}
+
+/// Users and their login counters.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Stores a new user.
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] when the e-mail (in any case) or id exists;
+    /// [`StoreError::Conflict`] for an unknown tenant.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+
+    /// The user, within the tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such user.
+    async fn get_user(&self, tenant: TenantId, user: UserId) -> Result<User, StoreError>;
+
+    /// The user with this e-mail, whatever its case (login, before any tenant is known).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    async fn find_user_by_email(&self, email: &str) -> Result<User, StoreError>;
+
+    /// The tenant's users, by e-mail.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn list_users(&self, tenant: TenantId) -> Result<Vec<User>, StoreError>;
+
+    /// Counts a failed login atomically; once the count reaches `lock_after`, the user is locked
+    /// until `lock_until`. Returns the user as updated.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such user.
+    async fn record_failed_login(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        lock_after: u32,
+        lock_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError>;
+
+    /// Clears the failure count and lock after a successful login.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such user.
+    async fn record_successful_login(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces the password hash, role, MFA secret and disabled flag with `user`'s.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such user.
+    async fn update_user(&self, tenant: TenantId, user: &User) -> Result<(), StoreError>;
+}
+
+/// What rotating a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now used, and the new one is current.
+    Rotated(Session),
+    /// The token had been used already: the whole session has been revoked (reuse detection).
+    ReuseDetected(Session),
+}
+
+/// Sessions (refresh-token families) and revoked access tokens.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Starts a session whose first refresh token has hash `token_hash`.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the user is not the tenant's; [`StoreError::Duplicate`] when
+    /// the id or token hash exists.
+    async fn create_session(&self, session: &Session, token_hash: &str) -> Result<(), StoreError>;
+
+    /// The session, within the tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such session.
+    async fn get_session(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+    ) -> Result<Session, StoreError>;
+
+    /// Exchanges the refresh token with hash `presented` for a new one with hash `next`,
+    /// atomically: of two concurrent uses of one token, one rotates and the other detects reuse.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown token; [`StoreError::Conflict`] when the session is
+    /// revoked or expired.
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        next: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Rotation, StoreError>;
+
+    /// Revokes a session (logout, admin action).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such session.
+    async fn revoke_session(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Revokes an access token by its `jti` until it expires. Idempotent.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Whether the access token `jti` is revoked.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
+    /// Forgets revocations of tokens that have expired anyway; returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn prune_token_revocations(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// API keys and WHMCS addon licences.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Stores a new API key.
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] when the prefix exists; [`StoreError::Conflict`] for an unknown
+    /// tenant.
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+
+    /// The API key with this prefix (authentication, before any tenant is known).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    async fn find_api_key(&self, prefix: &str) -> Result<ApiKey, StoreError>;
+
+    /// The tenant's API keys, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn list_api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Notes a use of the key.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such key.
+    async fn touch_api_key(
+        &self,
+        tenant: TenantId,
+        key: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Revokes the key (idempotent: the first revocation time is kept).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such key.
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        key: ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Stores a new licence.
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] when the key hash exists.
+    async fn create_licence(&self, licence: &Licence) -> Result<(), StoreError>;
+
+    /// The licence with this key hash (the addon calls in with its key only).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    async fn find_licence(&self, key_hash: &str) -> Result<Licence, StoreError>;
+}
+
+/// The append-only audit log.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends an event.
+    ///
+    /// # Errors
+    /// [`StoreError::Duplicate`] when the id exists; [`StoreError::Conflict`] for an unknown tenant.
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// The tenant's events, newest first, at most `limit`, older than `before` when given.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn list_events(
+        &self,
+        tenant: TenantId,
+        before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}

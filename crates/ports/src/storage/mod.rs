@@ -1,0 +1,30 @@
+//! The storage ports: every piece of Payymo's state is read and written through these traits.
+//!
+//! Architecture invariant: every method that touches tenant data takes the [`TenantId`] as a
+//! parameter and only ever sees that tenant's rows, so cross-tenant access cannot be expressed by
+//! accident. The few lookups that must work before a tenant is known (login by e-mail, a refresh
+//! token, an API key prefix, a licence key) are keyed by a secret's hash and return the owning
+//! tenant with the row.
+//!
+//! All traits share one error type, [`StoreError`]; adapters map their driver errors to it and never
+//! let a driver type through.
+//!
+//! [`TenantId`]: payymo_domain::ids::TenantId
+
+mod error;
+
+pub use error::StoreError;
+mod identity;
+mod reconciliation;
+mod work;
+
+pub use identity::{AuditLog, CredentialStore, Rotation, SessionStore, TenantStore, UserStore};
+#[cfg(feature = "mock")]
+pub use identity::{
+    MockAuditLog, MockCredentialStore, MockSessionStore, MockTenantStore, MockUserStore,
+};
+pub use reconciliation::{
+    ConnectionStore, IngestReport, InvoiceStore, MatchStore, NewTransaction, PayoutStore,
+    StoredMatch, TransactionMatchState, TransactionPage, TransactionStore,
+};
+pub use work::{JobQueue, NewJob, WebhookEvent, WebhookInbox};

@@ -1,0 +1,16 @@
+DROP TABLE webhook_events;
+DROP TABLE jobs;
+DROP TABLE stripe_connections;
+DROP TABLE bank_accounts;
+DROP TABLE bank_connections;
+DROP TABLE whmcs_instances;
+DROP TRIGGER audit_events_append_only ON audit_events;
+DROP TABLE audit_events;
+DROP FUNCTION payymo_append_only();
+DROP TABLE licence_keys;
+DROP TABLE api_keys;
+DROP TABLE token_revocations;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE users;
+DROP TABLE tenants;

@@ -1,0 +1,14 @@
+DROP TABLE webhook_events;
+DROP TABLE jobs;
+DROP TABLE stripe_connections;
+DROP TABLE bank_accounts;
+DROP TABLE bank_connections;
+DROP TABLE whmcs_instances;
+DROP TABLE audit_events;
+DROP TABLE licence_keys;
+DROP TABLE api_keys;
+DROP TABLE token_revocations;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE users;
+DROP TABLE tenants;
