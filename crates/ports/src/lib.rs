@@ -5,8 +5,11 @@
 //! composition root in `apps/api` wires one adapter to each port. With the `mock` feature every
 //! port also has a mockall mock (`MockX`) for tests.
 
+pub mod bank_feed;
 pub mod clock;
 pub mod crypto;
 pub mod health;
+pub mod invoice_ledger;
+pub mod payment_gateway;
 pub mod secrets;
 pub mod storage;
