@@ -226,15 +226,17 @@ impl TestAppBuilder {
         let settings = Settings::from_vars(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
         let store = DieselStore::connect(&settings.database_url, settings.database_pool_size)
             .expect("opening the test database");
+        let cipher = payymo_api::wiring::field_cipher(&settings).expect("field cipher");
         let mut identity =
-            payymo_api::wiring::identity_ports(&settings, &store).expect("identity adapters");
+            payymo_api::wiring::identity_ports(&settings, &store, Arc::clone(&cipher))
+                .expect("identity adapters");
         if let Some(clock) = self.clock {
             identity.clock = clock;
         }
         let adapters = Adapters {
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
             identity,
-            field_cipher: payymo_api::wiring::field_cipher(&settings).expect("field cipher"),
+            field_cipher: cipher,
         };
         let app = Application::build_with_routes(settings, adapters, self.routes)
             .expect("binding the test server");
@@ -375,6 +377,27 @@ impl TestApp {
         let body: serde_json::Value = res.json().await.expect("login body");
         assert_eq!(status, 200, "login failed: {body}");
         body
+    }
+
+    /// The audit actions of the tenant of the user with `email`, newest first (read from the
+    /// store, not through the API).
+    ///
+    /// # Panics
+    /// When the user or the events cannot be read.
+    pub async fn store_actions_of(&self, email: &str) -> Vec<String> {
+        use payymo_ports::storage::{AuditLog, UserStore};
+        let user = self
+            .store
+            .find_user_by_email(email)
+            .await
+            .expect("user by e-mail");
+        self.store
+            .list_events(user.tenant_id, None, 1000)
+            .await
+            .expect("audit events")
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
     }
 
     /// Stops the server gracefully (in-flight requests finish) and waits for it.

@@ -213,6 +213,9 @@ pub struct Settings {
     pub jwt_private_key_path: Option<PathBuf>,
     /// `JWT_PUBLIC_KEY_PATH`.
     pub jwt_public_key_path: Option<PathBuf>,
+    /// `JWT_ISSUER`: the `iss` of every token (default `payymo`); give each deployment its own
+    /// so tokens of one are never accepted by another.
+    pub jwt_issuer: String,
     /// `JWT_ACCESS_TOKEN_EXPIRES`.
     pub jwt_access_token_ttl: Duration,
     /// `JWT_REFRESH_TOKEN_EXPIRES`.
@@ -252,6 +255,7 @@ pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "JWT_PRIVATE_KEY_PATH",
     "JWT_PUBLIC_KEY_PATH",
     "JWT_ALGORITHM",
+    "JWT_ISSUER",
     "JWT_ACCESS_TOKEN_EXPIRES",
     "JWT_REFRESH_TOKEN_EXPIRES",
     "GOCARDLESS_CLIENT_ID",
@@ -488,6 +492,14 @@ impl Settings {
                 Err(format!("'{v}' is not supported: only RS256 is allowed"))
             }
         });
+        let jwt_issuer = r.parsed("JWT_ISSUER", "payymo".to_owned(), |v| {
+            let v = v.trim();
+            if v.is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
+                Err("must be 1 to 200 printable characters".to_owned())
+            } else {
+                Ok(v.to_owned())
+            }
+        });
         let jwt_access_token_ttl =
             r.parsed("JWT_ACCESS_TOKEN_EXPIRES", Duration::from_mins(15), |v| {
                 parse_positive::<u64>(v).map(Duration::from_secs)
@@ -602,6 +614,7 @@ impl Settings {
             auto_migrate,
             jwt_private_key_path,
             jwt_public_key_path,
+            jwt_issuer,
             jwt_access_token_ttl,
             jwt_refresh_token_ttl,
             integrations,

@@ -145,7 +145,11 @@ async fn create_admin(email: &str) -> ExitCode {
     {
         return fail(&e.to_string());
     }
-    let ports = match wiring::identity_ports(&settings, &store) {
+    let cipher = match wiring::field_cipher(&settings) {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let ports = match wiring::identity_ports(&settings, &store, cipher) {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };

@@ -62,7 +62,9 @@ pub fn tier_of(method: &str, path: &str) -> Tier {
     if !path.starts_with("/api/") || path.starts_with("/api/docs") || path == "/api/openapi.json" {
         return Tier::Exempt;
     }
-    if path.starts_with("/api/auth/") || path == "/api/license/validate" {
+    // Credential checks (passwords, codes, tokens) are the brute-force targets; reading
+    // your own account is not.
+    if (path.starts_with("/api/auth/") && write) || path == "/api/license/validate" {
         return Tier::Auth;
     }
     if path.starts_with("/api/gocardless/connect")

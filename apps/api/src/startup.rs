@@ -23,7 +23,7 @@ use crate::middleware::{self as mw, HttpsPolicy};
 use crate::net::TrustedProxies;
 use crate::problem::{self, ApiError, ProblemKind};
 use crate::rate_limit::{self, RateLimiters};
-use crate::routes::{audit, auth as auth_routes, docs, health, jwks, users};
+use crate::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
 
 /// The adapters behind the ports, chosen by the caller.
 #[derive(Clone)]
@@ -88,6 +88,7 @@ impl Application {
             adapters.identity,
             IdentityConfig {
                 open_registration: settings.open_registration,
+                admin_api_key: settings.admin_api_key.clone(),
                 ..IdentityConfig::default()
             },
         );
@@ -236,7 +237,9 @@ fn build_app(
         .service(web::resource("/.well-known/jwks.json").route(web::get().to(jwks::jwks)))
         .configure(auth_routes::configure)
         .configure(users::configure)
-        .configure(audit::configure);
+        .configure(audit::configure)
+        .configure(api_keys::configure)
+        .configure(admin::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }

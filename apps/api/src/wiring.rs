@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use payymo_adapter_crypto::{
     AesGcmFieldCipher, Argon2PasswordHasher, FieldKeyRing, JwtKeyRing, OpaqueTokenGenerator,
-    RsaTokenCodec, TokenConfig,
+    RecoveryCodeGenerator, RsaTokenCodec, TokenConfig, TotpAuthenticator,
 };
 use payymo_adapter_diesel::DieselStore;
 use payymo_ports::clock::{Clock, IdGenerator};
@@ -14,9 +14,6 @@ use payymo_services::identity::IdentityPorts;
 
 use crate::config::Settings;
 use crate::startup::Adapters;
-
-/// The `iss` of every token this deployment signs.
-pub const TOKEN_ISSUER: &str = "payymo";
 
 /// Why start-up failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +80,7 @@ pub fn token_codec(settings: &Settings) -> Result<RsaTokenCodec, StartupError> {
         _ => JwtKeyRing::generate_ephemeral(),
     }
     .map_err(|e| StartupError::Keys(e.to_string()))?;
-    let mut config = TokenConfig::new(TOKEN_ISSUER);
+    let mut config = TokenConfig::new(settings.jwt_issuer.clone());
     config.access_ttl = chrono::Duration::from_std(settings.jwt_access_token_ttl)
         .map_err(|e| StartupError::Keys(e.to_string()))?;
     config.refresh_ttl = chrono::Duration::from_std(settings.jwt_refresh_token_ttl)
@@ -104,19 +101,22 @@ pub fn field_cipher(settings: &Settings) -> Result<Arc<dyn FieldCipher>, Startup
     Ok(Arc::new(AesGcmFieldCipher::new(ring)))
 }
 
-/// The identity ports over `store`, with the crypto adapters and the system clock.
+/// The identity ports over `store`, with the crypto adapters and the system clock. `cipher`
+/// encrypts the TOTP secrets (share it with the rest of the app: one key ring).
 ///
 /// # Errors
 /// A key cannot be loaded.
 pub fn identity_ports(
     settings: &Settings,
     store: &DieselStore,
+    cipher: Arc<dyn FieldCipher>,
 ) -> Result<IdentityPorts, StartupError> {
     let store = Arc::new(store.clone());
     Ok(IdentityPorts {
         tenants: store.clone(),
         users: store.clone(),
         sessions: store.clone(),
+        mfa: store.clone(),
         credentials: store.clone(),
         audit: store,
         passwords: Arc::new(
@@ -124,6 +124,9 @@ pub fn identity_ports(
         ),
         tokens: Arc::new(token_codec(settings)?),
         opaque: Arc::new(OpaqueTokenGenerator::new()),
+        totp: Arc::new(TotpAuthenticator::new()),
+        recovery: Arc::new(RecoveryCodeGenerator::new()),
+        cipher,
         clock: Arc::new(SystemClock),
         ids: Arc::new(UuidV7Ids),
     })
@@ -134,9 +137,10 @@ pub fn identity_ports(
 /// # Errors
 /// A key cannot be loaded.
 pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, StartupError> {
+    let cipher = field_cipher(settings)?;
     Ok(Adapters {
         database: Arc::new(store.clone()),
-        identity: identity_ports(settings, store)?,
-        field_cipher: field_cipher(settings)?,
+        identity: identity_ports(settings, store, Arc::clone(&cipher))?,
+        field_cipher: cipher,
     })
 }

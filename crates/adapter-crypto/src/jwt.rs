@@ -465,10 +465,14 @@ pub struct TokenConfig {
     pub access_audience: String,
     /// `aud` of refresh tokens (must differ from the access audience).
     pub refresh_audience: String,
+    /// `aud` of MFA challenge tokens (must differ from the other two).
+    pub mfa_audience: String,
     /// Lifetime of access tokens.
     pub access_ttl: Duration,
     /// Lifetime of refresh tokens.
     pub refresh_ttl: Duration,
+    /// Lifetime of MFA challenge tokens (between the password and the code of a login).
+    pub mfa_ttl: Duration,
     /// Clock-skew tolerance for `exp`, `nbf` and `iat`, at most [`MAX_LEEWAY_SECONDS`].
     pub leeway: Duration,
 }
@@ -478,6 +482,8 @@ impl TokenConfig {
     pub const ACCESS_AUDIENCE: &'static str = "payymo-api";
     /// Audience of refresh tokens.
     pub const REFRESH_AUDIENCE: &'static str = "payymo-refresh";
+    /// Audience of MFA challenge tokens.
+    pub const MFA_AUDIENCE: &'static str = "payymo-mfa";
 
     /// The defaults for `issuer`: audiences `payymo-api` and `payymo-refresh`, access tokens for
     /// 15 minutes, refresh tokens for 7 days, 5 seconds of leeway.
@@ -487,8 +493,10 @@ impl TokenConfig {
             issuer: issuer.into(),
             access_audience: Self::ACCESS_AUDIENCE.to_owned(),
             refresh_audience: Self::REFRESH_AUDIENCE.to_owned(),
+            mfa_audience: Self::MFA_AUDIENCE.to_owned(),
             access_ttl: Duration::minutes(15),
             refresh_ttl: Duration::days(7),
+            mfa_ttl: Duration::minutes(5),
             leeway: Duration::seconds(5),
         }
     }
@@ -497,15 +505,24 @@ impl TokenConfig {
         if self.issuer.is_empty() {
             return Err(JwtKeyError::InvalidConfig("issuer is empty"));
         }
-        if self.access_audience.is_empty() || self.refresh_audience.is_empty() {
+        if self.access_audience.is_empty()
+            || self.refresh_audience.is_empty()
+            || self.mfa_audience.is_empty()
+        {
             return Err(JwtKeyError::InvalidConfig("an audience is empty"));
         }
-        if self.access_audience == self.refresh_audience {
+        if self.access_audience == self.refresh_audience
+            || self.mfa_audience == self.access_audience
+            || self.mfa_audience == self.refresh_audience
+        {
             return Err(JwtKeyError::InvalidConfig(
-                "access and refresh audiences must differ",
+                "access, refresh and MFA audiences must differ",
             ));
         }
-        if self.access_ttl <= Duration::zero() || self.refresh_ttl <= Duration::zero() {
+        if self.access_ttl <= Duration::zero()
+            || self.refresh_ttl <= Duration::zero()
+            || self.mfa_ttl <= Duration::zero()
+        {
             return Err(JwtKeyError::InvalidConfig(
                 "token lifetimes must be positive",
             ));
@@ -521,6 +538,7 @@ impl TokenConfig {
         match kind {
             TokenKind::Access => &self.access_audience,
             TokenKind::Refresh => &self.refresh_audience,
+            TokenKind::MfaChallenge => &self.mfa_audience,
         }
     }
 
@@ -528,6 +546,7 @@ impl TokenConfig {
         match kind {
             TokenKind::Access => self.access_ttl,
             TokenKind::Refresh => self.refresh_ttl,
+            TokenKind::MfaChallenge => self.mfa_ttl,
         }
     }
 }
@@ -575,6 +594,7 @@ pub struct RsaTokenCodec {
     ring: RwLock<Arc<JwtKeyRing>>,
     access_validation: Validation,
     refresh_validation: Validation,
+    mfa_validation: Validation,
 }
 
 impl fmt::Debug for RsaTokenCodec {
@@ -596,11 +616,13 @@ impl RsaTokenCodec {
         config.check()?;
         let access_validation = Self::validation(&config, TokenKind::Access);
         let refresh_validation = Self::validation(&config, TokenKind::Refresh);
+        let mfa_validation = Self::validation(&config, TokenKind::MfaChallenge);
         Ok(Self {
             config,
             ring: RwLock::new(Arc::new(ring)),
             access_validation,
             refresh_validation,
+            mfa_validation,
         })
     }
 
@@ -744,6 +766,7 @@ impl TokenCodec for RsaTokenCodec {
         let validation = match kind {
             TokenKind::Access => &self.access_validation,
             TokenKind::Refresh => &self.refresh_validation,
+            TokenKind::MfaChallenge => &self.mfa_validation,
         };
         let data = jsonwebtoken::decode::<WireClaims>(token, &key.decoding, validation)
             .map_err(|e| map_library_error(&e))?;

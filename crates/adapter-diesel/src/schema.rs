@@ -33,6 +33,8 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Instant,
         updated_at -> Instant,
+        mfa_pending_secret_encrypted -> Nullable<Binary>,
+        mfa_last_step -> Nullable<BigInt>,
     }
 }
 
@@ -49,6 +51,8 @@ diesel::table! {
         expires_at -> Instant,
         revoked_at -> Nullable<Instant>,
         revoked_reason -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
     }
 }
 
@@ -366,7 +370,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{Id, Instant};
+
+    recovery_codes (id) {
+        id -> Id,
+        tenant_id -> Id,
+        user_id -> Id,
+        code_hash -> Text,
+        created_at -> Instant,
+        used_at -> Nullable<Instant>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    recovery_codes,
     stripe_payouts,
     transactions,
     invoices,

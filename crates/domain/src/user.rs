@@ -96,6 +96,10 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     /// When and why it was revoked (logout, reuse detected, admin).
     pub revoked: Option<(DateTime<Utc>, String)>,
+    /// The client's `User-Agent` when the session started (at most 512 characters).
+    pub user_agent: Option<String>,
+    /// The client's address when the session started.
+    pub ip: Option<String>,
 }
 
 /// An API key. The secret itself is shown once and only its hash is stored.

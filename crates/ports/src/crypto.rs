@@ -141,6 +141,9 @@ pub enum TokenKind {
     Access,
     /// Long-lived (7 days by default), only accepted by the refresh endpoint, single use.
     Refresh,
+    /// Short-lived (5 minutes by default): proves the password step of a login for a user with
+    /// MFA; only accepted by the MFA verification endpoint, single use. Audience `payymo-mfa`.
+    MfaChallenge,
 }
 
 /// Who a token is about: the non-registered claims of Payymo's tokens.

@@ -30,11 +30,18 @@ pub const CSRF_COOKIE: &str = "__Host-payymo-csrf";
 /// The header a cookie-mode client repeats the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// The header automated systems may send their API key in (instead of `Authorization: Bearer`).
+pub const API_KEY_HEADER: &str = "x-api-key";
+/// The paths the `ADMIN_API_KEY` opens (and nothing else).
+pub const ADMIN_PATH_PREFIX: &str = "/api/admin/";
+
 /// What the middleware found out about the request's credential.
 #[derive(Debug, Clone)]
 enum Credential {
     /// Verified.
     Valid(Principal),
+    /// The platform's `ADMIN_API_KEY`, on an `/api/admin/*` path.
+    Platform,
     /// Presented but refused (invalid, expired, revoked).
     Refused,
     /// A cookie-mode request without the right CSRF token or from another origin.
@@ -78,6 +85,7 @@ impl From<IdentityError> for ApiError {
                     message,
                 }],
             ),
+            IdentityError::Conflict(reason) => Self::new(ProblemKind::Conflict, reason),
             IdentityError::Internal(cause) => Self::internal(&cause),
         }
     }
@@ -95,15 +103,33 @@ pub fn request_context(req: &HttpRequest) -> RequestContext {
             .client_ip(crate::net::peer_ip(req), req.headers())
             .map(|ip| ip.to_string()),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect()),
     }
 }
 
+/// The credential of a non-browser client: `Authorization: Bearer <token or key>`, or else
+/// `X-API-Key: <key>`.
 fn bearer(req: &ServiceRequest) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    let from_authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        });
+    from_authorization.or_else(|| {
+        req.headers()
+            .get(API_KEY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned())
+    })
 }
 
 fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
@@ -165,7 +191,19 @@ pub async fn identify(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if let Some(service) = req.app_data::<web::Data<IdentityService>>().cloned() {
-        let outcome = if let Some(token) = bearer(&req) {
+        let presented = bearer(&req);
+        if let Some(token) = &presented
+            && req.path().starts_with(ADMIN_PATH_PREFIX)
+            && service.is_admin_api_key(token)
+        {
+            let ctx = request_context(req.request());
+            service.audit_admin_key_use(req.path(), &ctx).await;
+            req.extensions_mut()
+                .insert(RateLimitSubject("admin_api_key".to_owned()));
+            req.extensions_mut().insert(Credential::Platform);
+            return Ok(next.call(req).await?.map_into_boxed_body());
+        }
+        let outcome = if let Some(token) = presented {
             Some(service.authenticate(&token).await)
         } else if let Some(token) = cookie(req.request(), ACCESS_COOKIE) {
             if csrf_ok_for(req.request()) {
@@ -180,7 +218,7 @@ pub async fn identify(
         match outcome {
             Some(Ok(principal)) => {
                 req.extensions_mut()
-                    .insert(RateLimitSubject(format!("user:{}", principal.user)));
+                    .insert(RateLimitSubject(principal.actor()));
                 req.extensions_mut().insert(Credential::Valid(principal));
             }
             Some(Err(IdentityError::Internal(cause))) => {
@@ -209,11 +247,59 @@ impl FromRequest for Authenticated {
         ready(match found {
             Some(Credential::Valid(principal)) => Ok(Self(principal)),
             Some(Credential::CsrfFailed) => Err(csrf_rejected()),
-            Some(Credential::Refused) | None => Err(ApiError::new(
+            Some(Credential::Refused | Credential::Platform) | None => Err(ApiError::new(
                 ProblemKind::Unauthorized,
                 "a valid access token is required",
             )),
         })
+    }
+}
+
+/// The caller of an `/api/admin/*` endpoint: platform automation with the `ADMIN_API_KEY`, or a
+/// user holding `platform:manage` (a `system_admin` with MFA enrolled).
+#[derive(Debug, Clone)]
+pub enum PlatformCaller {
+    /// The `ADMIN_API_KEY`.
+    AdminKey,
+    /// A signed-in system admin.
+    User(Principal),
+}
+
+impl PlatformCaller {
+    /// The actor name in audit events.
+    #[must_use]
+    pub fn actor(&self) -> String {
+        match self {
+            Self::AdminKey => "admin_api_key".to_owned(),
+            Self::User(p) => p.actor(),
+        }
+    }
+
+    /// Extracts the caller and checks `platform:manage` (401 without a credential, 403 without
+    /// the permission; audited).
+    ///
+    /// # Errors
+    /// [`ApiError`] 401 or 403.
+    pub async fn require(req: &HttpRequest) -> Result<Self, ApiError> {
+        let found = req.extensions().get::<Credential>().cloned();
+        match found {
+            Some(Credential::Platform) => Ok(Self::AdminKey),
+            Some(Credential::Valid(principal)) => {
+                identity(req)?
+                    .authorize(
+                        &principal,
+                        Permission::PlatformManage,
+                        &request_context(req),
+                    )
+                    .await?;
+                Ok(Self::User(principal))
+            }
+            Some(Credential::CsrfFailed) => Err(csrf_rejected()),
+            Some(Credential::Refused) | None => Err(ApiError::new(
+                ProblemKind::Unauthorized,
+                "a valid access token or the admin API key is required",
+            )),
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, web};
+use payymo_domain::ids::SessionId;
 use payymo_domain::user::Role;
-use payymo_services::identity::{LoginOutcome, TokenPair};
+use payymo_services::identity::{LoginOutcome, PrincipalKind, TokenPair};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -197,7 +198,261 @@ pub async fn login(
         .await?
     {
         LoginOutcome::Tokens(pair) => tokens_response(&req, &pair, mode),
+        LoginOutcome::MfaRequired { mfa_token } => Ok(HttpResponse::Ok().json(MfaChallenge {
+            mfa_required: true,
+            mfa_token: mfa_token.expose_secret().to_owned(),
+        })),
     }
+}
+
+/// The password was right; the account has MFA.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaChallenge {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// Send it with a code to `POST /api/auth/mfa/verify` within 5 minutes; single use.
+    pub mfa_token: String,
+}
+
+/// `POST /api/auth/mfa/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaVerifyRequest {
+    /// The challenge token from the login.
+    #[schema(value_type = String)]
+    pub mfa_token: SecretString,
+    /// A 6-digit code from the authenticator, or a recovery code.
+    #[schema(value_type = String)]
+    pub code: SecretString,
+    /// `cookie`: deliver the tokens in `__Host-` cookies.
+    #[serde(default)]
+    pub mode: Option<TokenMode>,
+}
+
+/// The second step of a login with MFA.
+#[utoipa::path(post, path = "/api/auth/mfa/verify", tag = "auth", request_body = MfaVerifyRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Invalid, expired or spent challenge, or wrong code", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn mfa_verify(
+    req: HttpRequest,
+    body: web::Json<MfaVerifyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mode = body.mode.unwrap_or(TokenMode::Bearer);
+    let pair = identity(&req)?
+        .verify_mfa(
+            body.mfa_token.expose_secret(),
+            body.code.expose_secret(),
+            &request_context(&req),
+        )
+        .await
+        .map_err(|e| match e {
+            payymo_services::identity::IdentityError::InvalidCredentials => ApiError::new(
+                ProblemKind::Unauthorized,
+                "the code is wrong, or the account is locked",
+            ),
+            other => ApiError::from(other),
+        })?;
+    tokens_response(&req, &pair, mode)
+}
+
+/// A new TOTP secret to enrol.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaSetupResponse {
+    /// The base32 secret, to type into an authenticator app.
+    pub secret: String,
+    /// The `otpauth://totp/...` URI, to show as a QR code.
+    pub otpauth_uri: String,
+}
+
+/// Starts MFA enrolment (confirm with `/api/auth/mfa/enable`).
+#[utoipa::path(post, path = "/api/auth/mfa/setup", tag = "auth",
+    responses(
+        (status = 200, description = "A pending secret", body = MfaSetupResponse),
+        (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "MFA already enabled", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn mfa_setup(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
+    let setup = identity(&req)?
+        .setup_mfa(&who.0, &request_context(&req))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(MfaSetupResponse {
+            secret: setup.secret.expose_secret().to_owned(),
+            otpauth_uri: setup.otpauth_uri.expose_secret().to_owned(),
+        }))
+}
+
+/// A code from the authenticator (or, to disable, a recovery code).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaCodeRequest {
+    /// The code.
+    #[schema(value_type = String)]
+    pub code: SecretString,
+}
+
+/// The one-time recovery codes, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MfaEnabledResponse {
+    /// Each works once in place of a code; store them safely.
+    pub recovery_codes: Vec<String>,
+}
+
+/// Confirms MFA enrolment with a code; returns the recovery codes.
+#[utoipa::path(post, path = "/api/auth/mfa/enable", tag = "auth", request_body = MfaCodeRequest,
+    responses(
+        (status = 200, description = "Enabled", body = MfaEnabledResponse),
+        (status = 400, description = "Wrong code", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No pending setup, or already enabled", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn mfa_enable(
+    req: HttpRequest,
+    who: Authenticated,
+    body: web::Json<MfaCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let codes = identity(&req)?
+        .enable_mfa(&who.0, body.code.expose_secret(), &request_context(&req))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(MfaEnabledResponse {
+            recovery_codes: codes.iter().map(|c| c.expose_secret().to_owned()).collect(),
+        }))
+}
+
+/// Turns MFA off (needs a current code or a recovery code).
+#[utoipa::path(post, path = "/api/auth/mfa/disable", tag = "auth", request_body = MfaCodeRequest,
+    responses(
+        (status = 204, description = "Disabled"),
+        (status = 400, description = "Wrong code", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "MFA is not enabled", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn mfa_disable(
+    req: HttpRequest,
+    who: Authenticated,
+    body: web::Json<MfaCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    identity(&req)?
+        .disable_mfa(&who.0, body.code.expose_secret(), &request_context(&req))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// One of the caller's sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// Id.
+    pub id: String,
+    /// The browser or client that signed in.
+    pub user_agent: Option<String>,
+    /// The address it signed in from.
+    pub ip: Option<String>,
+    /// Started.
+    pub created_at: String,
+    /// Last used.
+    pub last_used_at: String,
+    /// Ends at the latest.
+    pub expires_at: String,
+    /// The session of this request.
+    pub current: bool,
+}
+
+/// The caller's live sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    /// Newest first.
+    pub items: Vec<SessionView>,
+}
+
+/// The caller's live sessions.
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
+    responses(
+        (status = 200, description = "Sessions", body = SessionList),
+        (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sessions(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
+    let current = who.0.session();
+    let list = identity(&req)?.list_sessions(&who.0).await?;
+    Ok(HttpResponse::Ok().json(SessionList {
+        items: list
+            .into_iter()
+            .map(|s| SessionView {
+                id: s.id.to_string(),
+                user_agent: s.user_agent,
+                ip: s.ip,
+                created_at: s.created_at.to_rfc3339(),
+                last_used_at: s.last_seen_at.to_rfc3339(),
+                expires_at: s.expires_at.to_rfc3339(),
+                current: Some(s.id) == current,
+            })
+            .collect(),
+    }))
+}
+
+/// Ends one of the caller's sessions.
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "auth",
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, description = "No such session of yours", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn end_session(
+    req: HttpRequest,
+    who: Authenticated,
+    id: web::Path<SessionId>,
+) -> Result<HttpResponse, ApiError> {
+    identity(&req)?
+        .end_session(&who.0, id.into_inner(), &request_context(&req))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/auth/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The current password.
+    #[schema(value_type = String)]
+    pub current_password: SecretString,
+    /// The new password (the policy applies).
+    #[schema(value_type = String)]
+    pub new_password: SecretString,
+}
+
+/// How many other sessions a password change ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChanged {
+    /// Sessions ended (every one but the caller's).
+    pub other_sessions_ended: u64,
+}
+
+/// Changes the caller's password; every other session ends.
+#[utoipa::path(post, path = "/api/auth/password", tag = "auth", request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, description = "Changed", body = PasswordChanged),
+        (status = 400, description = "Wrong current password or weak new one", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn change_password(
+    req: HttpRequest,
+    who: Authenticated,
+    body: web::Json<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let ended = identity(&req)?
+        .change_password(
+            &who.0,
+            body.current_password,
+            body.new_password,
+            &request_context(&req),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(PasswordChanged {
+        other_sessions_ended: ended,
+    }))
 }
 
 /// Exchanges a refresh token for a new pair; the presented one is spent. Presenting a spent one
@@ -256,16 +511,28 @@ pub async fn logout(req: HttpRequest, who: Authenticated) -> Result<HttpResponse
         (status = 200, description = "The caller", body = MeResponse),
         (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn me(who: Authenticated) -> HttpResponse {
+pub async fn me(who: Authenticated) -> Result<HttpResponse, ApiError> {
     let p = who.0;
-    HttpResponse::Ok().json(MeResponse {
-        id: p.user.to_string(),
+    let PrincipalKind::User {
+        user,
+        email,
+        session,
+        ..
+    } = p.kind
+    else {
+        return Err(ApiError::new(
+            ProblemKind::Forbidden,
+            "an API key is not a user; /api/auth/me is for signed-in users",
+        ));
+    };
+    Ok(HttpResponse::Ok().json(MeResponse {
+        id: user.to_string(),
         tenant_id: p.tenant.to_string(),
-        email: p.email,
+        email,
         role: p.role,
         mfa_enabled: p.mfa_enrolled,
-        session_id: p.session.to_string(),
-    })
+        session_id: session.to_string(),
+    }))
 }
 
 /// Mounts the routes.
@@ -274,5 +541,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/auth/login").route(web::post().to(login)))
         .service(web::resource("/api/auth/refresh").route(web::post().to(refresh)))
         .service(web::resource("/api/auth/logout").route(web::post().to(logout)))
-        .service(web::resource("/api/auth/me").route(web::get().to(me)));
+        .service(web::resource("/api/auth/me").route(web::get().to(me)))
+        .service(web::resource("/api/auth/mfa/verify").route(web::post().to(mfa_verify)))
+        .service(web::resource("/api/auth/mfa/setup").route(web::post().to(mfa_setup)))
+        .service(web::resource("/api/auth/mfa/enable").route(web::post().to(mfa_enable)))
+        .service(web::resource("/api/auth/mfa/disable").route(web::post().to(mfa_disable)))
+        .service(web::resource("/api/auth/sessions").route(web::get().to(sessions)))
+        .service(web::resource("/api/auth/sessions/{id}").route(web::delete().to(end_session)))
+        .service(web::resource("/api/auth/password").route(web::post().to(change_password)));
 }

@@ -1,5 +1,7 @@
 //! HTTP handlers, grouped by area. Handlers are thin: parse, call a service or port, map.
 
+pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod docs;

@@ -152,6 +152,26 @@ pub async fn patch(
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
 
+/// Deletes a user of the tenant (not yourself); their sessions end at once. Permission
+/// `users:manage`.
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 404, description = "No such user in this tenant", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn delete(
+    req: HttpRequest,
+    who: Authenticated,
+    id: web::Path<UserId>,
+) -> Result<HttpResponse, ApiError> {
+    identity(&req)?
+        .delete_user(&who.0, id.into_inner(), &request_context(&req))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Mounts the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -159,5 +179,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list))
             .route(web::post().to(create)),
     )
-    .service(web::resource("/api/users/{id}").route(web::patch().to(patch)));
+    .service(
+        web::resource("/api/users/{id}")
+            .route(web::patch().to(patch))
+            .route(web::delete().to(delete)),
+    );
 }

@@ -8,15 +8,16 @@ use payymo_domain::ids::{ApiKeyId, SessionId, TenantId, UserId};
 use payymo_domain::tenant::{ReconciliationSettings, Tenant, TenantStatus};
 use payymo_domain::user::{ApiKey, Licence, LicenceStatus, Role, Session, User};
 use payymo_ports::storage::{
-    AuditLog, CredentialStore, Rotation, SessionStore, StoreError, TenantStore, UserStore,
+    AuditLog, CredentialStore, MfaState, MfaStore, Rotation, SessionStore, StoreError, TenantStore,
+    UserStore,
 };
 
 use super::{corrupt, i32_of, u32_of};
 use crate::DieselStore;
 use crate::error::{DbError, DbResult};
 use crate::schema::{
-    api_keys, audit_events, licence_keys, refresh_tokens, sessions, tenant_settings, tenants,
-    token_revocations, users,
+    api_keys, audit_events, licence_keys, recovery_codes, refresh_tokens, sessions,
+    tenant_settings, tenants, token_revocations, users,
 };
 use crate::sql_types::{Ts, Uid};
 
@@ -82,6 +83,41 @@ impl TenantStore for DieselStore {
                     .select(TenantRow::as_select())
                     .first(c))?
                 .into_domain()
+            })
+            .await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| tenants::table
+                    .filter(tenants::id.ne(Uid(uuid::Uuid::nil())))
+                    .order((tenants::created_at, tenants::id))
+                    .select(TenantRow::as_select())
+                    .load(c))?
+                .into_iter()
+                .map(TenantRow::into_domain)
+                .collect()
+            })
+            .await
+    }
+
+    async fn set_tenant_status(
+        &self,
+        tenant: TenantId,
+        status: TenantStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = Uid(tenant.into_uuid());
+        self.pool
+            .run(move |conn| {
+                let rows = crate::dispatch!(conn, |c| diesel::update(tenants::table.find(id))
+                    .set((
+                        tenants::status.eq(status.as_str()),
+                        tenants::updated_at.eq(Ts(now)),
+                    ))
+                    .execute(c))?;
+                found(rows, ())
             })
             .await
     }
@@ -362,6 +398,42 @@ impl UserStore for DieselStore {
             })
             .await
     }
+
+    async fn delete_user(&self, tenant: TenantId, user: UserId) -> Result<(), StoreError> {
+        let (t, u) = (Uid(tenant.into_uuid()), Uid(user.into_uuid()));
+        self.pool
+            .run(move |conn| {
+                let rows = crate::dispatch!(conn, |c| c.transaction(|c| {
+                    // Children first: SQLite enforces the cascade only with foreign keys on.
+                    let session_ids = sessions::table
+                        .filter(sessions::tenant_id.eq(t).and(sessions::user_id.eq(u)))
+                        .select(sessions::id);
+                    diesel::delete(
+                        refresh_tokens::table
+                            .filter(refresh_tokens::session_id.eq_any(session_ids)),
+                    )
+                    .execute(c)?;
+                    diesel::delete(
+                        sessions::table
+                            .filter(sessions::tenant_id.eq(t).and(sessions::user_id.eq(u))),
+                    )
+                    .execute(c)?;
+                    diesel::delete(
+                        recovery_codes::table.filter(
+                            recovery_codes::tenant_id
+                                .eq(t)
+                                .and(recovery_codes::user_id.eq(u)),
+                        ),
+                    )
+                    .execute(c)?;
+                    diesel::delete(users::table.filter(users::tenant_id.eq(t).and(users::id.eq(u))))
+                        .execute(c)
+                        .map_err(DbError::from)
+                }))?;
+                found(rows, ())
+            })
+            .await
+    }
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -375,6 +447,8 @@ struct SessionRow {
     expires_at: Ts,
     revoked_at: Option<Ts>,
     revoked_reason: Option<String>,
+    user_agent: Option<String>,
+    ip: Option<String>,
 }
 
 impl SessionRow {
@@ -389,6 +463,8 @@ impl SessionRow {
             revoked: self
                 .revoked_at
                 .map(|at| (at.0, self.revoked_reason.unwrap_or_default())),
+            user_agent: self.user_agent,
+            ip: self.ip,
         }
     }
 }
@@ -405,6 +481,11 @@ impl SessionStore for DieselStore {
             expires_at: Ts(session.expires_at),
             revoked_at: session.revoked.as_ref().map(|r| Ts(r.0)),
             revoked_reason: session.revoked.as_ref().map(|r| r.1.clone()),
+            user_agent: session
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(512).collect()),
+            ip: session.ip.as_ref().map(|ip| ip.chars().take(64).collect()),
         };
         let hash = token_hash.to_owned();
         self.pool
@@ -588,6 +669,96 @@ impl SessionStore for DieselStore {
                 )
                 .execute(c))?;
                 Ok(n as u64)
+            })
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError> {
+        let (t, u) = (Uid(tenant.into_uuid()), Uid(user.into_uuid()));
+        self.pool
+            .run(move |conn| {
+                Ok(crate::dispatch!(conn, |c| sessions::table
+                    .filter(
+                        sessions::tenant_id
+                            .eq(t)
+                            .and(sessions::user_id.eq(u))
+                            .and(sessions::revoked_at.is_null())
+                            .and(sessions::expires_at.gt(Ts(now))),
+                    )
+                    .order((sessions::created_at.desc(), sessions::id.desc()))
+                    .select(SessionRow::as_select())
+                    .load(c))?
+                .into_iter()
+                .map(SessionRow::into_domain)
+                .collect())
+            })
+            .await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let (t, u) = (Uid(tenant.into_uuid()), Uid(user.into_uuid()));
+        let keep = Uid(keep.map_or_else(uuid::Uuid::nil, SessionId::into_uuid));
+        let reason = reason.to_owned();
+        self.pool
+            .run(move |conn| {
+                let rows = crate::dispatch!(conn, |c| diesel::update(
+                    sessions::table.filter(
+                        sessions::tenant_id
+                            .eq(t)
+                            .and(sessions::user_id.eq(u))
+                            .and(sessions::id.ne(keep))
+                            .and(sessions::revoked_at.is_null()),
+                    ),
+                )
+                .set((
+                    sessions::revoked_at.eq(Some(Ts(now))),
+                    sessions::revoked_reason.eq(Some(&reason)),
+                ))
+                .execute(c))?;
+                Ok(rows as u64)
+            })
+            .await
+    }
+
+    async fn touch_session(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (t, s) = (Uid(tenant.into_uuid()), Uid(session.into_uuid()));
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| {
+                    let exists = sessions::table
+                        .filter(sessions::tenant_id.eq(t).and(sessions::id.eq(s)))
+                        .count()
+                        .get_result::<i64>(c)?;
+                    found(usize::from(exists > 0), ())?;
+                    diesel::update(
+                        sessions::table.filter(
+                            sessions::tenant_id
+                                .eq(t)
+                                .and(sessions::id.eq(s))
+                                .and(sessions::last_seen_at.lt(Ts(now))),
+                        ),
+                    )
+                    .set(sessions::last_seen_at.eq(Ts(now)))
+                    .execute(c)?;
+                    Ok(())
+                })
             })
             .await
     }
@@ -852,6 +1023,233 @@ impl AuditLog for DieselStore {
                         request_id: r.request_id,
                     })
                     .collect())
+            })
+            .await
+    }
+}
+
+fn step_of(value: Option<i64>) -> Option<u64> {
+    value.and_then(|v| u64::try_from(v).ok())
+}
+
+fn step_value(step: u64) -> i64 {
+    i64::try_from(step).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl MfaStore for DieselStore {
+    async fn get_mfa(&self, tenant: TenantId, user: UserId) -> Result<MfaState, StoreError> {
+        let (t, u) = (Uid(tenant.into_uuid()), Uid(user.into_uuid()));
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| {
+                    let (pending, last): (Option<Vec<u8>>, Option<i64>) = users::table
+                        .filter(users::tenant_id.eq(t).and(users::id.eq(u)))
+                        .select((users::mfa_pending_secret_encrypted, users::mfa_last_step))
+                        .first(c)?;
+                    let codes: Vec<String> = recovery_codes::table
+                        .filter(
+                            recovery_codes::tenant_id
+                                .eq(t)
+                                .and(recovery_codes::user_id.eq(u))
+                                .and(recovery_codes::used_at.is_null()),
+                        )
+                        .order(recovery_codes::id)
+                        .select(recovery_codes::code_hash)
+                        .load(c)?;
+                    Ok(MfaState {
+                        pending_secret_encrypted: pending,
+                        last_step: step_of(last),
+                        unused_recovery_codes: codes,
+                    })
+                })
+            })
+            .await
+    }
+
+    async fn set_pending_mfa(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        secret: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (t, u) = (Uid(tenant.into_uuid()), Uid(user.into_uuid()));
+        let secret = secret.to_vec();
+        self.pool
+            .run(move |conn| {
+                let rows = crate::dispatch!(conn, |c| diesel::update(
+                    users::table.filter(users::tenant_id.eq(t).and(users::id.eq(u)))
+                )
+                .set((
+                    users::mfa_pending_secret_encrypted.eq(Some(&secret)),
+                    users::updated_at.eq(Ts(now)),
+                ))
+                .execute(c))?;
+                found(rows, ())
+            })
+            .await
+    }
+
+    async fn enable_mfa(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        expected_pending: &[u8],
+        step: u64,
+        recovery_code_hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (t, u) = (Uid(tenant.into_uuid()), Uid(user.into_uuid()));
+        let expected = expected_pending.to_vec();
+        let codes: Vec<(Uid, String)> = recovery_code_hashes
+            .iter()
+            .map(|h| (Uid(uuid::Uuid::now_v7()), h.clone()))
+            .collect();
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| c.transaction(|c| {
+                    let exists = users::table
+                        .filter(users::tenant_id.eq(t).and(users::id.eq(u)))
+                        .count()
+                        .get_result::<i64>(c)?;
+                    found(usize::from(exists > 0), ())?;
+                    let rows = diesel::update(
+                        users::table.filter(
+                            users::tenant_id
+                                .eq(t)
+                                .and(users::id.eq(u))
+                                .and(users::mfa_pending_secret_encrypted.eq(&expected)),
+                        ),
+                    )
+                    .set((
+                        users::mfa_secret_encrypted.eq(Some(&expected)),
+                        users::mfa_pending_secret_encrypted.eq(None::<Vec<u8>>),
+                        users::mfa_last_step.eq(Some(step_value(step))),
+                        users::updated_at.eq(Ts(now)),
+                    ))
+                    .execute(c)?;
+                    if rows == 0 {
+                        return Err(DbError::Store(StoreError::Conflict(
+                            "no pending MFA secret to confirm".into(),
+                        )));
+                    }
+                    diesel::delete(
+                        recovery_codes::table.filter(
+                            recovery_codes::tenant_id
+                                .eq(t)
+                                .and(recovery_codes::user_id.eq(u)),
+                        ),
+                    )
+                    .execute(c)?;
+                    for (id, hash) in &codes {
+                        diesel::insert_into(recovery_codes::table)
+                            .values((
+                                recovery_codes::id.eq(*id),
+                                recovery_codes::tenant_id.eq(t),
+                                recovery_codes::user_id.eq(u),
+                                recovery_codes::code_hash.eq(hash),
+                                recovery_codes::created_at.eq(Ts(now)),
+                            ))
+                            .execute(c)?;
+                    }
+                    Ok(())
+                }))
+            })
+            .await
+    }
+
+    async fn disable_mfa(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (t, u) = (Uid(tenant.into_uuid()), Uid(user.into_uuid()));
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| c.transaction(|c| {
+                    let rows = diesel::update(
+                        users::table.filter(users::tenant_id.eq(t).and(users::id.eq(u))),
+                    )
+                    .set((
+                        users::mfa_secret_encrypted.eq(None::<Vec<u8>>),
+                        users::mfa_pending_secret_encrypted.eq(None::<Vec<u8>>),
+                        users::updated_at.eq(Ts(now)),
+                    ))
+                    .execute(c)?;
+                    found(rows, ())?;
+                    diesel::delete(
+                        recovery_codes::table.filter(
+                            recovery_codes::tenant_id
+                                .eq(t)
+                                .and(recovery_codes::user_id.eq(u)),
+                        ),
+                    )
+                    .execute(c)?;
+                    Ok(())
+                }))
+            })
+            .await
+    }
+
+    async fn advance_totp_step(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        step: u64,
+    ) -> Result<bool, StoreError> {
+        let (t, u) = (Uid(tenant.into_uuid()), Uid(user.into_uuid()));
+        let step = step_value(step);
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| {
+                    let exists = users::table
+                        .filter(users::tenant_id.eq(t).and(users::id.eq(u)))
+                        .count()
+                        .get_result::<i64>(c)?;
+                    found(usize::from(exists > 0), ())?;
+                    // The conditional UPDATE is the arbiter between concurrent uses of a code.
+                    let rows = diesel::update(
+                        users::table.filter(
+                            users::tenant_id.eq(t).and(users::id.eq(u)).and(
+                                users::mfa_last_step
+                                    .is_null()
+                                    .or(users::mfa_last_step.lt(step)),
+                            ),
+                        ),
+                    )
+                    .set(users::mfa_last_step.eq(Some(step)))
+                    .execute(c)?;
+                    Ok(rows == 1)
+                })
+            })
+            .await
+    }
+
+    async fn consume_recovery_code(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (t, u) = (Uid(tenant.into_uuid()), Uid(user.into_uuid()));
+        let hash = code_hash.to_owned();
+        self.pool
+            .run(move |conn| {
+                let rows = crate::dispatch!(conn, |c| diesel::update(
+                    recovery_codes::table.filter(
+                        recovery_codes::tenant_id
+                            .eq(t)
+                            .and(recovery_codes::user_id.eq(u))
+                            .and(recovery_codes::code_hash.eq(&hash))
+                            .and(recovery_codes::used_at.is_null()),
+                    ),
+                )
+                .set(recovery_codes::used_at.eq(Some(Ts(now))))
+                .execute(c))?;
+                Ok(rows == 1)
             })
             .await
     }

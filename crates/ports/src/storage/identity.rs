@@ -25,6 +25,24 @@ pub trait TenantStore: Send + Sync {
     /// [`StoreError::NotFound`] when there is none.
     async fn get_tenant(&self, tenant: TenantId) -> Result<Tenant, StoreError>;
 
+    /// Every tenant, oldest first (platform administration; the platform tenant itself, id
+    /// nil, is not listed).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+
+    /// Suspends or reactivates a tenant.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such tenant.
+    async fn set_tenant_status(
+        &self,
+        tenant: TenantId,
+        status: payymo_domain::tenant::TenantStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// The tenant's reconciliation settings and their version; defaults (version 0) when never set.
     ///
     /// # Errors
@@ -108,6 +126,99 @@ pub trait UserStore: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] when the tenant has no such user.
     async fn update_user(&self, tenant: TenantId, user: &User) -> Result<(), StoreError>;
+
+    /// Deletes the user; their sessions, refresh tokens and recovery codes go with them. Audit
+    /// events keep naming them.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such user.
+    async fn delete_user(&self, tenant: TenantId, user: UserId) -> Result<(), StoreError>;
+}
+
+/// A user's multi-factor state beyond the enrolled secret (which is on [`User`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MfaState {
+    /// A secret handed out by setup and not yet confirmed, encrypted.
+    pub pending_secret_encrypted: Option<Vec<u8>>,
+    /// The last TOTP time step accepted.
+    pub last_step: Option<u64>,
+    /// Hashes of the recovery codes not used yet.
+    pub unused_recovery_codes: Vec<String>,
+}
+
+/// Multi-factor enrolment: pending secrets, replay protection and recovery codes.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// The user's MFA state.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such user.
+    async fn get_mfa(&self, tenant: TenantId, user: UserId) -> Result<MfaState, StoreError>;
+
+    /// Keeps `secret` as the user's pending (unconfirmed) secret, replacing any earlier one.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such user.
+    async fn set_pending_mfa(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        secret: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Atomically makes the pending secret the enrolled one, records `step` as used and
+    /// replaces the recovery codes with `recovery_code_hashes`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such user; [`StoreError::Conflict`] when
+    /// there is no pending secret (or it changed since it was read: `expected_pending`).
+    async fn enable_mfa(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        expected_pending: &[u8],
+        step: u64,
+        recovery_code_hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Removes the enrolled and pending secrets and every recovery code.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such user.
+    async fn disable_mfa(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Records `step` as used if it is later than the last one used; `false` when it is not
+    /// (a replayed or older code). Atomic: of two concurrent uses of one code, one wins.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such user.
+    async fn advance_totp_step(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        step: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks the recovery code with hash `code_hash` used; `false` when it was used already or
+    /// is not the user's. Atomic: a code works once, even under concurrency.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn consume_recovery_code(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// What rotating a refresh token found.
@@ -187,6 +298,41 @@ pub trait SessionStore: Send + Sync {
     /// # Errors
     /// [`StoreError::Unavailable`] when the database cannot be reached.
     async fn prune_token_revocations(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The user's sessions that are neither revoked nor expired at `now`, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn list_sessions(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    /// Revokes every live session of the user except `keep`; returns how many.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn revoke_user_sessions(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Notes activity on a live session (moves `last_seen_at` forward, never back).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such session.
+    async fn touch_session(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// API keys and WHMCS addon licences.

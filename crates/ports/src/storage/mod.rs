@@ -18,10 +18,13 @@ mod identity;
 mod reconciliation;
 mod work;
 
-pub use identity::{AuditLog, CredentialStore, Rotation, SessionStore, TenantStore, UserStore};
+pub use identity::{
+    AuditLog, CredentialStore, MfaState, MfaStore, Rotation, SessionStore, TenantStore, UserStore,
+};
 #[cfg(feature = "mock")]
 pub use identity::{
-    MockAuditLog, MockCredentialStore, MockSessionStore, MockTenantStore, MockUserStore,
+    MockAuditLog, MockCredentialStore, MockMfaStore, MockSessionStore, MockTenantStore,
+    MockUserStore,
 };
 pub use reconciliation::{
     ConnectionStore, IngestReport, InvoiceStore, MatchStore, NewTransaction, PayoutStore,

@@ -120,7 +120,7 @@ impl IdentityService {
             Err(StoreError::NotFound) => return Err(IdentityError::NotFound),
             Err(e) => return Err(internal(e)),
         };
-        if id == who.user && (change.disabled == Some(true) || change.role.is_some()) {
+        if who.user() == Some(id) && (change.disabled == Some(true) || change.role.is_some()) {
             return Err(IdentityError::Forbidden(
                 "you cannot disable yourself or change your own role".to_owned(),
             ));
@@ -164,6 +164,97 @@ impl IdentityService {
         )
         .await;
         Ok(user)
+    }
+
+    /// Deletes a user of the caller's tenant (not the caller); their sessions end at once and
+    /// audit events keep naming them.
+    ///
+    /// # Errors
+    /// [`IdentityError::NotFound`] for a user of another tenant or none;
+    /// [`IdentityError::Forbidden`]; [`IdentityError::Internal`].
+    pub async fn delete_user(
+        &self,
+        who: &Principal,
+        id: UserId,
+        ctx: &RequestContext,
+    ) -> Result<(), IdentityError> {
+        self.authorize(who, Permission::UsersManage, ctx).await?;
+        if who.user() == Some(id) {
+            return Err(IdentityError::Forbidden(
+                "you cannot delete yourself".to_owned(),
+            ));
+        }
+        let user = match self.ports.users.get_user(who.tenant, id).await {
+            Ok(user) => user,
+            Err(StoreError::NotFound) => return Err(IdentityError::NotFound),
+            Err(e) => return Err(internal(e)),
+        };
+        match self.ports.users.delete_user(who.tenant, id).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(IdentityError::NotFound),
+            Err(e) => return Err(internal(e)),
+        }
+        self.audit(
+            who.tenant,
+            who.actor(),
+            "user.deleted",
+            Some(format!("user:{id}")),
+            json!({"email": user.email, "role": user.role.as_str()}),
+            ctx,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Every tenant (platform administration). The shell calls it only for a caller it has
+    /// authorised as the platform (a `system_admin` with `platform:manage`, or the admin key).
+    ///
+    /// # Errors
+    /// [`IdentityError::Internal`].
+    pub async fn list_tenants(&self) -> Result<Vec<payymo_domain::tenant::Tenant>, IdentityError> {
+        self.ports.tenants.list_tenants().await.map_err(internal)
+    }
+
+    /// Suspends or reactivates a tenant (platform administration; the shell authorises the
+    /// caller as for [`IdentityService::list_tenants`]). A suspended tenant's users and API keys
+    /// are refused from their next request on.
+    ///
+    /// # Errors
+    /// [`IdentityError::NotFound`]; [`IdentityError::Invalid`] for the platform tenant;
+    /// [`IdentityError::Internal`].
+    pub async fn set_tenant_status(
+        &self,
+        actor: String,
+        tenant: payymo_domain::ids::TenantId,
+        status: payymo_domain::tenant::TenantStatus,
+        ctx: &RequestContext,
+    ) -> Result<(), IdentityError> {
+        if tenant.into_uuid().is_nil() {
+            return Err(IdentityError::Invalid {
+                field: "id",
+                message: "the platform tenant cannot be suspended".to_owned(),
+            });
+        }
+        match self
+            .ports
+            .tenants
+            .set_tenant_status(tenant, status, self.now())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(IdentityError::NotFound),
+            Err(e) => return Err(internal(e)),
+        }
+        self.audit(
+            tenant,
+            actor,
+            "tenant.status_changed",
+            Some(format!("tenant:{tenant}")),
+            json!({"status": status.as_str()}),
+            ctx,
+        )
+        .await;
+        Ok(())
     }
 
     /// The caller's tenant's audit events, newest first, at most `limit`, older than `before`.

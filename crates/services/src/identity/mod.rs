@@ -5,24 +5,33 @@
 //! the `Clock` port, ids from the `IdGenerator` port, and argon2 runs on the blocking pool.
 
 mod admin;
+mod api_keys;
+mod mfa;
 mod rbac;
 mod service;
+mod sessions;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use payymo_domain::ids::{SessionId, TenantId, UserId};
+use payymo_domain::ids::{ApiKeyId, SessionId, TenantId, UserId};
 use payymo_domain::password_policy::PasswordPolicyError;
 use payymo_domain::user::Role;
 use payymo_ports::clock::{Clock, IdGenerator};
-use payymo_ports::crypto::{OpaqueTokens, PasswordHasher, TokenCodec};
-use payymo_ports::storage::{AuditLog, CredentialStore, SessionStore, TenantStore, UserStore};
+use payymo_ports::crypto::{
+    FieldCipher, OpaqueTokens, PasswordHasher, RecoveryCodes, TokenCodec, Totp,
+};
+use payymo_ports::storage::{
+    AuditLog, CredentialStore, MfaStore, SessionStore, TenantStore, UserStore,
+};
 use secrecy::SecretString;
 use uuid::Uuid;
 
 pub use admin::UserChange;
+pub use api_keys::{ApiKeyCreated, api_key_scope_allowed};
+pub use mfa::MfaSetup;
 pub use rbac::{Permission, role_allows, role_requires_mfa};
 pub use service::IdentityService;
 
@@ -35,6 +44,8 @@ pub struct IdentityPorts {
     pub users: Arc<dyn UserStore>,
     /// Sessions and revoked tokens.
     pub sessions: Arc<dyn SessionStore>,
+    /// MFA enrolment, replay protection and recovery codes.
+    pub mfa: Arc<dyn MfaStore>,
     /// API keys.
     pub credentials: Arc<dyn CredentialStore>,
     /// The audit log.
@@ -45,6 +56,12 @@ pub struct IdentityPorts {
     pub tokens: Arc<dyn TokenCodec>,
     /// Random secrets and digests.
     pub opaque: Arc<dyn OpaqueTokens>,
+    /// TOTP codes.
+    pub totp: Arc<dyn Totp>,
+    /// One-time recovery codes.
+    pub recovery: Arc<dyn RecoveryCodes>,
+    /// Encryption of stored secrets (the TOTP secrets).
+    pub cipher: Arc<dyn FieldCipher>,
     /// The time.
     pub clock: Arc<dyn Clock>,
     /// New ids.
@@ -73,6 +90,12 @@ pub struct IdentityConfig {
     /// At most this many argon2 computations at once: each takes a core for tens of
     /// milliseconds, and a login burst must not starve the request workers.
     pub max_concurrent_hashes: usize,
+    /// The issuer shown by authenticator apps (`otpauth://totp/{issuer}:{email}`).
+    pub mfa_issuer: String,
+    /// How many recovery codes MFA enrolment hands out.
+    pub recovery_code_count: usize,
+    /// `ADMIN_API_KEY`: platform automation's key for `/api/admin/*` only; `None` disables it.
+    pub admin_api_key: Option<SecretString>,
 }
 
 impl Default for IdentityConfig {
@@ -86,6 +109,9 @@ impl Default for IdentityConfig {
             // Leave a core to the request workers.
             max_concurrent_hashes: std::thread::available_parallelism()
                 .map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            mfa_issuer: "Payymo".to_owned(),
+            recovery_code_count: 10,
+            admin_api_key: None,
         }
     }
 }
@@ -97,34 +123,74 @@ pub struct RequestContext {
     pub ip: Option<String>,
     /// The request id.
     pub request_id: Option<String>,
+    /// The client's `User-Agent`, for the sessions list.
+    pub user_agent: Option<String>,
 }
 
 /// A verified caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The user.
-    pub user: UserId,
-    /// The user's tenant.
+    /// The caller's tenant.
     pub tenant: TenantId,
-    /// The user's role as stored now (not as the token said).
+    /// The role as stored now (not as the token said); `api_integration` for API keys.
     pub role: Role,
-    /// The e-mail.
-    pub email: String,
-    /// Whether the user has MFA enrolled.
+    /// Whether the user has MFA enrolled (always `true` for API keys, which have no MFA).
     pub mfa_enrolled: bool,
-    /// The session of the access token.
-    pub session: SessionId,
-    /// The access token's `jti`.
-    pub token_id: Uuid,
-    /// When the access token expires.
-    pub token_expires_at: DateTime<Utc>,
+    /// A signed-in user or an API key.
+    pub kind: PrincipalKind,
+}
+
+/// How a caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A user with an access token.
+    User {
+        /// The user.
+        user: UserId,
+        /// The e-mail.
+        email: String,
+        /// The session of the access token.
+        session: SessionId,
+        /// The access token's `jti`.
+        token_id: Uuid,
+        /// When the access token expires.
+        token_expires_at: DateTime<Utc>,
+    },
+    /// An API key of an automated system.
+    ApiKey {
+        /// The key.
+        key: ApiKeyId,
+        /// What its scopes grant.
+        scopes: Vec<Permission>,
+    },
 }
 
 impl Principal {
     /// The actor name in audit events.
     #[must_use]
     pub fn actor(&self) -> String {
-        format!("user:{}", self.user)
+        match &self.kind {
+            PrincipalKind::User { user, .. } => format!("user:{user}"),
+            PrincipalKind::ApiKey { key, .. } => format!("api_key:{key}"),
+        }
+    }
+
+    /// The user, when the caller is one.
+    #[must_use]
+    pub const fn user(&self) -> Option<UserId> {
+        match &self.kind {
+            PrincipalKind::User { user, .. } => Some(*user),
+            PrincipalKind::ApiKey { .. } => None,
+        }
+    }
+
+    /// The session, when the caller is a signed-in user.
+    #[must_use]
+    pub const fn session(&self) -> Option<SessionId> {
+        match &self.kind {
+            PrincipalKind::User { session, .. } => Some(*session),
+            PrincipalKind::ApiKey { .. } => None,
+        }
     }
 }
 
@@ -146,6 +212,12 @@ pub struct TokenPair {
 pub enum LoginOutcome {
     /// Signed in.
     Tokens(TokenPair),
+    /// The password was right and the user has MFA: send `mfa_token` with a code to
+    /// [`IdentityService::verify_mfa`] within a few minutes.
+    MfaRequired {
+        /// The single-use challenge token.
+        mfa_token: SecretString,
+    },
 }
 
 /// A newly registered tenant and its first user.
@@ -189,6 +261,9 @@ pub enum IdentityError {
         /// What is wrong.
         message: String,
     },
+    /// The request conflicts with the current state (e.g. MFA already enrolled).
+    #[error("{0}")]
+    Conflict(String),
     /// Storage, crypto or the blocking pool failed; the detail is for the log only.
     #[error("internal: {0}")]
     Internal(String),

@@ -61,9 +61,8 @@ impl Permission {
     }
 }
 
-/// Whether `role` holds `permission`. An `api_integration` principal holds only what its API
-/// key's scopes grant on top of this (see [`crate::identity::Principal::can`]); as a role it can
-/// read its tenant.
+/// Whether `role` holds `permission`. An API key (role `api_integration`) holds exactly what its
+/// scopes grant instead (see `IdentityService::authorize`); as a role it can read its tenant.
 #[must_use]
 pub const fn role_allows(role: Role, permission: Permission) -> bool {
     use Permission as P;

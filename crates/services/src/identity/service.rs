@@ -17,8 +17,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::{
-    IdentityConfig, IdentityError, IdentityPorts, LoginOutcome, Permission, Principal, Registered,
-    RequestContext, TokenPair, role_allows, role_requires_mfa,
+    IdentityConfig, IdentityError, IdentityPorts, LoginOutcome, Permission, Principal,
+    PrincipalKind, Registered, RequestContext, TokenPair, role_allows, role_requires_mfa,
 };
 
 /// The identity service. Cheap to clone.
@@ -101,6 +101,15 @@ impl IdentityService {
         tokio::task::spawn_blocking(move || work(hasher.as_ref()))
             .await
             .map_err(internal)
+    }
+
+    pub(super) async fn blocking_verify(
+        &self,
+        password: SecretString,
+        stored: PasswordHash,
+    ) -> Result<Result<PasswordVerification, payymo_ports::crypto::PasswordHashError>, IdentityError>
+    {
+        self.blocking(move |h| h.verify(&password, &stored)).await
     }
 
     pub(super) async fn hash_password(
@@ -287,12 +296,25 @@ impl IdentityService {
                 if needs_rehash {
                     self.upgrade_hash(&user, password).await;
                 }
+                self.refuse_suspended_tenant(&user, ctx).await?;
+                if user.mfa_secret_encrypted.is_some() {
+                    // The password step is done; the failure count is cleared only once the
+                    // second factor is right too.
+                    let challenge = self.issue(
+                        TokenKind::MfaChallenge,
+                        &Self::subject(&user, SessionId::from_uuid(self.ports.ids.new_id())),
+                        now,
+                    )?;
+                    return Ok(LoginOutcome::MfaRequired {
+                        mfa_token: challenge.token,
+                    });
+                }
                 self.ports
                     .users
                     .record_successful_login(user.tenant_id, user.id, now)
                     .await
                     .map_err(internal)?;
-                let pair = self.start_session(&user, now).await?;
+                let pair = self.start_session(&user, now, ctx).await?;
                 self.audit(
                     user.tenant_id,
                     actor,
@@ -309,6 +331,36 @@ impl IdentityService {
                 Err(IdentityError::InvalidCredentials)
             }
         }
+    }
+
+    /// A suspended organisation's users cannot sign in (their password was right, so saying so
+    /// leaks nothing).
+    pub(super) async fn refuse_suspended_tenant(
+        &self,
+        user: &User,
+        ctx: &RequestContext,
+    ) -> Result<(), IdentityError> {
+        let tenant = self
+            .ports
+            .tenants
+            .get_tenant(user.tenant_id)
+            .await
+            .map_err(internal)?;
+        if tenant.status == TenantStatus::Active {
+            return Ok(());
+        }
+        self.audit(
+            user.tenant_id,
+            format!("user:{}", user.id),
+            "auth.login_failed",
+            None,
+            json!({"reason": "tenant_suspended"}),
+            ctx,
+        )
+        .await;
+        Err(IdentityError::Forbidden(
+            "this organisation is suspended".to_owned(),
+        ))
     }
 
     async fn upgrade_hash(&self, user: &User, password: SecretString) {
@@ -338,7 +390,7 @@ impl IdentityService {
         duration.min(self.config.max_lock_duration)
     }
 
-    async fn count_failure(
+    pub(super) async fn count_failure(
         &self,
         user: &User,
         now: DateTime<Utc>,
@@ -382,7 +434,7 @@ impl IdentityService {
         Ok(())
     }
 
-    fn subject(user: &User, session: SessionId) -> TokenSubject {
+    pub(super) fn subject(user: &User, session: SessionId) -> TokenSubject {
         TokenSubject {
             user: user.id,
             tenant: Some(user.tenant_id),
@@ -391,7 +443,7 @@ impl IdentityService {
         }
     }
 
-    fn issue(
+    pub(super) fn issue(
         &self,
         kind: TokenKind,
         subject: &TokenSubject,
@@ -403,10 +455,11 @@ impl IdentityService {
             .map_err(internal)
     }
 
-    async fn start_session(
+    pub(super) async fn start_session(
         &self,
         user: &User,
         now: DateTime<Utc>,
+        ctx: &RequestContext,
     ) -> Result<TokenPair, IdentityError> {
         let session_id = SessionId::from_uuid(self.ports.ids.new_id());
         let subject = Self::subject(user, session_id);
@@ -419,6 +472,11 @@ impl IdentityService {
             last_seen_at: now,
             expires_at: refresh.claims.expires_at,
             revoked: None,
+            user_agent: ctx
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(512).collect()),
+            ip: ctx.ip.clone(),
         };
         let digest = self.ports.opaque.digest(refresh.token.expose_secret());
         self.ports
@@ -509,7 +567,7 @@ impl IdentityService {
     }
 
     /// The session if it is neither revoked, expired nor inactive; an inactive one is revoked.
-    async fn live_session(
+    pub(super) async fn live_session(
         &self,
         tenant: TenantId,
         id: SessionId,
@@ -537,7 +595,11 @@ impl IdentityService {
         Ok(session)
     }
 
-    async fn active_user(&self, tenant: TenantId, id: UserId) -> Result<User, IdentityError> {
+    pub(super) async fn active_user(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+    ) -> Result<User, IdentityError> {
         match self.ports.users.get_user(tenant, id).await {
             Ok(user) if !user.disabled => Ok(user),
             Ok(_) | Err(StoreError::NotFound) => Err(IdentityError::Unauthenticated),
@@ -547,11 +609,14 @@ impl IdentityService {
 
     /// Verifies an access token and that nothing revoked it since: its `jti`, its session
     /// (logout, password change, reuse, inactivity) and its user (disabled, deleted). The role is
-    /// the user's current one.
+    /// the user's current one. API keys (`pyk_...`) are accepted here too.
     ///
     /// # Errors
     /// [`IdentityError::Unauthenticated`] or [`IdentityError::Internal`].
     pub async fn authenticate(&self, access_token: &str) -> Result<Principal, IdentityError> {
+        if self.ports.opaque.is_api_key(access_token) {
+            return self.authenticate_api_key(access_token).await;
+        }
         let now = self.now();
         let claims = self
             .ports
@@ -576,15 +641,33 @@ impl IdentityService {
             .live_session(tenant, claims.subject.session, now)
             .await?;
         let user = self.active_user(tenant, claims.subject.user).await?;
+        // A suspended organisation is locked out at once, not when its tokens expire.
+        match self.ports.tenants.get_tenant(tenant).await {
+            Ok(t) if t.status == TenantStatus::Active => {}
+            Ok(_) | Err(StoreError::NotFound) => return Err(IdentityError::Unauthenticated),
+            Err(e) => return Err(internal(e)),
+        }
+        // Activity keeps a session alive; written at most once a minute per session.
+        if now - session.last_seen_at > Duration::minutes(1)
+            && let Err(e) = self
+                .ports
+                .sessions
+                .touch_session(tenant, session.id, now)
+                .await
+        {
+            tracing::warn!(error = %e, "session activity not recorded");
+        }
         Ok(Principal {
-            user: user.id,
             tenant,
             role: user.role,
-            email: user.email,
             mfa_enrolled: user.mfa_secret_encrypted.is_some(),
-            session: session.id,
-            token_id: claims.token_id,
-            token_expires_at: claims.expires_at,
+            kind: PrincipalKind::User {
+                user: user.id,
+                email: user.email,
+                session: session.id,
+                token_id: claims.token_id,
+                token_expires_at: claims.expires_at,
+            },
         })
     }
 
@@ -597,11 +680,22 @@ impl IdentityService {
         principal: &Principal,
         ctx: &RequestContext,
     ) -> Result<(), IdentityError> {
+        let PrincipalKind::User {
+            session,
+            token_id,
+            token_expires_at,
+            ..
+        } = &principal.kind
+        else {
+            return Err(IdentityError::Forbidden(
+                "an API key has no session to end; revoke the key instead".to_owned(),
+            ));
+        };
         let now = self.now();
         match self
             .ports
             .sessions
-            .revoke_session(principal.tenant, principal.session, "logout", now)
+            .revoke_session(principal.tenant, *session, "logout", now)
             .await
         {
             Ok(()) | Err(StoreError::NotFound) => {}
@@ -609,18 +703,14 @@ impl IdentityService {
         }
         self.ports
             .sessions
-            .revoke_token(
-                &principal.token_id.to_string(),
-                principal.token_expires_at,
-                now,
-            )
+            .revoke_token(&token_id.to_string(), *token_expires_at, now)
             .await
             .map_err(internal)?;
         self.audit(
             principal.tenant,
             principal.actor(),
             "auth.logout",
-            Some(format!("session:{}", principal.session)),
+            Some(format!("session:{session}")),
             json!({}),
             ctx,
         )
@@ -639,7 +729,13 @@ impl IdentityService {
         permission: Permission,
         ctx: &RequestContext,
     ) -> Result<(), IdentityError> {
-        let (allowed, reason) = if role_requires_mfa(principal.role) && !principal.mfa_enrolled {
+        let (allowed, reason) = if let PrincipalKind::ApiKey { scopes, .. } = &principal.kind {
+            if scopes.contains(&permission) {
+                (true, "")
+            } else {
+                (false, "this API key's scopes do not allow this")
+            }
+        } else if role_requires_mfa(principal.role) && !principal.mfa_enrolled {
             (false, "multi-factor authentication must be enrolled first")
         } else if role_allows(principal.role, permission) {
             (true, "")
@@ -686,7 +782,7 @@ impl IdentityService {
     }
 }
 
-fn rejected(error: &TokenError) -> IdentityError {
+pub(super) fn rejected(error: &TokenError) -> IdentityError {
     tracing::debug!(reason = %error, "token rejected");
     IdentityError::Unauthenticated
 }

@@ -8,11 +8,12 @@ use payymo_domain::ids::{SessionId, TenantId, UserId};
 use payymo_domain::user::{Role, Session, User};
 use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::{
-    MockOpaqueTokens, MockPasswordHasher, MockTokenCodec, PasswordVerification, SecretDigest,
-    TokenClaims, TokenKind, TokenSubject,
+    MockFieldCipher, MockOpaqueTokens, MockPasswordHasher, MockRecoveryCodes, MockTokenCodec,
+    MockTotp, PasswordVerification, SecretDigest, TokenClaims, TokenKind, TokenSubject,
 };
 use payymo_ports::storage::{
-    MockAuditLog, MockCredentialStore, MockSessionStore, MockTenantStore, MockUserStore,
+    MockAuditLog, MockCredentialStore, MockMfaStore, MockSessionStore, MockTenantStore,
+    MockUserStore,
 };
 use payymo_ports::storage::{Rotation, StoreError};
 use secrecy::SecretString;
@@ -70,8 +71,24 @@ impl Mocks {
         self.service_with(IdentityConfig::default())
     }
 
-    fn service_with(self, config: IdentityConfig) -> IdentityService {
+    fn service_with(mut self, config: IdentityConfig) -> IdentityService {
+        self.opaque
+            .expect_is_api_key()
+            .returning(|t| t.starts_with("pyk_"));
+        self.tenants.expect_get_tenant().returning(|id| {
+            Ok(payymo_domain::tenant::Tenant {
+                id,
+                name: "Acme".to_owned(),
+                status: payymo_domain::tenant::TenantStatus::Active,
+                created_at: now(),
+                updated_at: now(),
+            })
+        });
         let ports = IdentityPorts {
+            mfa: Arc::new(MockMfaStore::new()),
+            totp: Arc::new(MockTotp::new()),
+            recovery: Arc::new(MockRecoveryCodes::new()),
+            cipher: Arc::new(MockFieldCipher::new()),
             tenants: Arc::new(self.tenants),
             users: Arc::new(self.users),
             sessions: Arc::new(self.sessions),
@@ -211,6 +228,8 @@ fn session(last_seen: DateTime<Utc>) -> Session {
         last_seen_at: last_seen,
         expires_at: now() + Duration::days(7),
         revoked: None,
+        user_agent: None,
+        ip: None,
     }
 }
 
@@ -317,14 +336,16 @@ async fn a_disabled_user_is_refused_even_with_a_valid_access_token() {
 fn principal(role: Role, mfa: bool) -> Principal {
     let u = user(role);
     Principal {
-        user: u.id,
         tenant: u.tenant_id,
         role,
-        email: u.email,
         mfa_enrolled: mfa,
-        session: SessionId::from_uuid(Uuid::from_u128(9)),
-        token_id: Uuid::from_u128(77),
-        token_expires_at: now(),
+        kind: PrincipalKind::User {
+            user: u.id,
+            email: u.email,
+            session: SessionId::from_uuid(Uuid::from_u128(9)),
+            token_id: Uuid::from_u128(77),
+            token_expires_at: now(),
+        },
     }
 }
 
