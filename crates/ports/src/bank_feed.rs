@@ -368,7 +368,10 @@ pub struct BankTransaction {
     /// A key that stays the same each time the same transaction is read, unique within one
     /// account: the provider id when there is one, else `sha256:` and a hash of the booked fields
     /// (booking and value dates, amount, currency, counterparty, remittance, entry reference).
-    /// Callers de-duplicate on (account, key).
+    /// When one answer holds several rows with the same key (identical payments on one day), the
+    /// repeats get `:1`, `:2` ... appended. Pending-only fields (the pending flag, booking time,
+    /// codes) never enter the key, so a pending row and the booked row it becomes agree when the
+    /// bank keeps the booked fields. Callers de-duplicate on (account, key).
     pub dedup_key: String,
     /// The day the bank booked it (pending rows often have none).
     pub booking_date: Option<NaiveDate>,
@@ -695,7 +698,10 @@ mod tests {
             pending: true,
         };
         let domain = transaction.to_transaction().unwrap();
-        assert_eq!(domain.booking_date, NaiveDate::from_ymd_opt(2021, 11, 19).unwrap());
+        assert_eq!(
+            domain.booking_date,
+            NaiveDate::from_ymd_opt(2021, 11, 19).unwrap()
+        );
         assert_eq!(domain.source, TransactionSource::Bank);
         let undated = BankTransaction {
             value_date: None,
@@ -707,9 +713,15 @@ mod tests {
     #[test]
     fn validation_errors_name_each_field() {
         let mut errors = ValidationErrors::new();
-        errors.insert("country".to_owned(), vec!["US is not a valid choice.".to_owned()]);
+        errors.insert(
+            "country".to_owned(),
+            vec!["US is not a valid choice.".to_owned()],
+        );
         let message = BankFeedError::Validation { errors }.to_string();
-        assert!(message.contains("country: US is not a valid choice."), "{message}");
+        assert!(
+            message.contains("country: US is not a valid choice."),
+            "{message}"
+        );
     }
 
     #[test]
