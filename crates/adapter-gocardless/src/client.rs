@@ -185,7 +185,7 @@ impl GoCardlessClient {
     fn renew_at(&self, now: DateTime<Utc>, lifetime_seconds: u64) -> DateTime<Utc> {
         let lifetime = Duration::from_secs(lifetime_seconds);
         let margin = self.token_margin.min(lifetime / 2);
-        now + TimeDelta::from_std(lifetime - margin).unwrap_or(TimeDelta::MAX)
+        now + TimeDelta::from_std(lifetime.saturating_sub(margin)).unwrap_or(TimeDelta::MAX)
     }
 
     /// Sends one request and reads the whole answer.

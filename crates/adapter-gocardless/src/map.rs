@@ -275,7 +275,7 @@ pub fn booked_fields_key(fields: &BookedFields<'_>) -> String {
     let digest = hasher.finalize();
     let mut key = String::with_capacity(HASH_KEY_PREFIX.len() + 64);
     key.push_str(HASH_KEY_PREFIX);
-    for byte in digest.iter() {
+    for byte in &digest {
         let _ = write!(key, "{byte:02x}");
     }
     key
@@ -451,7 +451,7 @@ mod tests {
             "remittanceInformationUnstructured": "Invoice 42", "entryReference": "E1",
         });
         let key = row(base.clone()).dedup_key;
-        let changes = [
+        let edits = [
             ("bookingDate", json!("2024-01-04")),
             ("valueDate", json!("2024-01-04")),
             (
@@ -467,7 +467,7 @@ mod tests {
             ("remittanceInformationUnstructured", json!("Invoice 43")),
             ("entryReference", json!("E2")),
         ];
-        for (field, value) in changes {
+        for (field, value) in edits {
             let mut changed = base.clone();
             changed[field] = value;
             assert_ne!(

@@ -156,6 +156,10 @@ pub struct BalancesResponse {
     pub balances: Vec<Balance>,
 }
 
+#[expect(
+    clippy::struct_field_names,
+    reason = "the names mirror GoCardless's JSON keys"
+)]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Balance {
@@ -190,6 +194,10 @@ pub struct TransactionLists {
 }
 
 /// A Berlin Group transaction row as GoCardless relays it.
+#[expect(
+    clippy::struct_field_names,
+    reason = "the names mirror GoCardless's JSON keys"
+)]
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Transaction {

@@ -1,6 +1,8 @@
 //! Accounts, balances and transactions against a mock GoCardless: parsing, the booked/pending
 //! split, de-duplication keys, rate-limit budgets and the errors account calls meet.
 
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
+
 mod common;
 
 use std::time::Duration;
