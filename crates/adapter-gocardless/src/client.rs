@@ -14,7 +14,7 @@ use payymo_ports::bank_feed::{
     BankFeed, BankFeedError, Institution, NewAgreement, NewRequisition, Requisition,
 };
 use payymo_ports::clock::Clock;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -202,7 +202,13 @@ impl GoCardlessClient {
             .timeout(self.request_timeout)
             .header(ACCEPT, "application/json");
         if let Some(token) = bearer {
-            request = request.header(AUTHORIZATION, format!("Bearer {}", token.expose_secret()));
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                .map_err(|_| BankFeedError::Unexpected {
+                    reason: "the access token is not a valid header value".to_owned(),
+                })?;
+            // Keeps the token out of any `Debug` of the request.
+            value.set_sensitive(true);
+            request = request.header(AUTHORIZATION, value);
         }
         if let Some(body) = body {
             request = request
@@ -393,7 +399,12 @@ impl GoCardlessClient {
     fn parse<T: DeserializeOwned>(answer: Answer<Vec<u8>>) -> Result<Answer<T>, BankFeedError> {
         let body =
             serde_json::from_slice(&answer.body).map_err(|error| BankFeedError::Unexpected {
-                reason: format!("malformed gocardless answer: {error}"),
+                // Line and column only: serde's message may quote the body's values.
+                reason: format!(
+                    "malformed gocardless answer at line {} column {}",
+                    error.line(),
+                    error.column()
+                ),
             })?;
         Ok(Answer {
             body,

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use common::{answer, authenticated, bearer, first_access, fixture};
+use payymo_adapter_gocardless::{DEFAULT_BASE_URL, GoCardlessClient, GoCardlessConfigError};
 use payymo_domain::connection::BankConnectionStatus;
 use payymo_ports::bank_feed::{
     AccessScope, BankFeed, BankFeedError, NewAgreement, NewRequisition, RateLimitScope,
     RequisitionStatus,
 };
+use secrecy::SecretString;
 use serde_json::json;
 use wiremock::Mock;
 use wiremock::matchers::{body_json, method, path, query_param};
@@ -434,5 +436,84 @@ async fn ids_are_escaped_into_a_single_path_segment() {
     assert_eq!(
         client.get_requisition("a/../b").await.unwrap_err(),
         BankFeedError::RequisitionNotFound
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_unexpected_without_quoting_the_body() {
+    let (server, client, _clock) = authenticated().await;
+    Mock::given(method("GET"))
+        .and(path(REQUISITION_PATH))
+        .respond_with(answer(
+            200,
+            &json!({"id": REQUISITION_ID, "status": ["LN"], "institution_id": "secret-ish-value"}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let error = client.get_requisition(REQUISITION_ID).await.unwrap_err();
+    assert!(
+        matches!(error, BankFeedError::Unexpected { .. }),
+        "{error:?}"
+    );
+    assert!(!error.to_string().contains("secret-ish-value"), "{error}");
+}
+
+#[tokio::test]
+async fn a_base_url_with_a_path_prefixes_every_slash_terminated_path() {
+    for suffix in ["/api/v2", "/api/v2/"] {
+        let server = wiremock::MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v2/token/new/"))
+            .respond_with(answer(200, &fixture("token_new.json")))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/institutions/MONZO_MONZGB2L/"))
+            .respond_with(answer(200, &fixture("institution_monzo.json")))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let client = GoCardlessClient::new(
+            &format!("{}{suffix}", server.uri()),
+            SecretString::from(common::SECRET_ID),
+            SecretString::from(common::SECRET_KEY),
+            reqwest::Client::new(),
+        )
+        .unwrap();
+
+        let institution = client.get_institution("MONZO_MONZGB2L").await.unwrap();
+        assert_eq!(institution.transaction_total_days, 730);
+    }
+}
+
+#[test]
+fn a_base_url_that_is_not_http_is_refused() {
+    for base in [
+        "not a url",
+        "ftp://bankaccountdata.gocardless.com/api/v2",
+        "mailto:x@y.z",
+    ] {
+        assert_eq!(
+            GoCardlessClient::new(
+                base,
+                SecretString::from("id"),
+                SecretString::from("key"),
+                reqwest::Client::new(),
+            )
+            .unwrap_err(),
+            GoCardlessConfigError::BaseUrl
+        );
+    }
+    assert!(
+        GoCardlessClient::new(
+            DEFAULT_BASE_URL,
+            SecretString::from("id"),
+            SecretString::from("key"),
+            reqwest::Client::new(),
+        )
+        .is_ok()
     );
 }

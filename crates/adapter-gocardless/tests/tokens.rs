@@ -9,7 +9,9 @@ use common::{
     ACCOUNT_ID, ManualClock, SECRET_KEY, answer, authenticated, bearer, client, first_access,
     fixture, mount_token_new, mount_token_refresh, refreshed_access,
 };
+use payymo_adapter_gocardless::GoCardlessClient;
 use payymo_ports::bank_feed::{BankFeed, BankFeedError, RateLimitScope};
+use secrecy::SecretString;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};
 
@@ -228,4 +230,28 @@ async fn the_client_debug_output_hides_the_secrets() {
     let debug = format!("{client:?}");
     assert!(!debug.contains(SECRET_KEY), "{debug}");
     assert!(!debug.contains(common::SECRET_ID), "{debug}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    // A port nobody listens on (wiremock keeps its servers alive in a pool).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = GoCardlessClient::new(
+        &format!("http://127.0.0.1:{port}"),
+        SecretString::from(common::SECRET_ID),
+        SecretString::from(SECRET_KEY),
+        reqwest::Client::new(),
+    )
+    .unwrap();
+
+    let error = client.get_account(ACCOUNT_ID).await.unwrap_err();
+    assert!(
+        matches!(error, BankFeedError::Unavailable { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_transient());
 }
