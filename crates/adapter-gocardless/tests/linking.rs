@@ -517,3 +517,27 @@ fn a_base_url_that_is_not_http_is_refused() {
         .is_ok()
     );
 }
+
+#[tokio::test]
+async fn the_client_and_the_mock_both_serve_as_a_dyn_bank_feed() {
+    let (server, client, _clock) = authenticated().await;
+    Mock::given(method("GET"))
+        .and(path("/institutions/"))
+        .respond_with(answer(200, &fixture("institutions_gb.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut mock = payymo_ports::bank_feed::MockBankFeed::new();
+    mock.expect_list_institutions()
+        .withf(|country| country == "GB")
+        .times(1)
+        .returning(|_| Ok(Vec::new()));
+
+    let feeds: [std::sync::Arc<dyn BankFeed>; 2] =
+        [std::sync::Arc::new(client), std::sync::Arc::new(mock)];
+    let counts = [
+        feeds[0].list_institutions("GB").await.unwrap().len(),
+        feeds[1].list_institutions("GB").await.unwrap().len(),
+    ];
+    assert_eq!(counts, [3, 0]);
+}
