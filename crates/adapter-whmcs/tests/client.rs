@@ -1,5 +1,7 @@
 //! The WHMCS client against a mock WHMCS: paging, lenient parsing, error mapping, request shape.
 
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
+
 mod common;
 
 use std::time::Duration;
