@@ -280,3 +280,149 @@ pub(crate) fn json_object(bytes: &[u8]) -> Option<Value> {
         .ok()
         .filter(|v| matches!(v, Value::Object(_)))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn whmcs_messages_become_typed_errors() {
+        let cases = [
+            ("Authentication Failed", LedgerError::AuthenticationFailed),
+            (
+                "Invalid IP 203.0.113.7",
+                LedgerError::InvalidIp {
+                    ip: Some("203.0.113.7".into()),
+                },
+            ),
+            ("Invalid IP", LedgerError::InvalidIp { ip: None }),
+            ("Invalid IP <script>", LedgerError::InvalidIp { ip: None }),
+            (
+                "Invalid Permissions: API action \"addinvoicepayment\" is not allowed",
+                LedgerError::PermissionDenied {
+                    action: "addinvoicepayment".into(),
+                },
+            ),
+            (
+                "Access Denied",
+                LedgerError::PermissionDenied {
+                    action: "getinvoice".into(),
+                },
+            ),
+            ("Invoice ID Not Found", LedgerError::InvoiceNotFound),
+            ("Client Not Found", LedgerError::ClientNotFound),
+            ("Client ID Not Found", LedgerError::ClientNotFound),
+            (
+                "It is not possible to add a payment to an invoice that is Draft",
+                LedgerError::InvoiceNotOpen {
+                    status: Some("Draft".into()),
+                },
+            ),
+            (
+                "Payment Method is required",
+                LedgerError::Validation {
+                    message: "Payment Method is required".into(),
+                },
+            ),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(
+                error_from_message(Some(message), "GetInvoice"),
+                expected,
+                "{message}"
+            );
+        }
+        assert!(matches!(
+            error_from_message(None, "GetInvoice"),
+            LedgerError::Unexpected { .. }
+        ));
+    }
+
+    #[test]
+    fn a_long_unknown_message_is_cut_short() {
+        let long = "x".repeat(1_000);
+        match error_from_message(Some(&long), "GetInvoice") {
+            LedgerError::Validation { message } => assert_eq!(message.len(), 200),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn lenient_fields_read_strings_and_numbers() {
+        let row = json!({"a": "12", "b": 12, "c": " ", "d": null, "e": "x", "f": -1});
+        assert_eq!(unsigned(&row, "a"), Some(12));
+        assert_eq!(unsigned(&row, "b"), Some(12));
+        assert_eq!(unsigned(&row, "e"), None);
+        assert_eq!(unsigned(&row, "f"), None);
+        assert_eq!(text(&row, "b").as_deref(), Some("12"));
+        assert_eq!(text(&row, "c"), None);
+        assert_eq!(text(&row, "d"), None);
+        assert_eq!(text(&row, "missing"), None);
+    }
+
+    #[test]
+    fn zero_and_malformed_dates_are_none() {
+        let row = json!({
+            "a": "0000-00-00", "b": "0000-00-00 00:00:00", "c": "2026-03-01",
+            "d": "2026-03-01 10:11:12", "e": "01/03/2026", "f": ""
+        });
+        assert_eq!(date(&row, "a"), None);
+        assert_eq!(date_time(&row, "b"), None);
+        assert_eq!(date(&row, "c"), NaiveDate::from_ymd_opt(2026, 3, 1));
+        assert_eq!(date(&row, "d"), NaiveDate::from_ymd_opt(2026, 3, 1));
+        assert_eq!(
+            date_time(&row, "d"),
+            NaiveDate::from_ymd_opt(2026, 3, 1).and_then(|d| d.and_hms_opt(10, 11, 12))
+        );
+        assert_eq!(
+            date_time(&row, "c"),
+            NaiveDate::from_ymd_opt(2026, 3, 1).and_then(|d| d.and_hms_opt(0, 0, 0))
+        );
+        assert_eq!(date(&row, "e"), None);
+        assert_eq!(date(&row, "f"), None);
+    }
+
+    #[test]
+    fn money_is_exact_and_missing_money_is_zero() {
+        let row = json!({"a": "0.10", "b": 0.3, "c": "", "d": "1,00"});
+        assert_eq!(
+            money(&row, "a", Currency::EUR),
+            Ok(Money::from_minor(10, Currency::EUR))
+        );
+        assert_eq!(
+            money(&row, "b", Currency::EUR),
+            Ok(Money::from_minor(30, Currency::EUR))
+        );
+        assert_eq!(
+            money(&row, "c", Currency::EUR),
+            Ok(Money::zero(Currency::EUR))
+        );
+        assert!(money(&row, "d", Currency::EUR).is_err());
+    }
+
+    #[test]
+    fn names_fall_back_to_the_company() {
+        assert_eq!(display_name("Ada", "Lovelace", Some("X")), "Ada Lovelace");
+        assert_eq!(display_name(" ", "", Some("Acme")), "Acme");
+        assert_eq!(display_name("", "Solo", None), "Solo");
+        assert_eq!(display_name("", "", None), "");
+    }
+
+    #[test]
+    fn the_envelope_is_read_case_insensitively() {
+        assert!(matches!(
+            envelope(&json!({"result": "Success"})),
+            Envelope::Success
+        ));
+        assert!(matches!(
+            envelope(&json!({"result": "error", "message": " "})),
+            Envelope::Error(None)
+        ));
+        assert!(matches!(
+            envelope(&json!({"status": "ok"})),
+            Envelope::Other
+        ));
+    }
+}

@@ -227,14 +227,17 @@ pub trait InvoiceLedger: Send + Sync {
     /// [`LedgerError::Unexpected`] when it answers something else (a wrong URL, for instance).
     async fn verify_credentials(&self) -> Result<(), LedgerError>;
 
-    /// Every invoice with one status, page after page, each with its balance and payments.
+    /// Every invoice with one status, page after page, each with its balance and payments as
+    /// read just after listing (so its status may already have changed).
     ///
     /// # Errors
     /// As [`InvoiceLedger::verify_credentials`], and [`LedgerError::Unexpected`] for an invoice the
     /// client cannot read (an unknown currency, an amount that is not a decimal).
-    async fn list_invoices(&self, status: InvoiceStatus) -> Result<Vec<LedgerInvoice>, LedgerError>;
+    async fn list_invoices(&self, status: InvoiceStatus)
+    -> Result<Vec<LedgerInvoice>, LedgerError>;
 
-    /// Every invoice on which money is still owed ([`OPEN_STATUSES`]), each once.
+    /// Every invoice on which money is still owed ([`OPEN_STATUSES`]), each once. An invoice
+    /// that was paid or cancelled between being listed and being read is left out.
     ///
     /// # Errors
     /// As [`InvoiceLedger::list_invoices`].
@@ -242,7 +245,9 @@ pub trait InvoiceLedger: Send + Sync {
         let mut all: Vec<LedgerInvoice> = Vec::new();
         for status in OPEN_STATUSES {
             for invoice in self.list_invoices(status).await? {
-                if !all.iter().any(|i| i.ledger_id == invoice.ledger_id) {
+                if invoice.status.accepts_payment()
+                    && !all.iter().any(|i| i.ledger_id == invoice.ledger_id)
+                {
                     all.push(invoice);
                 }
             }
@@ -466,7 +471,9 @@ mod tests {
             }],
         };
         assert_eq!(
-            invoice.payment_with_transid("PYM-1").map(|p| p.transaction_id),
+            invoice
+                .payment_with_transid("PYM-1")
+                .map(|p| p.transaction_id),
             Some(5)
         );
         assert!(invoice.payment_with_transid("PYM-2").is_none());
