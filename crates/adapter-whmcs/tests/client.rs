@@ -191,8 +191,11 @@ async fn paging_stops_at_an_empty_page_even_when_totalresults_promises_more() {
 #[tokio::test]
 async fn an_invoice_that_vanishes_between_list_and_read_is_left_out() {
     let server = common::server().await;
+    let mut page = fixture("getinvoices_page1");
+    page["totalresults"] = json!(2);
     action("GetInvoices")
-        .respond_with(json(200, &fixture("getinvoices_page1")))
+        .respond_with(json(200, &page))
+        .expect(1)
         .mount(&server)
         .await;
     action("GetInvoice")
@@ -710,4 +713,33 @@ async fn an_unknown_client_is_typed() {
         client(&server.uri()).get_client(77).await,
         Err(LedgerError::ClientNotFound)
     );
+}
+
+#[tokio::test]
+async fn an_open_listing_leaves_out_an_invoice_paid_between_listing_and_reading() {
+    let server = common::server().await;
+    let mut page = fixture("getinvoices_page1");
+    page["totalresults"] = json!(2);
+    action("GetInvoices")
+        .and(field("status", "Unpaid"))
+        .respond_with(json(200, &page))
+        .mount(&server)
+        .await;
+    action("GetInvoices")
+        .respond_with(json(200, &empty_page(&json!(""))))
+        .mount(&server)
+        .await;
+    let mut paid = fixture("getinvoice_partially_paid");
+    paid["invoiceid"] = json!(12);
+    paid["status"] = json!("Paid");
+    paid["balance"] = json!("0.00");
+    action("GetInvoice")
+        .and(field("invoiceid", "12"))
+        .respond_with(json(200, &paid))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount_get_invoice_echo(&server).await;
+    let open = client(&server.uri()).list_open_invoices().await.unwrap();
+    assert_eq!(open.iter().map(|i| i.ledger_id).collect::<Vec<_>>(), [11]);
 }
