@@ -684,6 +684,62 @@ mod tests {
         assert_eq!(report.unmatched, vec!["po_a".to_owned(), "po_b".to_owned()]);
     }
 
+    fn arbitrary_status() -> impl proptest::strategy::Strategy<Value = PayoutStatus> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => Just(PayoutStatus::Paid),
+            1 => Just(PayoutStatus::Failed),
+            1 => Just(PayoutStatus::Canceled),
+            1 => Just(PayoutStatus::InTransit),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pairs_are_one_to_one_equal_in_amount_within_the_window_and_only_for_paid_payouts(
+            raw_payouts in proptest::collection::vec((1_i64..4, 0_u64..10, arbitrary_status()), 0..7),
+            raw_credits in proptest::collection::vec((1_i64..4, 0_u64..14, proptest::bool::ANY), 0..8),
+        ) {
+            let start = date("2026-03-02");
+            let payouts: Vec<PayoutForMatching> = raw_payouts
+                .iter()
+                .enumerate()
+                .map(|(i, (amount, day, status))| PayoutForMatching {
+                    id: format!("po_{i}"),
+                    amount: eur(amount * 1000),
+                    arrival_date: start + Days::new(*day),
+                    status: status.clone(),
+                })
+                .collect();
+            let credits: Vec<BankCredit> = raw_credits
+                .iter()
+                .enumerate()
+                .map(|(i, (amount, day, stripe))| BankCredit {
+                    id: format!("b_{i}"),
+                    amount: eur(amount * 1000),
+                    booking_date: start + Days::new(*day),
+                    counterparty: Some(if *stripe { "STRIPE" } else { "A Customer" }.to_owned()),
+                    remittance: None,
+                })
+                .collect();
+            let report = match_payouts(&payouts, &credits, &PayoutMatchPolicy::default());
+
+            let total = report.matched.len() + report.ambiguous.len() + report.unmatched.len()
+                + report.not_paid.len();
+            proptest::prop_assert_eq!(total, payouts.len());
+            let mut used = BTreeSet::new();
+            for pair in &report.matched {
+                proptest::prop_assert!(used.insert(pair.credit_id.clone()), "credit used twice");
+                let payout = payouts.iter().find(|p| p.id == pair.payout_id).unwrap();
+                let credit = credits.iter().find(|c| c.id == pair.credit_id).unwrap();
+                proptest::prop_assert_eq!(&payout.status, &PayoutStatus::Paid);
+                proptest::prop_assert_eq!(payout.amount, credit.amount);
+                proptest::prop_assert!(credit.counterparty.as_deref() == Some("STRIPE"));
+                proptest::prop_assert!(pair.day_offset >= -1 && pair.day_offset <= 5);
+            }
+        }
+    }
+
     #[test]
     fn business_days_skip_weekends() {
         assert_eq!(
