@@ -247,7 +247,8 @@ const INVOICE_METADATA_KEYS: &[&str] = &[
     "invoice",
 ];
 
-/// The invoice a payment is for: from the metadata keys [`INVOICE_METADATA_KEYS`] (compared
+/// The invoice a payment is for: from the metadata keys `whmcs_invoice_id`, `invoice_id`,
+/// `invoice_number`, `invoice` (in that order, compared
 /// case-insensitively), else from the description ("Invoice #1234", "Invoice: INV-2026-0042",
 /// "Rechnung Nr. 77"), else `None`.
 #[must_use]
