@@ -622,6 +622,35 @@ async fn a_post_is_form_encoded_with_an_idempotency_key_kept_across_retries() {
 }
 
 #[tokio::test]
+async fn a_concurrent_use_of_the_idempotency_key_is_retried() {
+    let server = MockServer::start().await;
+    let conflict = serde_json::json!({"error": {
+        "message": "There is currently another in-progress request using this Stripe-Idempotency-Key (that is, another request with the same key). Please retry this request later.",
+        "type": "idempotency_error"
+    }});
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .and(header("idempotency-key", "refund-alloc_82"))
+        .respond_with(ResponseTemplate::new(409).set_body_json(conflict))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/refunds"))
+        .and(header("idempotency-key", "refund-alloc_82"))
+        .respond_with(ok("refund_created.json").insert_header("idempotent-replayed", "true"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let refund: Value = client(&server)
+        .post_form(&credentials(), "/v1/refunds", &[], Some("refund-alloc_82"))
+        .await
+        .unwrap();
+    assert_eq!(refund["object"], "refund");
+}
+
+#[tokio::test]
 async fn a_post_without_a_given_key_gets_a_random_one() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

@@ -741,6 +741,19 @@ mod tests {
     }
 
     #[test]
+    fn a_large_group_of_identical_payouts_is_reported_ambiguous_without_a_runaway_search() {
+        let payouts: Vec<PayoutForMatching> = (0..9)
+            .map(|i| payout(&format!("po_{i}"), 1000, "2026-03-03", PayoutStatus::Paid))
+            .collect();
+        let credits: Vec<BankCredit> = (0..9)
+            .map(|i| credit(&format!("b{i}"), 1000, "2026-03-03", "STRIPE", ""))
+            .collect();
+        let report = match_payouts(&payouts, &credits, &PayoutMatchPolicy::default());
+        assert!(report.matched.is_empty());
+        assert_eq!(report.ambiguous.len(), 9);
+    }
+
+    #[test]
     fn business_days_skip_weekends() {
         assert_eq!(
             add_business_days(date("2026-03-06"), 1),
