@@ -1,0 +1,34 @@
+//! Background work: the contract between the job runner and the use cases that do the work.
+//!
+//! A use case that runs in the background (a bank sync, an invoice sync, a reconciliation, the
+//! processing of a webhook, the application of a payment) implements [`JobHandler`] for its job
+//! kinds and is registered with the runner in the composition root. Jobs are enqueued through
+//! the `JobQueue` storage port with a `kind` (a stable dotted name such as
+//! `gocardless.sync_account`) and a JSON `payload`.
+
+use async_trait::async_trait;
+use payymo_domain::job::Job;
+
+/// What handling one job found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Done; the job is complete.
+    Done,
+    /// A transient failure (network, rate limit, outage): try again later, with backoff, until
+    /// the job's attempts run out. The text is the job's visible last error.
+    Retry(String),
+    /// A permanent failure (bad payload, revoked credentials): do not try again. The text is the
+    /// job's visible last error.
+    Fail(String),
+}
+
+/// Does the work of some job kinds.
+#[async_trait]
+pub trait JobHandler: Send + Sync {
+    /// The job kinds this handler takes.
+    fn kinds(&self) -> &'static [&'static str];
+
+    /// Does the work of `job`. Must be idempotent: a job can run again after a crash that
+    /// happened after its work but before its completion was recorded.
+    async fn handle(&self, job: &Job) -> JobOutcome;
+}
