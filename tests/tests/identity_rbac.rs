@@ -58,6 +58,16 @@ async fn token_for(app: &TestApp, email: &str) -> String {
         .to_owned()
 }
 
+/// Every kind of signed-in user (endpoints about one's own account).
+const EVERY_USER: &[&str] = &[
+    "read_only",
+    "account_manager",
+    "financial_admin",
+    "financial_admin without MFA",
+    "api_integration",
+    "system_admin",
+];
+
 /// One row of the table: a request and who may make it.
 type Row = (Method, String, Option<Value>, &'static [&'static str], u16);
 
@@ -73,7 +83,9 @@ async fn every_endpoint_answers_each_role_as_the_rbac_table_says() {
     let admin = token_for(&app, "admin@a.example").await;
     arrange(&app, &admin, None, true).await;
     let mut victim = String::new();
+    let mut doomed = String::new();
     for (email, role) in [
+        ("doomed@a.example", "read_only"),
         ("reader@a.example", "read_only"),
         ("manager@a.example", "account_manager"),
         ("robot@a.example", "api_integration"),
@@ -89,8 +101,11 @@ async fn every_endpoint_answers_each_role_as_the_rbac_table_says() {
             .await;
         assert_eq!(res.status(), 201, "creating {role}");
         let body: Value = res.json().await.expect("user body");
-        if role == "read_only" {
+        if email == "reader@a.example" {
             victim = body["id"].as_str().expect("id").to_owned();
+        }
+        if email == "doomed@a.example" {
+            doomed = body["id"].as_str().expect("id").to_owned();
         }
     }
     app.register("ops@platform.example", PASSWORD, "Platform")
@@ -127,19 +142,13 @@ async fn every_endpoint_answers_each_role_as_the_rbac_table_says() {
 
     // (method, path, body, the callers allowed and the success status)
     let victim_path = format!("/api/users/{victim}");
+    let doomed_path = format!("/api/users/{doomed}");
     let table: Vec<Row> = vec![
         (
             Method::GET,
             "/api/auth/me".to_owned(),
             None,
-            &[
-                "read_only",
-                "account_manager",
-                "financial_admin",
-                "financial_admin without MFA",
-                "api_integration",
-                "system_admin",
-            ],
+            EVERY_USER,
             200,
         ),
         (
@@ -168,6 +177,41 @@ async fn every_endpoint_answers_each_role_as_the_rbac_table_says() {
             "/api/audit".to_owned(),
             None,
             &["financial_admin"],
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/auth/sessions".to_owned(),
+            None,
+            EVERY_USER,
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/api-keys".to_owned(),
+            None,
+            &["financial_admin"],
+            200,
+        ),
+        (
+            Method::POST,
+            "/api/api-keys".to_owned(),
+            Some(json!({"name": "robot", "scopes": ["tenant:read"]})),
+            &["financial_admin"],
+            201,
+        ),
+        (
+            Method::DELETE,
+            doomed_path.clone(),
+            None,
+            &["financial_admin"],
+            204,
+        ),
+        (
+            Method::GET,
+            "/api/admin/tenants".to_owned(),
+            None,
+            &["system_admin"],
             200,
         ),
     ];

@@ -14,7 +14,7 @@ use payymo_domain::ids::{ApiKeyId, AuditEventId, SessionId, TenantId, UserId};
 use payymo_domain::tenant::{ReconciliationSettings, Tenant, TenantStatus};
 use payymo_domain::user::{ApiKey, Role, Session, User};
 use payymo_ports::storage::{
-    AuditLog, CredentialStore, Rotation, SessionStore, StoreError, TenantStore, UserStore,
+    AuditLog, CredentialStore, MfaStore, Rotation, SessionStore, StoreError, TenantStore, UserStore,
 };
 use payymo_test_support::TestDatabase;
 use uuid::Uuid;
@@ -198,6 +198,8 @@ async fn tenant_b_can_neither_read_nor_change_tenant_a_s_identity_rows(f: Fixtur
         last_seen_at: at(0),
         expires_at: at(600),
         revoked: None,
+        user_agent: Some("Browser/1.0".into()),
+        ip: Some("192.0.2.7".into()),
     };
     assert!(matches!(
         f.store.create_session(&session, "h0").await,
@@ -265,6 +267,8 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_session(f: Fixture) {
         last_seen_at: at(0),
         expires_at: at(600),
         revoked: None,
+        user_agent: Some("Browser/1.0".into()),
+        ip: Some("192.0.2.7".into()),
     };
     f.store.create_session(&session, "h0").await.unwrap();
     let Rotation::Rotated(s) = f
@@ -303,6 +307,8 @@ async fn two_concurrent_uses_of_one_refresh_token_rotate_once(f: Fixture) {
         last_seen_at: at(0),
         expires_at: at(600),
         revoked: None,
+        user_agent: Some("Browser/1.0".into()),
+        ip: Some("192.0.2.7".into()),
     };
     f.store.create_session(&session, "h0").await.unwrap();
     let (s1, s2) = (f.store.clone(), f.store.clone());
@@ -384,6 +390,247 @@ async fn audit_events_list_newest_first_and_page_backwards(f: Fixture) {
     ));
 }
 
+fn session_of(u: &User, created: i64) -> Session {
+    Session {
+        id: SessionId::from_uuid(id()),
+        tenant_id: u.tenant_id,
+        user_id: u.id,
+        created_at: at(created),
+        last_seen_at: at(created),
+        expires_at: at(created + 600),
+        revoked: None,
+        user_agent: Some(format!("Client/{created}")),
+        ip: Some("198.51.100.4".into()),
+    }
+}
+
+async fn sessions_are_listed_touched_and_ended_all_but_one(f: Fixture) {
+    let a = tenant(&f, "A").await;
+    let b = tenant(&f, "B").await;
+    let u = user(a, "sessions@a.example");
+    f.store.create_user(&u).await.unwrap();
+    let s1 = session_of(&u, 0);
+    let s2 = session_of(&u, 1);
+    let s3 = session_of(&u, 2);
+    for (s, h) in [(&s1, "t1"), (&s2, "t2"), (&s3, "t3")] {
+        f.store.create_session(s, h).await.unwrap();
+    }
+    let listed = f.store.list_sessions(a, u.id, at(3)).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![s3.id, s2.id, s1.id]
+    );
+    assert_eq!(listed[0].user_agent.as_deref(), Some("Client/2"));
+    assert_eq!(listed[0].ip.as_deref(), Some("198.51.100.4"));
+    assert!(
+        f.store
+            .list_sessions(b, u.id, at(3))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Activity moves last_seen forward, never back; another tenant's session is not found.
+    f.store.touch_session(a, s1.id, at(5)).await.unwrap();
+    f.store.touch_session(a, s1.id, at(4)).await.unwrap();
+    assert_eq!(
+        f.store.get_session(a, s1.id).await.unwrap().last_seen_at,
+        at(5)
+    );
+    assert_eq!(
+        f.store.touch_session(b, s1.id, at(6)).await,
+        Err(StoreError::NotFound)
+    );
+
+    // Everything but the current session ends; expired ones are not listed.
+    assert_eq!(
+        f.store
+            .revoke_user_sessions(b, u.id, None, "x", at(6))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        f.store
+            .revoke_user_sessions(a, u.id, Some(s2.id), "password changed", at(6))
+            .await
+            .unwrap(),
+        2
+    );
+    let left = f.store.list_sessions(a, u.id, at(7)).await.unwrap();
+    assert_eq!(left.iter().map(|s| s.id).collect::<Vec<_>>(), vec![s2.id]);
+    assert!(
+        f.store
+            .list_sessions(a, u.id, at(700))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn mfa_enrolment_codes_and_steps_are_atomic_and_single_use(f: Fixture) {
+    let a = tenant(&f, "A").await;
+    let b = tenant(&f, "B").await;
+    let mut u = user(a, "mfa@a.example");
+    u.mfa_secret_encrypted = None;
+    f.store.create_user(&u).await.unwrap();
+    assert_eq!(
+        f.store.get_mfa(a, u.id).await.unwrap(),
+        payymo_ports::storage::MfaState::default()
+    );
+    assert_eq!(f.store.get_mfa(b, u.id).await, Err(StoreError::NotFound));
+
+    // Nothing pending: enabling is a conflict.
+    assert!(matches!(
+        f.store.enable_mfa(a, u.id, b"p1", 10, &[], at(0)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    f.store
+        .set_pending_mfa(a, u.id, b"p1", at(0))
+        .await
+        .unwrap();
+    f.store
+        .set_pending_mfa(a, u.id, b"p2", at(0))
+        .await
+        .unwrap();
+    // A stale pending secret (replaced meanwhile) is refused.
+    assert!(matches!(
+        f.store.enable_mfa(a, u.id, b"p1", 10, &[], at(0)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let codes = vec!["c1".to_owned(), "c2".to_owned()];
+    f.store
+        .enable_mfa(a, u.id, b"p2", 10, &codes, at(1))
+        .await
+        .unwrap();
+    let enrolled = f.store.get_user(a, u.id).await.unwrap();
+    assert_eq!(enrolled.mfa_secret_encrypted.as_deref(), Some(&b"p2"[..]));
+    let state = f.store.get_mfa(a, u.id).await.unwrap();
+    assert_eq!(state.pending_secret_encrypted, None);
+    assert_eq!(state.last_step, Some(10));
+    assert_eq!(state.unused_recovery_codes, codes);
+
+    // Steps only move forward: a replayed or older step is refused.
+    assert!(!f.store.advance_totp_step(a, u.id, 10).await.unwrap());
+    assert!(!f.store.advance_totp_step(a, u.id, 9).await.unwrap());
+    assert!(f.store.advance_totp_step(a, u.id, 11).await.unwrap());
+    assert_eq!(
+        f.store.advance_totp_step(b, u.id, 12).await,
+        Err(StoreError::NotFound)
+    );
+
+    // A recovery code works once, and only for its owner.
+    assert!(
+        !f.store
+            .consume_recovery_code(b, u.id, "c1", at(2))
+            .await
+            .unwrap()
+    );
+    let (first, second) = tokio::join!(
+        f.store.consume_recovery_code(a, u.id, "c1", at(2)),
+        f.store.consume_recovery_code(a, u.id, "c1", at(2)),
+    );
+    assert!(first.unwrap() ^ second.unwrap());
+    assert_eq!(
+        f.store
+            .get_mfa(a, u.id)
+            .await
+            .unwrap()
+            .unused_recovery_codes,
+        vec!["c2".to_owned()]
+    );
+
+    f.store.disable_mfa(a, u.id, at(3)).await.unwrap();
+    assert_eq!(
+        f.store
+            .get_user(a, u.id)
+            .await
+            .unwrap()
+            .mfa_secret_encrypted,
+        None
+    );
+    assert!(
+        f.store
+            .get_mfa(a, u.id)
+            .await
+            .unwrap()
+            .unused_recovery_codes
+            .is_empty()
+    );
+}
+
+async fn deleting_a_user_takes_their_sessions_and_codes_within_the_tenant(f: Fixture) {
+    let a = tenant(&f, "A").await;
+    let b = tenant(&f, "B").await;
+    let u = user(a, "gone@a.example");
+    f.store.create_user(&u).await.unwrap();
+    let s = session_of(&u, 0);
+    f.store.create_session(&s, "gone-token").await.unwrap();
+    f.store.set_pending_mfa(a, u.id, b"p", at(0)).await.unwrap();
+    f.store
+        .enable_mfa(a, u.id, b"p", 1, &["code".to_owned()], at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.delete_user(b, u.id).await,
+        Err(StoreError::NotFound)
+    );
+    f.store.delete_user(a, u.id).await.unwrap();
+    assert_eq!(f.store.get_user(a, u.id).await, Err(StoreError::NotFound));
+    assert_eq!(
+        f.store.get_session(a, s.id).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        f.store
+            .rotate_refresh_token("gone-token", "next", at(1))
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        f.store.delete_user(a, u.id).await,
+        Err(StoreError::NotFound)
+    );
+    // The e-mail is free again.
+    f.store
+        .create_user(&user(a, "gone@a.example"))
+        .await
+        .unwrap();
+}
+
+async fn tenants_are_listed_and_suspended_but_not_the_platform(f: Fixture) {
+    let a = tenant(&f, "A").await;
+    let b = tenant(&f, "B").await;
+    let listed: Vec<TenantId> = f
+        .store
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert!(listed.contains(&a) && listed.contains(&b));
+    assert!(!listed.contains(&TenantId::from_uuid(Uuid::nil())));
+    f.store
+        .set_tenant_status(a, TenantStatus::Suspended, at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.get_tenant(a).await.unwrap().status,
+        TenantStatus::Suspended
+    );
+    assert_eq!(
+        f.store.get_tenant(b).await.unwrap().status,
+        TenantStatus::Active
+    );
+    assert_eq!(
+        f.store
+            .set_tenant_status(TenantId::from_uuid(id()), TenantStatus::Active, at(1))
+            .await,
+        Err(StoreError::NotFound)
+    );
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod postgres {
@@ -416,4 +663,8 @@ contract!(
     revoked_tokens_are_known_until_pruned_after_expiry,
     api_keys_are_found_by_prefix_and_revoked_once,
     audit_events_list_newest_first_and_page_backwards,
+    sessions_are_listed_touched_and_ended_all_but_one,
+    mfa_enrolment_codes_and_steps_are_atomic_and_single_use,
+    deleting_a_user_takes_their_sessions_and_codes_within_the_tenant,
+    tenants_are_listed_and_suspended_but_not_the_platform,
 );
