@@ -233,10 +233,18 @@ impl TestAppBuilder {
         if let Some(clock) = self.clock {
             identity.clock = clock;
         }
+        let outbound = payymo_api::wiring::outbound_clients(
+            &settings,
+            Arc::new(store.clone()),
+            Arc::clone(&identity.clock),
+            Arc::clone(&identity.ids),
+        );
         let adapters = Adapters {
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
             identity,
             field_cipher: cipher,
+            outbound,
+            reloader: None,
         };
         let app = Application::build_with_routes(settings, adapters, self.routes)
             .expect("binding the test server");

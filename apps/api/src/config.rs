@@ -228,6 +228,15 @@ pub struct Settings {
     pub open_registration: bool,
     /// The field-encryption keys, `kid:base64[,kid:base64...]`, the active key first.
     pub field_keys: Option<SecretString>,
+    /// `PAYYMO_FIELD_KEYS_FILE`, when the keys come from a file: re-read on SIGHUP and on the
+    /// reload interval, so the data key ring rotates without a restart.
+    pub field_keys_file: Option<PathBuf>,
+    /// `PAYYMO_KEY_RELOAD_INTERVAL`: how often key files and certificates are re-read (besides
+    /// SIGHUP); zero turns the timer off.
+    pub key_reload_interval: Duration,
+    /// `PAYYMO_CERTS_DIR`: client certificates, private roots and pins per external service
+    /// (see certs/README.md).
+    pub certs_dir: PathBuf,
     /// The `RATE_LIMIT_*` tiers.
     pub rate_limits: RateLimits,
     /// `PAYYMO_TRUSTED_PROXIES`: addresses whose `X-Forwarded-For`/`X-Forwarded-Proto` are believed.
@@ -265,6 +274,8 @@ pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "ADMIN_API_KEY",
     "PAYYMO_OPEN_REGISTRATION",
     "PAYYMO_FIELD_KEYS",
+    "PAYYMO_KEY_RELOAD_INTERVAL",
+    "PAYYMO_CERTS_DIR",
     "RATE_LIMIT_DEFAULT",
     "RATE_LIMIT_AUTH",
     "RATE_LIMIT_TRANSACTIONS",
@@ -561,6 +572,21 @@ impl Settings {
 
         let open_registration = r.parsed("PAYYMO_OPEN_REGISTRATION", !production, parse_bool);
         let field_keys = r.secret("PAYYMO_FIELD_KEYS", "PAYYMO_FIELD_KEYS_FILE");
+        let field_keys_file = r.raw("PAYYMO_FIELD_KEYS_FILE").map(PathBuf::from);
+        let key_reload_interval =
+            r.parsed("PAYYMO_KEY_RELOAD_INTERVAL", Duration::from_mins(5), |v| {
+                v.trim()
+                    .parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|_| "must be a whole number of seconds (0 turns it off)".to_owned())
+            });
+        let certs_dir = r.parsed("PAYYMO_CERTS_DIR", PathBuf::from("certs"), |v| {
+            if v.trim().is_empty() {
+                Err("must be a directory path".to_owned())
+            } else {
+                Ok(PathBuf::from(v.trim()))
+            }
+        });
         if production && field_keys.is_none() {
             r.errors.push(ConfigError::new(
                 "PAYYMO_FIELD_KEYS",
@@ -621,6 +647,9 @@ impl Settings {
             admin_api_key,
             open_registration,
             field_keys,
+            field_keys_file,
+            key_reload_interval,
+            certs_dir,
             rate_limits,
             trusted_proxies,
             enforce_https,

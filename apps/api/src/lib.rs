@@ -4,10 +4,12 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod keys;
 pub mod metrics;
 pub mod middleware;
 pub mod net;
 pub mod openapi;
+pub mod outbound;
 pub mod pagination;
 pub mod problem;
 pub mod rate_limit;

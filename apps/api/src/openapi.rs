@@ -40,6 +40,7 @@ use utoipa::OpenApi;
         crate::routes::audit::list,
         crate::routes::admin::tenants,
         crate::routes::admin::patch_tenant,
+        crate::routes::admin::certificates,
     ),
     components(schemas(
         crate::problem::Problem,
@@ -68,6 +69,7 @@ use utoipa::OpenApi;
         crate::routes::admin::TenantView,
         crate::routes::admin::TenantList,
         crate::routes::admin::PatchTenant,
+        crate::routes::admin::CertificateList,
         crate::routes::users::UserView,
         crate::routes::users::UserList,
         crate::routes::users::CreateUser,

@@ -34,6 +34,11 @@ pub struct Adapters {
     pub identity: IdentityPorts,
     /// Encryption of stored secrets (TOTP secrets, connection credentials).
     pub field_cipher: Arc<dyn FieldCipher>,
+    /// The outgoing HTTPS clients (certificates, pins) of the external services.
+    pub outbound: crate::outbound::OutboundClients,
+    /// Re-reads keys and certificates on SIGHUP and on an interval; `None` in tests that do not
+    /// rotate.
+    pub reloader: Option<Arc<crate::keys::KeyReloader>>,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -52,6 +57,9 @@ pub struct Application {
     server: Server,
     limiters: RateLimiters,
     identity: IdentityService,
+    reloader: Option<Arc<crate::keys::KeyReloader>>,
+    reload_interval: Duration,
+    certificates: Arc<payymo_adapter_tls::CertificateStore>,
 }
 
 impl std::fmt::Debug for Application {
@@ -84,6 +92,9 @@ impl Application {
         let port = listener.local_addr()?.port();
         let limiters = RateLimiters::new(&settings.rate_limits);
         let (workers, shutdown) = (settings.workers, settings.shutdown_timeout.as_secs());
+        let reload_interval = settings.key_reload_interval;
+        let reloader = adapters.reloader.clone();
+        let certificates = Arc::clone(adapters.outbound.certificates());
         let identity = IdentityService::new(
             adapters.identity,
             IdentityConfig {
@@ -103,6 +114,7 @@ impl Application {
             metrics: web::Data::new(Metrics::new()),
             limiters: web::Data::new(limiters.clone()),
             openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
+            outbound: web::Data::new(adapters.outbound),
         };
         let server = actix_web::HttpServer::new(move || build_app(state.clone(), extra.clone()))
             .listen(listener)?
@@ -114,6 +126,9 @@ impl Application {
             server,
             limiters,
             identity,
+            reloader,
+            reload_interval,
+            certificates,
         })
     }
 
@@ -153,11 +168,70 @@ impl Application {
                 }
             }
         });
+        let rotation = tokio::spawn(rotate_keys_on_signal(
+            self.reloader.clone(),
+            Arc::clone(&self.certificates),
+            self.reload_interval,
+            stop_tx.subscribe(),
+        ));
         let result = self.server.await;
         let _ = stop_tx.send(true);
         let _ = housekeeping.await;
+        let _ = rotation.await;
         tracing::info!("server stopped");
         result
+    }
+}
+
+/// Re-reads keys and certificates on SIGHUP and every `interval` (zero: SIGHUP only), and warns
+/// about certificates close to expiry, until `stop` changes.
+async fn rotate_keys_on_signal(
+    reloader: Option<Arc<crate::keys::KeyReloader>>,
+    certificates: Arc<payymo_adapter_tls::CertificateStore>,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut hangup =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(signal) => Some(signal),
+            Err(e) => {
+                tracing::warn!(error = %e, "SIGHUP cannot be watched: keys reload on the timer only");
+                None
+            }
+        };
+    let period = if interval.is_zero() {
+        Duration::from_hours(24 * 365)
+    } else {
+        interval
+    };
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        let hangup_received = async {
+            match hangup.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let why = tokio::select! {
+            _ = hangup_received => "SIGHUP",
+            _ = tick.tick(), if !interval.is_zero() => "interval",
+            _ = stop.changed() => return,
+        };
+        let reloader = reloader.clone();
+        let certificates = Arc::clone(&certificates);
+        let done = tokio::task::spawn_blocking(move || {
+            if let Some(reloader) = reloader {
+                reloader.reload();
+            } else {
+                certificates.reload();
+            }
+            certificates.warn_expiring();
+        })
+        .await;
+        match done {
+            Ok(()) => tracing::info!(trigger = why, "keys and certificates re-read"),
+            Err(e) => tracing::error!(error = %e, "key reload failed"),
+        }
     }
 }
 
@@ -171,6 +245,7 @@ struct SharedState {
     https: web::Data<HttpsPolicy>,
     openapi: web::Data<docs::OpenApiJson>,
     identity: web::Data<IdentityService>,
+    outbound: web::Data<crate::outbound::OutboundClients>,
 }
 
 fn build_app(
@@ -194,10 +269,12 @@ fn build_app(
         https,
         openapi,
         identity,
+        outbound,
     } = state;
     let max_body = settings.max_body_bytes;
     let mut app = App::new()
         .app_data(settings)
+        .app_data(outbound)
         .app_data(database)
         .app_data(metrics)
         .app_data(limiters)

@@ -8,11 +8,15 @@ use payymo_adapter_crypto::{
     RecoveryCodeGenerator, RsaTokenCodec, TokenConfig, TotpAuthenticator,
 };
 use payymo_adapter_diesel::DieselStore;
+use payymo_adapter_tls::CertificateStore;
 use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::FieldCipher;
+use payymo_ports::storage::AuditLog;
 use payymo_services::identity::IdentityPorts;
 
 use crate::config::Settings;
+use crate::keys::KeyReloader;
+use crate::outbound::{AuditPinSink, OutboundClients};
 use crate::startup::Adapters;
 
 /// Why start-up failed.
@@ -93,12 +97,37 @@ pub fn token_codec(settings: &Settings) -> Result<RsaTokenCodec, StartupError> {
 /// # Errors
 /// The key specification is invalid.
 pub fn field_cipher(settings: &Settings) -> Result<Arc<dyn FieldCipher>, StartupError> {
+    Ok(aes_field_cipher(settings)?)
+}
+
+/// The concrete field cipher (its key ring can be replaced at run time).
+///
+/// # Errors
+/// The key specification is invalid.
+pub fn aes_field_cipher(settings: &Settings) -> Result<Arc<AesGcmFieldCipher>, StartupError> {
     let ring = match &settings.field_keys {
         Some(spec) => FieldKeyRing::from_spec(spec),
         None => FieldKeyRing::generate_ephemeral(),
     }
     .map_err(|e| StartupError::Keys(e.to_string()))?;
     Ok(Arc::new(AesGcmFieldCipher::new(ring)))
+}
+
+/// The outgoing HTTPS clients of the external services, from `PAYYMO_CERTS_DIR`, reporting pin
+/// mismatches to `audit`.
+#[must_use]
+pub fn outbound_clients(
+    settings: &Settings,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+) -> OutboundClients {
+    let store = Arc::new(CertificateStore::new(Arc::clone(&clock)));
+    OutboundClients::new(
+        settings.certs_dir.clone(),
+        store,
+        Arc::new(AuditPinSink::new(audit, clock, ids)),
+    )
 }
 
 /// The identity ports over `store`, with the crypto adapters and the system clock. `cipher`
@@ -137,10 +166,36 @@ pub fn identity_ports(
 /// # Errors
 /// A key cannot be loaded.
 pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, StartupError> {
-    let cipher = field_cipher(settings)?;
+    let cipher = aes_field_cipher(settings)?;
+    let codec = Arc::new(token_codec(settings)?);
+    let mut identity = identity_ports(settings, store, cipher.clone())?;
+    identity.tokens = codec.clone();
+    let outbound = outbound_clients(
+        settings,
+        Arc::new(store.clone()),
+        Arc::clone(&identity.clock),
+        Arc::clone(&identity.ids),
+    );
+    let jwt_files = settings
+        .jwt_private_key_path
+        .clone()
+        .zip(settings.jwt_public_key_path.clone());
+    let keep_retired_for = chrono::Duration::from_std(settings.jwt_refresh_token_ttl)
+        .map_err(|e| StartupError::Keys(e.to_string()))?;
+    let reloader = KeyReloader::new(
+        codec,
+        cipher.clone(),
+        jwt_files,
+        settings.field_keys_file.clone(),
+        Arc::clone(outbound.certificates()),
+        Arc::clone(&identity.clock),
+        keep_retired_for,
+    );
     Ok(Adapters {
         database: Arc::new(store.clone()),
-        identity: identity_ports(settings, store, Arc::clone(&cipher))?,
+        identity,
         field_cipher: cipher,
+        outbound,
+        reloader: Some(Arc::new(reloader)),
     })
 }

@@ -414,6 +414,12 @@ impl JwtKeyRing {
         Ok(ring)
     }
 
+    /// Every key accepted for verification, the signing key's public half first.
+    #[must_use]
+    pub fn verification_keys(&self) -> &[JwtVerificationKey] {
+        &self.verification
+    }
+
     /// A ring with a freshly generated RSA-2048 key, for development.
     ///
     /// # Errors

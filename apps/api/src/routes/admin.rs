@@ -101,8 +101,40 @@ pub async fn patch_tenant(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The certificates of the outgoing connections, with expiry and pin status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateList {
+    /// Client certificates, their roots and the last server certificate of each service.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<payymo_adapter_tls::CertificateStatus>,
+    /// Those expiring within 30 days (or expired).
+    pub expiring: usize,
+}
+
+/// Lists every certificate the outgoing clients use: subject, issuer, expiry, days left, expiry
+/// band (30 and 7 days), SPKI pin and pin status. Permission `platform:manage`, or the admin key.
+#[utoipa::path(get, path = "/api/admin/certificates", tag = "admin",
+    responses(
+        (status = 200, description = "The certificates", body = CertificateList),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn certificates(
+    req: HttpRequest,
+    outbound: web::Data<crate::outbound::OutboundClients>,
+) -> Result<HttpResponse, ApiError> {
+    PlatformCaller::require(&req).await?;
+    let items = outbound.certificates().list();
+    let expiring = items
+        .iter()
+        .filter(|c| c.expiry != payymo_adapter_tls::ExpiryStatus::Valid)
+        .count();
+    Ok(HttpResponse::Ok().json(CertificateList { items, expiring }))
+}
+
 /// Mounts the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/admin/tenants").route(web::get().to(tenants)))
-        .service(web::resource("/api/admin/tenants/{id}").route(web::patch().to(patch_tenant)));
+        .service(web::resource("/api/admin/tenants/{id}").route(web::patch().to(patch_tenant)))
+        .service(web::resource("/api/admin/certificates").route(web::get().to(certificates)));
 }
