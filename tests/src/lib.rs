@@ -239,6 +239,9 @@ impl TestAppBuilder {
             Arc::clone(&identity.clock),
             Arc::clone(&identity.ids),
         );
+        outbound
+            .preload()
+            .unwrap_or_else(|e| panic!("certificates of the test app: {e}"));
         let adapters = Adapters {
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
             identity,
@@ -385,6 +388,12 @@ impl TestApp {
         let body: serde_json::Value = res.json().await.expect("login body");
         assert_eq!(status, 200, "login failed: {body}");
         body
+    }
+
+    /// The database URL of this app (`postgres://...` or `sqlite://<file>`).
+    #[must_use]
+    pub fn database_url(&self) -> &str {
+        self._db.url()
     }
 
     /// The audit actions of the tenant of the user with `email`, newest first (read from the

@@ -36,6 +36,10 @@ pub enum Command {
         #[arg(long, value_name = "E")]
         email: String,
     },
+    /// Re-encrypt every stored secret under the active data key (the first key of
+    /// `PAYYMO_FIELD_KEYS`) and report how many values it touched; afterwards the retired keys
+    /// can be removed from the ring. Safe to run while the server runs, and to run again.
+    RotateKeys,
     /// Match exported transactions to exported invoices offline (a dry run: nothing is applied).
     ///
     /// Writes one JSON object `{"decisions": [...], "summary": {...}}` with exactly one decision

@@ -133,8 +133,8 @@ impl KeyReloader {
             };
         }
         let kid = ring.signing_kid().to_owned();
-        let changed = rotated
-            || ring.verification_keys().len() != current.verification_keys().len();
+        let changed =
+            rotated || ring.verification_keys().len() != current.verification_keys().len();
         self.codec.replace_key_ring(ring);
         if rotated {
             KeyReload::Rotated(kid)
@@ -158,8 +158,7 @@ impl KeyReloader {
             Err(e) => return KeyReload::Refused(e.to_string()),
         };
         let current = self.cipher.key_ring();
-        if ring.active_key_id() == current.active_key_id() && ring.key_ids() == current.key_ids()
-        {
+        if ring.active_key_id() == current.active_key_id() && ring.key_ids() == current.key_ids() {
             return KeyReload::Unchanged;
         }
         let active = ring.active_key_id().to_owned();
@@ -169,7 +168,10 @@ impl KeyReloader {
 }
 
 fn log(report: &ReloadReport) {
-    for (what, outcome) in [("JWT signing keys", &report.jwt), ("field keys", &report.field_keys)] {
+    for (what, outcome) in [
+        ("JWT signing keys", &report.jwt),
+        ("field keys", &report.field_keys),
+    ] {
         match outcome {
             KeyReload::Rotated(kid) => tracing::info!(active = %kid, "{what} rotated"),
             KeyReload::Refused(why) => {

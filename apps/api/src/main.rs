@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             Command::Serve { no_migrate } => serve(no_migrate).await,
             Command::Migrate => migrate().await,
             Command::CreateAdmin { email } => create_admin(&email).await,
+            Command::RotateKeys => rotate_keys().await,
             Command::Match {
                 invoices,
                 transactions,
@@ -175,6 +176,48 @@ async fn create_admin(email: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e.to_string()),
+    }
+}
+
+#[expect(clippy::print_stderr, reason = "the CLI reports its result on stderr")]
+async fn rotate_keys() -> ExitCode {
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if settings.field_keys.is_none() {
+        // An ephemeral key would re-encrypt everything under a key that dies with this process.
+        return fail(
+            "PAYYMO_FIELD_KEYS (or PAYYMO_FIELD_KEYS_FILE) is not set: there is no key to rotate to",
+        );
+    }
+    let store = match wiring::open_store(&settings) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let cipher = match wiring::aes_field_cipher(&settings) {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match payymo_services::keys::rotate_keys(&store, cipher.as_ref()).await {
+        Ok(report) => {
+            eprintln!(
+                "payymo rotate-keys: {} of {} stored secrets re-encrypted under key {}{}",
+                report.reencrypted,
+                report.examined,
+                payymo_ports::crypto::FieldCipher::active_key_id(cipher.as_ref()),
+                if report.raced > 0 {
+                    format!(" ({} changed meanwhile: run again)", report.raced)
+                } else {
+                    String::new()
+                }
+            );
+            for (column, count) in &report.by_column {
+                eprintln!("  {column}: {count}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("rotate-keys stopped: {e}")),
     }
 }
 

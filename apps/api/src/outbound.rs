@@ -4,8 +4,9 @@
 //! [`CertificateStore`] for rotation and the admin listing. A pin mismatch fails the connection
 //! and is written to the audit log (platform tenant) as `tls.pin_mismatch`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use payymo_adapter_tls::{
@@ -83,6 +84,8 @@ pub struct OutboundClients {
     dir: PathBuf,
     store: Arc<CertificateStore>,
     audit: Arc<dyn PinAuditSink>,
+    /// One client per service (its connection pool and its followed certificates).
+    built: Arc<Mutex<HashMap<String, reqwest::Client>>>,
 }
 
 impl std::fmt::Debug for OutboundClients {
@@ -97,7 +100,35 @@ impl OutboundClients {
     /// Clients configured from `dir` (one sub-directory per service), followed by `store`.
     #[must_use]
     pub fn new(dir: PathBuf, store: Arc<CertificateStore>, audit: Arc<dyn PinAuditSink>) -> Self {
-        Self { dir, store, audit }
+        Self {
+            dir,
+            store,
+            audit,
+            built: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Builds the client of every service that has a directory under `PAYYMO_CERTS_DIR`, so
+    /// their certificates are validated at start-up and listed by the admin API; returns the
+    /// services found.
+    ///
+    /// # Errors
+    /// The first invalid certificate, key, root or pins file, naming it.
+    pub fn preload(&self) -> Result<Vec<String>, TlsError> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Ok(Vec::new());
+        };
+        let mut services: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| !name.starts_with('.'))
+            .collect();
+        services.sort();
+        for service in &services {
+            self.client(service)?;
+        }
+        Ok(services)
     }
 
     /// The certificate store (rotation, admin listing).
@@ -113,16 +144,22 @@ impl OutboundClients {
     /// # Errors
     /// A certificate, key, root or pins file of the service is invalid.
     pub fn client(&self, service: &str) -> Result<reqwest::Client, TlsError> {
+        let mut built = self.built.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(client) = built.get(service) {
+            return Ok(client.clone());
+        }
         let dir = self.dir.join(service);
         let builder = if dir.is_dir() {
             self.store.client_for_dir(service, &dir)?
         } else {
             OutboundClientBuilder::new(service).register_with(&self.store)
         };
-        builder
+        let client = builder
             .audit(Arc::clone(&self.audit))
             .timeouts(Duration::from_secs(30), Duration::from_secs(10))
             .user_agent(concat!("payymo/", env!("CARGO_PKG_VERSION")))
-            .build()
+            .build()?;
+        built.insert(service.to_owned(), client.clone());
+        Ok(client)
     }
 }

@@ -191,14 +191,13 @@ async fn rotate_keys_on_signal(
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut hangup =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-            Ok(signal) => Some(signal),
-            Err(e) => {
-                tracing::warn!(error = %e, "SIGHUP cannot be watched: keys reload on the timer only");
-                None
-            }
-        };
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(signal) => Some(signal),
+        Err(e) => {
+            tracing::warn!(error = %e, "SIGHUP cannot be watched: keys reload on the timer only");
+            None
+        }
+    };
     let period = if interval.is_zero() {
         Duration::from_hours(24 * 365)
     } else {

@@ -28,6 +28,9 @@ pub enum StartupError {
     /// A key (JWT or field encryption) could not be loaded or generated.
     #[error("keys: {0}")]
     Keys(String),
+    /// A certificate, key, root or pins file of an outgoing connection is invalid.
+    #[error("certificates: {0}")]
+    Certificates(String),
 }
 
 /// The system clock.
@@ -176,6 +179,15 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         Arc::clone(&identity.clock),
         Arc::clone(&identity.ids),
     );
+    let services = outbound
+        .preload()
+        .map_err(|e| StartupError::Certificates(e.to_string()))?;
+    if !services.is_empty() {
+        tracing::info!(
+            ?services,
+            "outgoing TLS configured from the certificates directory"
+        );
+    }
     let jwt_files = settings
         .jwt_private_key_path
         .clone()

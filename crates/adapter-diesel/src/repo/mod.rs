@@ -1,6 +1,7 @@
 //! The port implementations, one module per group of ports.
 
 mod connections;
+mod encrypted;
 mod identity;
 mod matching;
 mod transactions;

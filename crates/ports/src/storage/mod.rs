@@ -14,10 +14,14 @@
 mod error;
 
 pub use error::StoreError;
+mod encrypted;
 mod identity;
 mod reconciliation;
 mod work;
 
+#[cfg(feature = "mock")]
+pub use encrypted::MockEncryptedFieldStore;
+pub use encrypted::{EncryptedColumn, EncryptedFieldStore, EncryptedValue};
 pub use identity::{
     AuditLog, CredentialStore, MfaState, MfaStore, Rotation, SessionStore, TenantStore, UserStore,
 };
