@@ -181,3 +181,77 @@ fn log(report: &ReloadReport) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use super::*;
+    use payymo_adapter_crypto::TokenConfig;
+
+    struct Now;
+    impl Clock for Now {
+        fn now(&self) -> DateTime<Utc> {
+            Utc::now()
+        }
+    }
+
+    fn spec(ids: &[(&str, u8)]) -> String {
+        use base64::Engine;
+        ids.iter()
+            .map(|(id, byte)| {
+                format!(
+                    "{id}:{}",
+                    base64::engine::general_purpose::STANDARD.encode([*byte; 32])
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn the_field_key_ring_is_re_read_from_its_file_and_a_bad_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("field-keys");
+        std::fs::write(&file, spec(&[("k1", 1)])).unwrap();
+        let cipher = Arc::new(AesGcmFieldCipher::new(
+            FieldKeyRing::from_spec(&SecretString::from(spec(&[("k1", 1)]))).unwrap(),
+        ));
+        let codec = Arc::new(
+            RsaTokenCodec::new(
+                TokenConfig::new("test"),
+                JwtKeyRing::generate_ephemeral().unwrap(),
+            )
+            .unwrap(),
+        );
+        let reloader = KeyReloader::new(
+            codec,
+            Arc::clone(&cipher),
+            None,
+            Some(file.clone()),
+            Arc::new(CertificateStore::new(Arc::new(Now))),
+            Arc::new(Now),
+            Duration::days(7),
+        );
+        let report = reloader.reload();
+        assert_eq!(report.jwt, KeyReload::NotFromFiles);
+        assert_eq!(report.field_keys, KeyReload::Unchanged);
+
+        std::fs::write(&file, spec(&[("k2", 2), ("k1", 1)])).unwrap();
+        assert_eq!(
+            reloader.reload().field_keys,
+            KeyReload::Rotated("k2".to_owned())
+        );
+        assert_eq!(cipher.key_ring().active_key_id(), "k2");
+        let mut ids = cipher.key_ring().key_ids().join(",");
+        ids.push(',');
+        assert!(ids.contains("k1,") && ids.contains("k2,"), "{ids}");
+
+        std::fs::write(&file, "k3:not-base64").unwrap();
+        assert!(matches!(
+            reloader.reload().field_keys,
+            KeyReload::Refused(_)
+        ));
+        assert_eq!(cipher.key_ring().active_key_id(), "k2");
+    }
+}
