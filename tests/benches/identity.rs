@@ -6,7 +6,10 @@
 //! Run with `bench/identity/run.sh` (release build).
 
 #![expect(clippy::print_stdout, reason = "the benchmark prints its report")]
-#![expect(clippy::expect_used, reason = "a benchmark that cannot set up must stop loudly")]
+#![expect(
+    clippy::expect_used,
+    reason = "a benchmark that cannot set up must stop loudly"
+)]
 #![expect(
     clippy::cast_precision_loss,
     clippy::float_arithmetic,
@@ -65,7 +68,8 @@ async fn run() {
         .env("PAYYMO_WORKERS", "2")
         .spawn()
         .await;
-    app.register("bench@identity.example", PASSWORD, "Bench").await;
+    app.register("bench@identity.example", PASSWORD, "Bench")
+        .await;
     let client = reqwest::Client::new();
     let login = |client: reqwest::Client, url: String| async move {
         let start = Instant::now();
@@ -77,7 +81,10 @@ async fn run() {
             .expect("login");
         assert!(res.status().is_success());
         let body: serde_json::Value = res.json().await.expect("body");
-        (start.elapsed(), body["access_token"].as_str().unwrap_or_default().to_owned())
+        (
+            start.elapsed(),
+            body["access_token"].as_str().unwrap_or_default().to_owned(),
+        )
     };
 
     // Login latency, one client.

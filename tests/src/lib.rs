@@ -242,7 +242,10 @@ impl TestAppBuilder {
         outbound
             .preload()
             .unwrap_or_else(|e| panic!("certificates of the test app: {e}"));
+        let integrations = payymo_api::wiring::integrations(&settings, Arc::clone(&identity.clock))
+            .unwrap_or_else(|e| panic!("integrations of the test app: {e}"));
         let adapters = Adapters {
+            integrations,
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
             identity,
             field_cipher: cipher,

@@ -171,6 +171,47 @@ pub struct IntegrationSecrets {
     pub stripe_api_key: Option<SecretString>,
     /// Stripe webhook signing secret for that connection.
     pub stripe_webhook_secret: Option<SecretString>,
+    /// Where integration secrets not given as variables are read from, if anywhere.
+    pub store: Option<SecretStoreSettings>,
+}
+
+/// A secret store for the integrations' credentials.
+#[derive(Clone)]
+pub enum SecretStoreSettings {
+    /// `PAYYMO_SECRETS_DIR`: one file per secret (`gocardless_client_id`, ...), as Docker and
+    /// Kubernetes mount them.
+    Files(PathBuf),
+    /// `VAULT_ADDR` + `VAULT_TOKEN` (or `VAULT_TOKEN_FILE`), KV v2 at `VAULT_KV_MOUNT`
+    /// (default `secret`) / `VAULT_KV_PATH` (default `payymo`), one field per secret.
+    Vault {
+        /// The address.
+        address: String,
+        /// The token.
+        token: SecretString,
+        /// The KV v2 mount.
+        mount: String,
+        /// The secret's path.
+        path: String,
+    },
+}
+
+impl fmt::Debug for SecretStoreSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Files(dir) => f.debug_tuple("Files").field(dir).finish(),
+            Self::Vault {
+                address,
+                mount,
+                path,
+                ..
+            } => f
+                .debug_struct("Vault")
+                .field("address", address)
+                .field("mount", mount)
+                .field("path", path)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 impl fmt::Debug for IntegrationSecrets {
@@ -271,6 +312,11 @@ pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "GOCARDLESS_CLIENT_SECRET",
     "STRIPE_API_KEY",
     "STRIPE_WEBHOOK_SECRET",
+    "PAYYMO_SECRETS_DIR",
+    "VAULT_ADDR",
+    "VAULT_TOKEN",
+    "VAULT_KV_MOUNT",
+    "VAULT_KV_PATH",
     "ADMIN_API_KEY",
     "PAYYMO_OPEN_REGISTRATION",
     "PAYYMO_FIELD_KEYS",
@@ -533,6 +579,54 @@ impl Settings {
                 .secret("GOCARDLESS_CLIENT_SECRET", "GOCARDLESS_CLIENT_SECRET_FILE"),
             stripe_api_key: r.secret("STRIPE_API_KEY", "STRIPE_API_KEY_FILE"),
             stripe_webhook_secret: r.secret("STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET_FILE"),
+            store: None,
+        };
+        let mut integrations = integrations;
+        let secrets_dir = r.raw("PAYYMO_SECRETS_DIR").map(PathBuf::from);
+        let vault_address = r.raw("VAULT_ADDR").map(str::to_owned);
+        let vault_token = r.secret("VAULT_TOKEN", "VAULT_TOKEN_FILE");
+        let vault_mount = r.raw("VAULT_KV_MOUNT").unwrap_or("secret").to_owned();
+        let vault_path = r.raw("VAULT_KV_PATH").unwrap_or("payymo").to_owned();
+        integrations.store = match (secrets_dir, vault_address, vault_token) {
+            (Some(_), Some(_), _) => {
+                r.errors.push(ConfigError::new(
+                    "PAYYMO_SECRETS_DIR",
+                    "set either PAYYMO_SECRETS_DIR or VAULT_ADDR, not both",
+                ));
+                None
+            }
+            (Some(dir), None, _) => Some(SecretStoreSettings::Files(dir)),
+            (None, Some(address), Some(token)) => {
+                if payymo_adapter_secrets::VaultConfig::new(
+                    &address,
+                    &vault_mount,
+                    &vault_path,
+                    token.clone(),
+                )
+                .is_err()
+                {
+                    r.errors.push(ConfigError::new(
+                        "VAULT_ADDR",
+                        "VAULT_ADDR must be an http(s) URL and VAULT_KV_MOUNT/VAULT_KV_PATH safe path segments",
+                    ));
+                    None
+                } else {
+                    Some(SecretStoreSettings::Vault {
+                        address,
+                        token,
+                        mount: vault_mount,
+                        path: vault_path,
+                    })
+                }
+            }
+            (None, Some(_), None) => {
+                r.errors.push(ConfigError::new(
+                    "VAULT_TOKEN",
+                    "required with VAULT_ADDR (or VAULT_TOKEN_FILE)",
+                ));
+                None
+            }
+            (None, None, _) => None,
         };
         if integrations.gocardless_client_id.is_some()
             != integrations.gocardless_client_secret.is_some()

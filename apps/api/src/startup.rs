@@ -39,6 +39,8 @@ pub struct Adapters {
     /// Re-reads keys and certificates on SIGHUP and on an interval; `None` in tests that do not
     /// rotate.
     pub reloader: Option<Arc<crate::keys::KeyReloader>>,
+    /// The optional integrations' credentials and state.
+    pub integrations: crate::integrations::Integrations,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -115,6 +117,7 @@ impl Application {
             limiters: web::Data::new(limiters.clone()),
             openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
             outbound: web::Data::new(adapters.outbound),
+            integrations: web::Data::new(adapters.integrations),
         };
         let server = actix_web::HttpServer::new(move || build_app(state.clone(), extra.clone()))
             .listen(listener)?
@@ -245,6 +248,7 @@ struct SharedState {
     openapi: web::Data<docs::OpenApiJson>,
     identity: web::Data<IdentityService>,
     outbound: web::Data<crate::outbound::OutboundClients>,
+    integrations: web::Data<crate::integrations::Integrations>,
 }
 
 fn build_app(
@@ -269,11 +273,13 @@ fn build_app(
         openapi,
         identity,
         outbound,
+        integrations,
     } = state;
     let max_body = settings.max_body_bytes;
     let mut app = App::new()
         .app_data(settings)
         .app_data(outbound)
+        .app_data(integrations)
         .app_data(database)
         .app_data(metrics)
         .app_data(limiters)

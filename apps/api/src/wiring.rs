@@ -203,11 +203,73 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         Arc::clone(&identity.clock),
         keep_retired_for,
     );
+    let integrations = integrations(settings, Arc::clone(&identity.clock))?;
     Ok(Adapters {
         database: Arc::new(store.clone()),
         identity,
         field_cipher: cipher,
         outbound,
         reloader: Some(Arc::new(reloader)),
+        integrations,
     })
+}
+
+/// The optional integrations (GoCardless's platform credentials): from the variables when set,
+/// else from the configured secret store behind a circuit breaker, else not configured.
+///
+/// # Errors
+/// The Vault configuration cannot be used.
+pub fn integrations(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<crate::integrations::Integrations, StartupError> {
+    use crate::config::SecretStoreSettings;
+    use crate::integrations::{Integration, Integrations};
+    use payymo_adapter_secrets::{
+        BreakerConfig, CircuitBreaker, FileSecretStore, VaultConfig, VaultSecretStore,
+    };
+    use payymo_ports::secrets::{SecretName, SecretStore};
+
+    let i = &settings.integrations;
+    let store: Option<Arc<dyn SecretStore>> = match &i.store {
+        None => None,
+        Some(SecretStoreSettings::Files(dir)) => Some(Arc::new(FileSecretStore::new(dir.clone()))),
+        Some(SecretStoreSettings::Vault {
+            address,
+            token,
+            mount,
+            path,
+        }) => {
+            let config = VaultConfig::new(address, mount, path, token.clone())
+                .map_err(|e| StartupError::Keys(format!("vault: {e}")))?;
+            Some(Arc::new(
+                VaultSecretStore::new(config, Arc::clone(&clock))
+                    .map_err(|e| StartupError::Keys(format!("vault: {e}")))?,
+            ))
+        }
+    };
+    let gocardless = match (&i.gocardless_client_id, &i.gocardless_client_secret, store) {
+        (Some(id), Some(secret), _) => {
+            Integration::fixed("GoCardless", Some(vec![id.clone(), secret.clone()]))
+        }
+        (_, _, Some(store)) => {
+            let names = ["gocardless_client_id", "gocardless_client_secret"]
+                .into_iter()
+                .map(SecretName::new)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StartupError::Keys(e.to_string()))?;
+            Integration::from_store(
+                "GoCardless",
+                store,
+                Arc::new(CircuitBreaker::new(
+                    "gocardless",
+                    BreakerConfig::default(),
+                    clock,
+                )),
+                names,
+            )
+        }
+        _ => Integration::fixed("GoCardless", None),
+    };
+    Ok(Integrations(vec![Arc::new(gocardless)]))
 }

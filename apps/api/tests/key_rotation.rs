@@ -1,7 +1,10 @@
 //! The running binary rotates its JWT signing key on SIGHUP: new tokens carry the new key id,
 //! tokens signed with the old key stay valid, and a broken key file is refused without harm.
 
-#![expect(clippy::unwrap_used, reason = "a test fails loudly on the first broken promise")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on the first broken promise"
+)]
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -180,6 +180,22 @@ pub trait SecretStore: Send + Sync {
     ) -> Result<VersionedSecret, SecretError>;
 }
 
+/// A shared store is a store (so wrappers such as a circuit breaker can hold an `Arc<dyn ..>`).
+#[async_trait]
+impl<T: SecretStore + ?Sized> SecretStore for std::sync::Arc<T> {
+    async fn get(&self, name: &SecretName) -> Result<VersionedSecret, SecretError> {
+        (**self).get(name).await
+    }
+
+    async fn get_version(
+        &self,
+        name: &SecretName,
+        version: u64,
+    ) -> Result<VersionedSecret, SecretError> {
+        (**self).get_version(name, version).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

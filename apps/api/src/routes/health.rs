@@ -31,7 +31,7 @@ pub async fn healthz() -> HttpResponse {
 /// The readiness answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
-    /// `ready`.
+    /// `ready`, or `degraded` when an optional integration is switched off.
     pub status: &'static str,
     /// Each check and its state.
     #[schema(value_type = Object)]
@@ -47,6 +47,7 @@ pub struct Ready {
     ))]
 pub async fn readyz(
     database: web::Data<Arc<dyn DatabaseHealth>>,
+    integrations: Option<web::Data<crate::integrations::Integrations>>,
 ) -> Result<HttpResponse, ApiError> {
     let mut failing = Vec::new();
     let database_check = match database.ping().await {
@@ -73,10 +74,30 @@ pub async fn readyz(
     } else {
         json!({"status": "unknown", "detail": "not checked while the database is unreachable"})
     };
-    let checks = json!({"database": database_check, "migrations": migrations_check});
+    // Optional integrations never make the service unready: a switched-off one is `degraded`.
+    let mut integration_checks = serde_json::Map::new();
+    let mut degraded = false;
+    for integration in integrations.iter().flat_map(|i| i.0.iter()) {
+        // A read (cached after success) lets a recovered store switch the integration back on.
+        let _ = integration.credentials().await;
+        let state = integration.state();
+        degraded |= matches!(
+            state,
+            crate::integrations::IntegrationState::Degraded { .. }
+        );
+        integration_checks.insert(
+            integration.name().to_ascii_lowercase(),
+            serde_json::to_value(state).unwrap_or_default(),
+        );
+    }
+    let checks = json!({
+        "database": database_check,
+        "migrations": migrations_check,
+        "integrations": integration_checks,
+    });
     if failing.is_empty() {
         Ok(HttpResponse::Ok().json(Ready {
-            status: "ready",
+            status: if degraded { "degraded" } else { "ready" },
             checks,
         }))
     } else {
