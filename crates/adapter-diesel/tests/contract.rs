@@ -631,6 +631,115 @@ async fn tenants_are_listed_and_suspended_but_not_the_platform(f: Fixture) {
     );
 }
 
+async fn audit_search_filters_and_pages_through_ties_without_loss(f: Fixture) {
+    let a = tenant(&f, "A").await;
+    let b = tenant(&f, "B").await;
+    let mut all = Vec::new();
+    for (i, action) in [
+        "auth.login",
+        "auth.locked",
+        "mfa.enabled",
+        "auth_x.other",
+        "user.changed",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Three events share each instant: the cursor must not lose any of them.
+        for _ in 0..3 {
+            let mut event = append(&f, a, at(i64::try_from(i).unwrap())).await;
+            event.action = action.into();
+            event.id = AuditEventId::from_uuid(id());
+            event.actor = format!("user:{i}");
+            f.store.append(&event).await.unwrap();
+            all.push(event);
+        }
+    }
+    append(&f, b, at(1)).await;
+    let q = |prefix: Option<&str>| payymo_ports::storage::AuditQuery {
+        action_prefix: prefix.map(Into::into),
+        ..Default::default()
+    };
+    // `_` in a prefix is a character, not a wildcard.
+    let auth = f
+        .store
+        .search_events(a, &q(Some("auth.")), 100)
+        .await
+        .unwrap();
+    assert_eq!(auth.len(), 6);
+    assert!(auth.iter().all(|e| e.action.starts_with("auth.")));
+    let exact = f
+        .store
+        .search_events(a, &q(Some("auth_x.")), 100)
+        .await
+        .unwrap();
+    assert_eq!(exact.len(), 3);
+    let by_actor = f
+        .store
+        .search_events(
+            a,
+            &payymo_ports::storage::AuditQuery {
+                actor: Some("user:2".into()),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(by_actor.iter().all(|e| e.action == "mfa.enabled"));
+    let window = f
+        .store
+        .search_events(
+            a,
+            &payymo_ports::storage::AuditQuery {
+                from: Some(at(1)),
+                to: Some(at(3)),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(
+        window
+            .iter()
+            .all(|e| e.occurred_at >= at(1) && e.occurred_at < at(3))
+    );
+    // Page by two through ties: every event of tenant A once, newest first.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = f
+            .store
+            .search_events(
+                a,
+                &payymo_ports::storage::AuditQuery {
+                    after,
+                    ..Default::default()
+                },
+                2,
+            )
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.occurred_at, last.id));
+        seen.extend(page.into_iter().map(|e| e.id));
+    }
+    let mut expected: Vec<_> = f
+        .store
+        .search_events(a, &q(None), 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(seen, expected);
+    expected.sort();
+    expected.dedup();
+    assert_eq!(expected.len(), seen.len());
+    assert!(!seen.is_empty());
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod postgres {
@@ -667,4 +776,5 @@ contract!(
     mfa_enrolment_codes_and_steps_are_atomic_and_single_use,
     deleting_a_user_takes_their_sessions_and_codes_within_the_tenant,
     tenants_are_listed_and_suspended_but_not_the_platform,
+    audit_search_filters_and_pages_through_ties_without_loss,
 );

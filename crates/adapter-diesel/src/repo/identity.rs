@@ -8,8 +8,8 @@ use payymo_domain::ids::{ApiKeyId, SessionId, TenantId, UserId};
 use payymo_domain::tenant::{ReconciliationSettings, Tenant, TenantStatus};
 use payymo_domain::user::{ApiKey, Licence, LicenceStatus, Role, Session, User};
 use payymo_ports::storage::{
-    AuditLog, CredentialStore, MfaState, MfaStore, Rotation, SessionStore, StoreError, TenantStore,
-    UserStore,
+    AuditLog, AuditQuery, CredentialStore, MfaState, MfaStore, Rotation, SessionStore, StoreError,
+    TenantStore, UserStore,
 };
 
 use super::{corrupt, i32_of, u32_of};
@@ -964,6 +964,22 @@ struct AuditRow {
     request_id: Option<String>,
 }
 
+impl AuditRow {
+    fn into_domain(self) -> AuditEvent {
+        AuditEvent {
+            id: payymo_domain::ids::AuditEventId::from_uuid(self.id.0),
+            tenant_id: TenantId::from_uuid(self.tenant_id.0),
+            occurred_at: self.occurred_at.0,
+            actor: self.actor,
+            action: self.action,
+            target: self.target,
+            detail: self.detail,
+            ip: self.ip,
+            request_id: self.request_id,
+        }
+    }
+}
+
 #[async_trait]
 impl AuditLog for DieselStore {
     async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
@@ -1009,20 +1025,73 @@ impl AuditLog for DieselStore {
                     .limit(limit)
                     .select(AuditRow::as_select())
                     .load(c))?;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| AuditEvent {
-                        id: payymo_domain::ids::AuditEventId::from_uuid(r.id.0),
-                        tenant_id: TenantId::from_uuid(r.tenant_id.0),
-                        occurred_at: r.occurred_at.0,
-                        actor: r.actor,
-                        action: r.action,
-                        target: r.target,
-                        detail: r.detail,
-                        ip: r.ip,
-                        request_id: r.request_id,
-                    })
-                    .collect())
+                Ok(rows.into_iter().map(AuditRow::into_domain).collect())
+            })
+            .await
+    }
+
+    async fn search_events(
+        &self,
+        tenant: TenantId,
+        query: &AuditQuery,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let t = Uid(tenant.into_uuid());
+        let query = query.clone();
+        let limit = i64::from(limit.min(1000));
+        // `\` escapes LIKE's wildcards in the prefix the caller gave.
+        let prefix = query.action_prefix.as_ref().map(|p| {
+            let escaped = p
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("{escaped}%")
+        });
+        macro_rules! search {
+            ($c:expr, $db:ty) => {{
+                let mut q = audit_events::table
+                    .into_boxed::<$db>()
+                    .filter(audit_events::tenant_id.eq(t));
+                if let Some(prefix) = &prefix {
+                    q = q.filter(audit_events::action.like(prefix.clone()).escape('\\'));
+                }
+                if let Some(actor) = &query.actor {
+                    q = q.filter(audit_events::actor.eq(actor.clone()));
+                }
+                if let Some(target) = &query.target {
+                    q = q.filter(audit_events::target.eq(target.clone()));
+                }
+                if let Some(from) = query.from {
+                    q = q.filter(audit_events::occurred_at.ge(Ts(from)));
+                }
+                if let Some(to) = query.to {
+                    q = q.filter(audit_events::occurred_at.lt(Ts(to)));
+                }
+                if let Some((at, id)) = query.after {
+                    q = q.filter(
+                        audit_events::occurred_at
+                            .lt(Ts(at))
+                            .or(audit_events::occurred_at
+                                .eq(Ts(at))
+                                .and(audit_events::id.lt(Uid(id.into_uuid())))),
+                    );
+                }
+                q.order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+                    .limit(limit)
+                    .select(AuditRow::as_select())
+                    .load::<AuditRow>($c)
+            }};
+        }
+        self.pool
+            .run(move |conn| {
+                let rows: Vec<AuditRow> = match conn {
+                    crate::conn::DbConn::Pg(c) => search!(&mut **c, diesel::pg::Pg),
+                    crate::conn::DbConn::Sqlite(c) => {
+                        search!(&mut **c, diesel::sqlite::Sqlite)
+                    }
+                }
+                .map_err(DbError::from)?;
+                Ok(rows.into_iter().map(AuditRow::into_domain).collect())
             })
             .await
     }

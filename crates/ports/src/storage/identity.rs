@@ -393,6 +393,24 @@ pub trait CredentialStore: Send + Sync {
     async fn find_licence(&self, key_hash: &str) -> Result<Licence, StoreError>;
 }
 
+/// What to look for in the audit log; every field narrows the search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Actions starting with this (`auth.` or an exact action such as `auth.login`).
+    pub action_prefix: Option<String>,
+    /// Exactly this actor (`user:<id>`, `api_key:<id>`, `system`).
+    pub actor: Option<String>,
+    /// Exactly this target (`user:<id>`, `match:<id>`, ...).
+    pub target: Option<String>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+    /// Continue after this event (the last of the previous page): older, or as old with a
+    /// smaller id.
+    pub after: Option<(DateTime<Utc>, payymo_domain::ids::AuditEventId)>,
+}
+
 /// The append-only audit log.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -411,6 +429,18 @@ pub trait AuditLog: Send + Sync {
         &self,
         tenant: TenantId,
         before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// The tenant's events matching `query`, newest first (ties by id), at most `limit` (capped
+    /// at 1000).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn search_events(
+        &self,
+        tenant: TenantId,
+        query: &AuditQuery,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError>;
 }

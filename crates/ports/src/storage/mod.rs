@@ -23,7 +23,8 @@ mod work;
 pub use encrypted::MockEncryptedFieldStore;
 pub use encrypted::{EncryptedColumn, EncryptedFieldStore, EncryptedValue};
 pub use identity::{
-    AuditLog, CredentialStore, MfaState, MfaStore, Rotation, SessionStore, TenantStore, UserStore,
+    AuditLog, AuditQuery, CredentialStore, MfaState, MfaStore, Rotation, SessionStore, TenantStore,
+    UserStore,
 };
 #[cfg(feature = "mock")]
 pub use identity::{

@@ -2,7 +2,6 @@
 //! its audit log. Every method checks the caller's permission itself, and every lookup by id is
 //! scoped to the caller's tenant, so another tenant's user is "not found".
 
-use chrono::{DateTime, Utc};
 use payymo_domain::audit::AuditEvent;
 use payymo_domain::ids::UserId;
 use payymo_domain::user::{Role, User};
@@ -257,21 +256,21 @@ impl IdentityService {
         Ok(())
     }
 
-    /// The caller's tenant's audit events, newest first, at most `limit`, older than `before`.
+    /// The caller's tenant's audit events matching `query`, newest first, at most `limit`.
     ///
     /// # Errors
     /// [`IdentityError::Forbidden`] without `audit:read`; [`IdentityError::Internal`].
     pub async fn list_audit(
         &self,
         who: &Principal,
-        before: Option<DateTime<Utc>>,
+        query: &payymo_ports::storage::AuditQuery,
         limit: u32,
         ctx: &RequestContext,
     ) -> Result<Vec<AuditEvent>, IdentityError> {
         self.authorize(who, Permission::AuditRead, ctx).await?;
         self.ports
             .audit
-            .list_events(who.tenant, before, limit)
+            .search_events(who.tenant, query, limit)
             .await
             .map_err(internal)
     }
