@@ -269,7 +269,7 @@ impl TestAppBuilder {
             store,
             jwt: keys,
             _keys: key_dir,
-            _db: db,
+            db,
         }
     }
 }
@@ -290,7 +290,7 @@ pub struct TestApp {
     /// The key pair the app signs tokens with.
     pub jwt: JwtKeys,
     _keys: tempfile::TempDir,
-    _db: TestDatabase,
+    db: TestDatabase,
 }
 
 impl TestApp {
@@ -396,7 +396,7 @@ impl TestApp {
     /// The database URL of this app (`postgres://...` or `sqlite://<file>`).
     #[must_use]
     pub fn database_url(&self) -> &str {
-        self._db.url()
+        self.db.url()
     }
 
     /// The audit actions of the tenant of the user with `email`, newest first (read from the

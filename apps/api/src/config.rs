@@ -225,6 +225,7 @@ impl fmt::Debug for IntegrationSecrets {
             )
             .field("stripe_api_key", &state(&self.stripe_api_key))
             .field("stripe_webhook_secret", &state(&self.stripe_webhook_secret))
+            .field("store", &self.store)
             .finish()
     }
 }

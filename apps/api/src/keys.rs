@@ -184,7 +184,6 @@ fn log(report: &ReloadReport) {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
     use super::*;
     use payymo_adapter_crypto::TokenConfig;

@@ -65,15 +65,14 @@ impl PinAuditSink for AuditPinSink {
         let event = self.event(mismatch);
         let audit = Arc::clone(&self.audit);
         // Called from inside a TLS handshake: record it without blocking the handshake.
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(async move {
-                    if let Err(e) = audit.append(&event).await {
-                        tracing::error!(error = %e, "pin mismatch not written to the audit log");
-                    }
-                });
-            }
-            Err(_) => tracing::error!("pin mismatch outside a runtime: not audited"),
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if let Err(e) = audit.append(&event).await {
+                    tracing::error!(error = %e, "pin mismatch not written to the audit log");
+                }
+            });
+        } else {
+            tracing::error!("pin mismatch outside a runtime: not audited");
         }
     }
 }

@@ -564,8 +564,11 @@ async fn deleting_a_user_takes_their_sessions_and_codes_within_the_tenant(f: Fix
     let b = tenant(&f, "B").await;
     let u = user(a, "gone@a.example");
     f.store.create_user(&u).await.unwrap();
-    let s = session_of(&u, 0);
-    f.store.create_session(&s, "gone-token").await.unwrap();
+    let session = session_of(&u, 0);
+    f.store
+        .create_session(&session, "gone-token")
+        .await
+        .unwrap();
     f.store.set_pending_mfa(a, u.id, b"p", at(0)).await.unwrap();
     f.store
         .enable_mfa(a, u.id, b"p", 1, &["code".to_owned()], at(0))
@@ -578,7 +581,7 @@ async fn deleting_a_user_takes_their_sessions_and_codes_within_the_tenant(f: Fix
     f.store.delete_user(a, u.id).await.unwrap();
     assert_eq!(f.store.get_user(a, u.id).await, Err(StoreError::NotFound));
     assert_eq!(
-        f.store.get_session(a, s.id).await,
+        f.store.get_session(a, session.id).await,
         Err(StoreError::NotFound)
     );
     assert_eq!(
@@ -631,6 +634,10 @@ async fn tenants_are_listed_and_suspended_but_not_the_platform(f: Fixture) {
     );
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "each filter, then paging, read top to bottom"
+)]
 async fn audit_search_filters_and_pages_through_ties_without_loss(f: Fixture) {
     let a = tenant(&f, "A").await;
     let b = tenant(&f, "B").await;
