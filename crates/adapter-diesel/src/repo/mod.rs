@@ -3,6 +3,7 @@
 mod connections;
 mod identity;
 mod matching;
+mod platform;
 mod transactions;
 mod work;
 

@@ -19,7 +19,8 @@ mod reconciliation;
 mod work;
 
 pub use identity::{
-    AuditLog, CredentialStore, MfaState, MfaStore, Rotation, SessionStore, TenantStore, UserStore,
+    AuditLog, CredentialStore, LicenceChange, MfaState, MfaStore, Rotation, SessionStore,
+    TenantStore, UserStore,
 };
 #[cfg(feature = "mock")]
 pub use identity::{
@@ -31,3 +32,9 @@ pub use reconciliation::{
     StoredMatch, TransactionMatchState, TransactionPage, TransactionStore,
 };
 pub use work::{JobQueue, NewJob, WebhookEvent, WebhookInbox};
+mod platform;
+#[cfg(feature = "mock")]
+pub use platform::MockPlatformStats;
+pub use platform::{PlatformCounts, PlatformStats};
+#[cfg(feature = "mock")]
+pub use work::MockJobQueue;

@@ -84,6 +84,30 @@ pub trait JobQueue: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown job.
     async fn get_job(&self, job: JobId) -> Result<Job, StoreError>;
+
+    /// Records a permanent failure (bad payload, no handler for its kind): the job fails for
+    /// good now, whatever attempts it has left, keeping `error` as its last error.
+    ///
+    /// # Errors
+    /// [`StoreError::StaleVersion`] when `worker` no longer holds it.
+    async fn fail_permanently(
+        &self,
+        job: JobId,
+        worker: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError>;
+
+    /// Jobs for platform administration, newest `run_at` first, at most `limit`; only those in
+    /// `status` when given.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn list_jobs(
+        &self,
+        status: Option<payymo_domain::job::JobStatus>,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError>;
 }
 
 /// A webhook delivery received.
