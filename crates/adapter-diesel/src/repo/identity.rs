@@ -940,6 +940,22 @@ impl CredentialStore for DieselStore {
             .await
     }
 
+    async fn get_licence(
+        &self,
+        licence: payymo_domain::ids::LicenceId,
+    ) -> Result<Licence, StoreError> {
+        let id = Uid(licence.into_uuid());
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| licence_keys::table
+                    .find(id)
+                    .select(LicenceRow::as_select())
+                    .first::<LicenceRow>(c))?
+                .into_domain()
+            })
+            .await
+    }
+
     async fn update_licence(
         &self,
         licence: payymo_domain::ids::LicenceId,

@@ -392,6 +392,16 @@ pub trait CredentialStore: Send + Sync {
     /// [`StoreError::NotFound`] when there is none.
     async fn find_licence(&self, key_hash: &str) -> Result<Licence, StoreError>;
 
+    /// The licence with this id (platform administration: licences are issued by the
+    /// platform, so they are addressed by id alone).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    async fn get_licence(
+        &self,
+        licence: payymo_domain::ids::LicenceId,
+    ) -> Result<Licence, StoreError>;
+
     /// Changes a licence (platform administration: licences are issued by the platform, so
     /// they are addressed by id alone); fields left `None` in `change` are kept. Returns the
     /// licence as updated.
