@@ -11,6 +11,7 @@ use payymo_adapter_diesel::DieselStore;
 use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::FieldCipher;
 use payymo_services::identity::IdentityPorts;
+use payymo_services::jobs::JobHandler;
 
 use crate::config::Settings;
 use crate::startup::Adapters;
@@ -141,6 +142,27 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
     Ok(Adapters {
         database: Arc::new(store.clone()),
         identity: identity_ports(settings, store, Arc::clone(&cipher))?,
+        job_handlers: job_handlers(settings, store, &cipher),
         field_cipher: cipher,
+        jobs: Arc::new(store.clone()),
+        platform_stats: Arc::new(store.clone()),
     })
+}
+
+/// The handlers of every background job kind, which the job runners of `payymo serve` dispatch
+/// to (a job of a kind no handler takes fails at once with a clear error).
+///
+/// To register a new job kind, append its handler to the list, built from the arguments (the
+/// settings, the store for its ports, the field cipher for stored credentials), e.g.
+/// `Arc::new(payymo_services::sync::SyncHandler::new(...))`. Two handlers must not take the
+/// same kind: the server refuses to start.
+#[must_use]
+pub fn job_handlers(
+    _settings: &Settings,
+    _store: &DieselStore,
+    _cipher: &Arc<dyn FieldCipher>,
+) -> Vec<Arc<dyn JobHandler>> {
+    vec![
+        // Append handlers here, one line each.
+    ]
 }
