@@ -338,6 +338,10 @@ async fn wrong_mfa_codes_count_towards_the_lock() {
 }
 
 #[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one user's sessions, read top to bottom"
+)]
 async fn sessions_are_listed_and_ended_and_a_password_change_ends_the_others() {
     let clock = ManualClock::default();
     let app = builder().with_clock(Arc::new(clock.clone())).spawn().await;

@@ -5,7 +5,6 @@
 //! shutdown.
 
 #![expect(
-    clippy::expect_used,
     clippy::unwrap_used,
     reason = "a test fails loudly on the first broken promise"
 )]

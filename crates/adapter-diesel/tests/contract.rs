@@ -198,6 +198,8 @@ async fn tenant_b_can_neither_read_nor_change_tenant_a_s_identity_rows(f: Fixtur
         last_seen_at: at(0),
         expires_at: at(600),
         revoked: None,
+        user_agent: None,
+        ip: None,
     };
     assert!(matches!(
         f.store.create_session(&session, "h0").await,
@@ -265,6 +267,8 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_session(f: Fixture) {
         last_seen_at: at(0),
         expires_at: at(600),
         revoked: None,
+        user_agent: None,
+        ip: None,
     };
     f.store.create_session(&session, "h0").await.unwrap();
     let Rotation::Rotated(s) = f
@@ -303,6 +307,8 @@ async fn two_concurrent_uses_of_one_refresh_token_rotate_once(f: Fixture) {
         last_seen_at: at(0),
         expires_at: at(600),
         revoked: None,
+        user_agent: None,
+        ip: None,
     };
     f.store.create_session(&session, "h0").await.unwrap();
     let (s1, s2) = (f.store.clone(), f.store.clone());

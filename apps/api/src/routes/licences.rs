@@ -209,6 +209,10 @@ pub async fn revoke(
 }
 
 /// A present field, even `null`, is `Some`; an absent one `None` (with `#[serde(default)]`).
+#[expect(
+    clippy::option_option,
+    reason = "absent (keep), null (remove) and a value (set) are three different requests"
+)]
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }

@@ -151,7 +151,7 @@ impl JobRunner {
                 Ok(Some(_)) => continue,
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::warn!(worker = %self.config.worker, error = %e, "job queue failed")
+                    tracing::warn!(worker = %self.config.worker, error = %e, "job queue failed");
                 }
             }
             tokio::select! {
