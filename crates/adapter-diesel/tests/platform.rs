@@ -8,16 +8,29 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use payymo_adapter_diesel::DieselStore;
-use payymo_domain::connection::{ConnectionStatus, WhmcsInstance};
-use payymo_domain::ids::{ConnectionId, JobId, LicenceId, TenantId, UserId};
+use payymo_domain::connection::{
+    BankAccount, BankConnection, BankConnectionStatus, ConnectionStatus, StripeConnection,
+    WhmcsInstance,
+};
+use payymo_domain::ids::{
+    ApplicationId, BankAccountId, ConnectionId, InvoiceId, JobId, LicenceId, MatchId, TenantId,
+    TransactionId, UserId,
+};
+use payymo_domain::invoice::{Invoice, InvoiceClient, InvoiceStatus};
 use payymo_domain::job::JobStatus;
+use payymo_domain::match_lifecycle::MatchState;
+use payymo_domain::matching::{Allocation, Confidence};
+use payymo_domain::money::{Currency, Money};
 use payymo_domain::tenant::{Tenant, TenantStatus};
+use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_domain::user::{Licence, LicenceStatus, Role, User};
 use payymo_ports::storage::{
-    ConnectionStore, CredentialStore, JobQueue, LicenceChange, NewJob, PlatformStats, StoreError,
-    TenantStore, UserStore,
+    ConnectionStore, CredentialStore, InvoiceStore, JobQueue, LicenceChange, MatchStore, NewJob,
+    NewTransaction, PlatformStats, StoreError, StoredMatch, TenantStore, TransactionStore,
+    UserStore,
 };
 use payymo_test_support::TestDatabase;
 use uuid::Uuid;
@@ -334,6 +347,181 @@ async fn platform_counts_count_every_tenant_but_the_platform_s(f: Fixture) {
     );
 }
 
+/// A tenant's books: WHMCS, bank and Stripe connections, three transactions and three
+/// invoices, with one match accepted automatically, one by a person (then applied, its payment
+/// failing) and one suggested.
+async fn matches_and_failed_applications_are_counted_by_state(f: Fixture) {
+    let t = tenant(&f, "Books").await;
+    let whmcs = WhmcsInstance {
+        id: ConnectionId::from_uuid(Uuid::now_v7()),
+        tenant_id: t,
+        name: "Billing".into(),
+        base_url: "https://billing.books.example".into(),
+        api_identifier: "ident".into(),
+        api_secret_encrypted: vec![1, 2, 3],
+        status: ConnectionStatus::Active,
+        invoices_synced_at: None,
+    };
+    f.store.create_whmcs_instance(&whmcs, at(0)).await.unwrap();
+    let bank = BankConnection {
+        id: ConnectionId::from_uuid(Uuid::now_v7()),
+        tenant_id: t,
+        institution_id: "BANK_XYZ".into(),
+        requisition_id: "req-1".into(),
+        agreement_id: None,
+        status: BankConnectionStatus::Pending,
+        access_expires_at: None,
+    };
+    f.store.create_bank_connection(&bank, at(0)).await.unwrap();
+    let account = BankAccount {
+        id: BankAccountId::from_uuid(Uuid::now_v7()),
+        tenant_id: t,
+        connection_id: bank.id,
+        provider_account_id: "acc-1".into(),
+        iban: None,
+        name: None,
+        currency: Currency::EUR,
+        last_synced_at: None,
+    };
+    f.store.add_bank_account(&account, at(0)).await.unwrap();
+    f.store
+        .create_stripe_connection(
+            &StripeConnection {
+                id: ConnectionId::from_uuid(Uuid::now_v7()),
+                tenant_id: t,
+                account_id: "acct_books".into(),
+                api_key_encrypted: vec![9],
+                webhook_secret_encrypted: None,
+                status: ConnectionStatus::Active,
+                payments_synced_at: None,
+            },
+            at(0),
+        )
+        .await
+        .unwrap();
+    let date = NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
+    let transactions: Vec<NewTransaction> = (0..3)
+        .map(|i| NewTransaction {
+            transaction: Transaction {
+                id: TransactionId::from_uuid(Uuid::now_v7()),
+                booking_date: date,
+                value_date: Some(date),
+                amount: Money::from_minor(5_000, Currency::EUR),
+                counterparty_name: "Jane Doe".into(),
+                counterparty_iban: None,
+                remittance: format!("INV-{i}"),
+                reference: None,
+                source: TransactionSource::Bank,
+            },
+            provider_id: None,
+        })
+        .collect();
+    f.store
+        .ingest_bank_transactions(t, account.id, &transactions, at(1))
+        .await
+        .unwrap();
+    let rows: Vec<(String, Invoice)> = (0..3)
+        .map(|i| {
+            (
+                format!("{}", 100 + i),
+                Invoice {
+                    id: InvoiceId::from_uuid(Uuid::now_v7()),
+                    number: format!("INV-{i}"),
+                    client: InvoiceClient {
+                        id: None,
+                        name: "Jane Doe".into(),
+                        company: None,
+                    },
+                    total: Money::from_minor(5_000, Currency::EUR),
+                    balance: Money::from_minor(5_000, Currency::EUR),
+                    date,
+                    due_date: date,
+                    status: InvoiceStatus::Unpaid,
+                },
+            )
+        })
+        .collect();
+    let invoices = f
+        .store
+        .upsert_invoices(t, whmcs.id, &rows, at(1))
+        .await
+        .unwrap();
+    let mut matches = Vec::new();
+    for (tx, invoice) in transactions.iter().zip(&invoices) {
+        let m = StoredMatch {
+            id: MatchId::from_uuid(Uuid::now_v7()),
+            tenant_id: t,
+            transaction_id: tx.transaction.id,
+            state: MatchState::Suggested,
+            confidence: Confidence::from_basis_points(9_500),
+            reasons: "[]".into(),
+            allocations: vec![Allocation {
+                invoice_id: *invoice,
+                amount: Money::from_minor(5_000, Currency::EUR),
+            }],
+            version: 1,
+            decided_by: None,
+            updated_at: at(2),
+        };
+        f.store.create_match(&m).await.unwrap();
+        matches.push(m.id);
+    }
+    let approve = |m: MatchId, actor: &'static str| {
+        let store = Arc::clone(&f.store);
+        async move {
+            store
+                .transition_match(t, m, 1, MatchState::Approved, actor, vec![], at(3))
+                .await
+                .unwrap()
+        }
+    };
+    approve(matches[0], "system:auto-match").await;
+    approve(matches[1], "user:alice").await;
+    let application = ApplicationId::from_uuid(Uuid::now_v7());
+    f.store
+        .transition_match(
+            t,
+            matches[1],
+            2,
+            MatchState::Applying,
+            "user:alice",
+            vec![application],
+            at(4),
+        )
+        .await
+        .unwrap();
+    f.store
+        .begin_application_attempt(t, application, at(4), at(5))
+        .await
+        .unwrap();
+    f.store
+        .settle_application(t, application, Err("invoice cancelled".into()), at(6))
+        .await
+        .unwrap();
+
+    let counts = f.store.platform_counts().await.unwrap();
+    assert_eq!(
+        (
+            counts.whmcs_connections,
+            counts.bank_connections,
+            counts.stripe_connections
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(counts.transactions, 3);
+    assert_eq!(
+        counts.matches_by_state.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("applying".to_owned(), 1),
+            ("approved".to_owned(), 1),
+            ("suggested".to_owned(), 1)
+        ]
+    );
+    assert_eq!(counts.accepted_matches, 2);
+    assert_eq!(counts.auto_accepted_matches, 1);
+    assert_eq!(counts.failed_applications, 1);
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod postgres {
@@ -360,4 +548,5 @@ contract!(
     a_permanent_failure_ends_the_job_whatever_attempts_are_left,
     jobs_list_newest_first_and_filter_by_status,
     platform_counts_count_every_tenant_but_the_platform_s,
+    matches_and_failed_applications_are_counted_by_state,
 );
