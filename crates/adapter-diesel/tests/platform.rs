@@ -350,6 +350,10 @@ async fn platform_counts_count_every_tenant_but_the_platform_s(f: Fixture) {
 /// A tenant's books: WHMCS, bank and Stripe connections, three transactions and three
 /// invoices, with one match accepted automatically, one by a person (then applied, its payment
 /// failing) and one suggested.
+#[expect(
+    clippy::too_many_lines,
+    reason = "a tenant's books arranged and counted, read top to bottom"
+)]
 async fn matches_and_failed_applications_are_counted_by_state(f: Fixture) {
     let t = tenant(&f, "Books").await;
     let whmcs = WhmcsInstance {
