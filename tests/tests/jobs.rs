@@ -347,3 +347,69 @@ async fn serve_runs_jobs_and_shutdown_lets_the_running_one_finish() {
         (JobStatus::Queued, 0)
     );
 }
+
+/// The real time.
+struct RealClock;
+
+impl Clock for RealClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Runs longer than the lease.
+struct Long(Mutex<u32>);
+
+#[async_trait]
+impl JobHandler for Long {
+    fn kinds(&self) -> &'static [&'static str] {
+        &["test.long"]
+    }
+    async fn handle(&self, _job: &Job) -> JobOutcome {
+        *self.0.lock().unwrap() += 1;
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        JobOutcome::Done
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_longer_than_its_lease_is_not_taken_while_its_runner_lives() {
+    for backend in BACKENDS {
+        let (_db, store) = database(backend);
+        let job = new_job("test.long", 3, Utc::now());
+        store.enqueue(&job, Utc::now()).await.unwrap();
+        let long = Arc::new(Long(Mutex::new(0)));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let tasks: Vec<_> = ["w1", "w2"]
+            .into_iter()
+            .map(|name| {
+                let r = JobRunner::new(
+                    vec![long.clone()],
+                    Arc::clone(&store) as Arc<dyn JobQueue>,
+                    Arc::new(RealClock),
+                    RunnerConfig {
+                        worker: name.to_owned(),
+                        poll_interval: Duration::from_millis(20),
+                        lease: Duration::from_millis(300),
+                    },
+                )
+                .unwrap();
+                tokio::spawn(r.run(stopped.clone()))
+            })
+            .collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while store.get_job(job.id).await.unwrap().status != JobStatus::Succeeded {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{backend:?}: never done"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(true).unwrap();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*long.0.lock().unwrap(), 1, "{backend:?}: taken twice");
+        assert_eq!(store.get_job(job.id).await.unwrap().attempts, 1);
+    }
+}

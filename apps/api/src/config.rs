@@ -246,7 +246,7 @@ pub struct Settings {
     pub job_workers: usize,
     /// `PAYYMO_JOB_POLL_INTERVAL_MS`: how long an idle job runner waits before looking again.
     pub job_poll_interval: Duration,
-    /// `PAYYMO_JOB_LEASE`: seconds a claimed job belongs to its runner (longer than any job).
+    /// `PAYYMO_JOB_LEASE`: seconds a claimed job belongs to its runner without a heartbeat.
     pub job_lease: Duration,
 }
 

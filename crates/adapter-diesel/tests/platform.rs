@@ -221,6 +221,50 @@ async fn a_permanent_failure_ends_the_job_whatever_attempts_are_left(f: Fixture)
     );
 }
 
+async fn a_renewed_lease_keeps_the_job_from_other_workers(f: Fixture) {
+    let j = job("test.renew", at(0), 3);
+    f.store.enqueue(&j, at(0)).await.unwrap();
+    let lease = std::time::Duration::from_mins(1);
+    assert_eq!(f.store.claim("w1", 1, lease, at(1)).await.unwrap().len(), 1);
+    // Renewed at minute 1.5 until minute 2.5: not claimable at minute 2.
+    f.store
+        .extend_lease(j.id, "w1", lease, at(1) + Duration::seconds(30))
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .claim("w2", 1, lease, at(2))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        f.store
+            .extend_lease(j.id, "w2", lease, at(2))
+            .await
+            .unwrap_err(),
+        StoreError::StaleVersion
+    );
+    assert_eq!(
+        f.store
+            .extend_lease(JobId::from_uuid(Uuid::now_v7()), "w1", lease, at(2))
+            .await
+            .unwrap_err(),
+        StoreError::NotFound
+    );
+    // Once the renewed lease is over, another worker takes it.
+    let taken = f.store.claim("w2", 1, lease, at(3)).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].locked_by.as_deref(), Some("w2"));
+    assert_eq!(
+        f.store
+            .extend_lease(j.id, "w1", lease, at(3))
+            .await
+            .unwrap_err(),
+        StoreError::StaleVersion
+    );
+}
+
 async fn jobs_list_newest_first_and_filter_by_status(f: Fixture) {
     let (old, new, done) = (
         job("test.old", at(0), 3),
@@ -551,6 +595,7 @@ contract!(
     licences_change_field_by_field_and_list_per_tenant,
     a_permanent_failure_ends_the_job_whatever_attempts_are_left,
     jobs_list_newest_first_and_filter_by_status,
+    a_renewed_lease_keeps_the_job_from_other_workers,
     platform_counts_count_every_tenant_but_the_platform_s,
     matches_and_failed_applications_are_counted_by_state,
 );

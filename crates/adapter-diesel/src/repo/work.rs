@@ -324,6 +324,41 @@ impl JobQueue for DieselStore {
             .await
     }
 
+    async fn extend_lease(
+        &self,
+        job: JobId,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = Uid(job.into_uuid());
+        let worker = worker.to_owned();
+        let lease = chrono::TimeDelta::from_std(lease)
+            .map_err(|_| StoreError::Conflict("lease too long".into()))?;
+        let until = Ts(now + lease);
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| c.write_transaction(|c| {
+                    let rows = diesel::update(
+                        jobs::table
+                            .filter(jobs::id.eq(id))
+                            .filter(jobs::status.eq(JobStatus::Running.as_str()))
+                            .filter(jobs::locked_by.eq(&worker)),
+                    )
+                    .set((
+                        jobs::locked_until.eq(Some(until)),
+                        jobs::updated_at.eq(Ts(now)),
+                    ))
+                    .execute(c)?;
+                    if rows == 0 {
+                        return Err(not_held!(c, id));
+                    }
+                    Ok(())
+                }))
+            })
+            .await
+    }
+
     async fn fail_permanently(
         &self,
         job: JobId,

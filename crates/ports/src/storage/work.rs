@@ -85,6 +85,20 @@ pub trait JobQueue: Send + Sync {
     /// [`StoreError::NotFound`] for an unknown job.
     async fn get_job(&self, job: JobId) -> Result<Job, StoreError>;
 
+    /// Extends the lease of a job `worker` holds to `now + lease` (a heartbeat while a long job
+    /// runs, so that no other worker takes it).
+    ///
+    /// # Errors
+    /// [`StoreError::StaleVersion`] when `worker` no longer holds it; [`StoreError::NotFound`]
+    /// for an unknown job.
+    async fn extend_lease(
+        &self,
+        job: JobId,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Records a permanent failure (bad payload, no handler for its kind): the job fails for
     /// good now, whatever attempts it has left, keeping `error` as its last error.
     ///

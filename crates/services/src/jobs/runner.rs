@@ -1,9 +1,9 @@
 //! The job runner: claims due jobs from the queue and hands each to the handler of its kind.
 //!
 //! Several runners (tasks of one process, or processes) share one queue; the queue guarantees a
-//! job is claimed by one runner at a time. A runner holds one job at a time under a lease: if it
-//! dies, the lease expires and another runner takes the job again (which is why handlers are
-//! idempotent). The lease must be longer than the longest job, or a slow job is taken twice.
+//! job is claimed by one runner at a time. A runner holds one job at a time under a lease, which
+//! it renews every third of its length while the job runs: if the runner dies, the lease expires
+//! and another runner takes the job again (which is why handlers are idempotent).
 //!
 //! Outcomes: [`JobOutcome::Done`] completes the job; [`JobOutcome::Retry`] (and a handler that
 //! panicked) queues it again after [`retry_delay`] until its attempts run out, then fails it for
@@ -29,7 +29,7 @@ pub struct RunnerConfig {
     pub worker: String,
     /// How long to wait before looking again when no job is due.
     pub poll_interval: Duration,
-    /// How long a claimed job is the runner's; longer than the longest job.
+    /// How long a claimed job is the runner's without a heartbeat (renewed every third of it).
     pub lease: Duration,
 }
 
@@ -173,7 +173,27 @@ impl JobRunner {
             return JobOutcome::Fail(format!("no handler for job kind {:?}", job.kind));
         };
         let (handler, owned) = (Arc::clone(handler), job.clone());
-        match tokio::spawn(async move { handler.handle(&owned).await }).await {
+        let mut task = tokio::spawn(async move { handler.handle(&owned).await });
+        // A heartbeat: the lease is renewed every third of its length while the job runs, so a
+        // long job is not taken by another runner; only a dead runner's lease expires.
+        let mut beat = tokio::time::interval((self.config.lease / 3).max(Duration::from_millis(1)));
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        beat.tick().await;
+        let joined = loop {
+            tokio::select! {
+                joined = &mut task => break joined,
+                _ = beat.tick() => {
+                    let renewed = self
+                        .queue
+                        .extend_lease(job.id, &self.config.worker, self.config.lease, self.clock.now())
+                        .await;
+                    if let Err(e) = renewed {
+                        tracing::warn!(job = %job.id, kind = %job.kind, error = %e, "job lease not renewed");
+                    }
+                }
+            }
+        };
+        match joined {
             Ok(outcome) => outcome,
             Err(e) if e.is_panic() => {
                 let text = panic_text(e.into_panic().as_ref());
