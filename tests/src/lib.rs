@@ -52,6 +52,7 @@ pub struct TestAppBuilder {
     database_url_through: Option<UrlRewrite>,
     migrated: bool,
     clock: Option<Arc<dyn Clock>>,
+    job_handlers: Vec<Arc<dyn payymo_services::jobs::JobHandler>>,
 }
 
 /// A clock a test moves by hand (starts at the real time).
@@ -176,6 +177,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// Registers a job handler next to the app's own (start runners with
+    /// `.env("PAYYMO_JOB_WORKERS", "1")`: the harness starts none by default).
+    pub fn with_job_handler(mut self, handler: Arc<dyn payymo_services::jobs::JobHandler>) -> Self {
+        self.job_handlers.push(handler);
+        self
+    }
+
     /// Rewrites the database URL the app connects to (the test database itself is still created
     /// and migrated at its real address) — e.g. to go through a [`ToggleProxy`].
     pub fn database_url_through(
@@ -223,6 +231,9 @@ impl TestAppBuilder {
             .or_insert_with(|| "2".into());
         vars.entry("PAYYMO_SHUTDOWN_TIMEOUT".into())
             .or_insert_with(|| "5".into());
+        // No job runners unless a test asks for them: they would poll every test's database.
+        vars.entry("PAYYMO_JOB_WORKERS".into())
+            .or_insert_with(|| "0".into());
         let settings = Settings::from_vars(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
         let store = DieselStore::connect(&settings.database_url, settings.database_pool_size)
             .expect("opening the test database");
@@ -244,6 +255,8 @@ impl TestAppBuilder {
             .unwrap_or_else(|e| panic!("certificates of the test app: {e}"));
         let integrations = payymo_api::wiring::integrations(&settings, Arc::clone(&identity.clock))
             .unwrap_or_else(|e| panic!("integrations of the test app: {e}"));
+        let mut job_handlers = payymo_api::wiring::job_handlers(&settings, &store, &cipher);
+        job_handlers.extend(self.job_handlers);
         let adapters = Adapters {
             integrations,
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
@@ -251,6 +264,9 @@ impl TestAppBuilder {
             field_cipher: cipher,
             outbound,
             reloader: None,
+            jobs: Arc::new(store.clone()),
+            job_handlers,
+            platform_stats: Arc::new(store.clone()),
         };
         let app = Application::build_with_routes(settings, adapters, self.routes)
             .expect("binding the test server");
@@ -304,6 +320,7 @@ impl TestApp {
             database_url_through: None,
             migrated: true,
             clock: None,
+            job_handlers: Vec::new(),
         }
     }
 

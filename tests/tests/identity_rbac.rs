@@ -214,6 +214,35 @@ async fn every_endpoint_answers_each_role_as_the_rbac_table_says() {
             &["system_admin"],
             200,
         ),
+        // Platform operations and licences: system admins (with MFA) only.
+        (
+            Method::GET,
+            "/api/admin/jobs".to_owned(),
+            None,
+            &["system_admin"],
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/admin/stats".to_owned(),
+            None,
+            &["system_admin"],
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/admin/licenses".to_owned(),
+            None,
+            &["system_admin"],
+            200,
+        ),
+        (
+            Method::POST,
+            "/api/admin/license".to_owned(),
+            Some(json!({"tenant_id": me(&app, &admin).await["tenant_id"], "domain": "a.example"})),
+            &["system_admin"],
+            201,
+        ),
     ];
     for (row, (method, path, body, allowed, success)) in table.iter().enumerate() {
         for caller in &callers {

@@ -293,6 +293,12 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// `PAYYMO_LOG`: a tracing filter such as `info,payymo_api=debug`.
     pub log_filter: String,
+    /// `PAYYMO_JOB_WORKERS`: background job runners started by `serve` (0: none).
+    pub job_workers: usize,
+    /// `PAYYMO_JOB_POLL_INTERVAL_MS`: how long an idle job runner waits before looking again.
+    pub job_poll_interval: Duration,
+    /// `PAYYMO_JOB_LEASE`: seconds a claimed job belongs to its runner without a heartbeat.
+    pub job_lease: Duration,
 }
 
 /// The variables Payymo documents, for the README, `.env.example` and the unknown-variable check.
@@ -334,6 +340,9 @@ pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "PAYYMO_MAX_BODY_BYTES",
     "PAYYMO_SHUTDOWN_TIMEOUT",
     "PAYYMO_LOG",
+    "PAYYMO_JOB_WORKERS",
+    "PAYYMO_JOB_POLL_INTERVAL_MS",
+    "PAYYMO_JOB_LEASE",
 ];
 
 /// The embedded default database: a SQLite file in the working directory.
@@ -721,6 +730,19 @@ impl Settings {
                 .map(|_| v.to_owned())
                 .map_err(|e| format!("'{v}' is not a log filter: {e}"))
         });
+        let job_workers = r.parsed("PAYYMO_JOB_WORKERS", 2, |v| {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| *n <= 64)
+                .ok_or_else(|| format!("'{v}' is not a whole number from 0 to 64"))
+        });
+        let job_poll_interval =
+            r.parsed("PAYYMO_JOB_POLL_INTERVAL_MS", Duration::from_secs(1), |v| {
+                parse_positive::<u64>(v).map(Duration::from_millis)
+            });
+        let job_lease = r.parsed("PAYYMO_JOB_LEASE", Duration::from_mins(15), |v| {
+            parse_positive::<u64>(v).map(Duration::from_secs)
+        });
 
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
@@ -752,6 +774,9 @@ impl Settings {
             max_body_bytes,
             shutdown_timeout,
             log_filter,
+            job_workers,
+            job_poll_interval,
+            job_lease,
         })
     }
 

@@ -41,6 +41,13 @@ use utoipa::OpenApi;
         crate::routes::admin::tenants,
         crate::routes::admin::patch_tenant,
         crate::routes::admin::certificates,
+        crate::routes::licences::validate,
+        crate::routes::licences::issue,
+        crate::routes::licences::revoke,
+        crate::routes::licences::patch,
+        crate::routes::licences::list,
+        crate::routes::platform::jobs,
+        crate::routes::platform::stats,
     ),
     components(schemas(
         crate::problem::Problem,
@@ -75,6 +82,18 @@ use utoipa::OpenApi;
         crate::routes::users::CreateUser,
         crate::routes::users::PatchUser,
         crate::routes::audit::AuditEventView,
+        crate::routes::licences::ValidateLicence,
+        crate::routes::licences::LicenceVerdict,
+        crate::routes::licences::LicenceView,
+        crate::routes::licences::IssueLicence,
+        crate::routes::licences::IssuedLicenceView,
+        crate::routes::licences::RevokeLicence,
+        crate::routes::licences::PatchLicence,
+        crate::routes::licences::LicenceList,
+        crate::routes::platform::JobView,
+        crate::routes::platform::JobList,
+        crate::routes::platform::PlatformStatsView,
+        crate::routes::platform::ConnectionCounts,
     )),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -83,6 +102,7 @@ use utoipa::OpenApi;
         (name = "audit", description = "The tenant's audit log"),
         (name = "api-keys", description = "Keys for automated systems"),
         (name = "admin", description = "Platform administration (system admins, admin API key)"),
+        (name = "licences", description = "WHMCS addon licences: validation (public) and administration"),
     )
 )]
 pub struct ApiDoc;

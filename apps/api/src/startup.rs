@@ -15,7 +15,10 @@ use actix_web::{App, HttpResponse, web};
 
 use payymo_ports::crypto::FieldCipher;
 use payymo_ports::health::DatabaseHealth;
+use payymo_ports::storage::{JobQueue, PlatformStats};
 use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityService};
+use payymo_services::jobs::{JobHandler, JobRunner, RunnerConfig};
+use payymo_services::licences::{LicencePorts, LicenceService};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -24,6 +27,7 @@ use crate::net::TrustedProxies;
 use crate::problem::{self, ApiError, ProblemKind};
 use crate::rate_limit::{self, RateLimiters};
 use crate::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
+use crate::routes::{licences, platform};
 
 /// The adapters behind the ports, chosen by the caller.
 #[derive(Clone)]
@@ -41,6 +45,12 @@ pub struct Adapters {
     pub reloader: Option<Arc<crate::keys::KeyReloader>>,
     /// The optional integrations' credentials and state.
     pub integrations: crate::integrations::Integrations,
+    /// The background job queue (the runners, `/api/admin/jobs`).
+    pub jobs: Arc<dyn JobQueue>,
+    /// The handlers the job runners dispatch to, by job kind (see `wiring::job_handlers`).
+    pub job_handlers: Vec<Arc<dyn JobHandler>>,
+    /// Platform-wide counts (`/api/admin/stats`).
+    pub platform_stats: Arc<dyn PlatformStats>,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -62,6 +72,8 @@ pub struct Application {
     reloader: Option<Arc<crate::keys::KeyReloader>>,
     reload_interval: Duration,
     certificates: Arc<payymo_adapter_tls::CertificateStore>,
+    runners: Vec<JobRunner>,
+    shutdown_timeout: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -97,6 +109,9 @@ impl Application {
         let reload_interval = settings.key_reload_interval;
         let reloader = adapters.reloader.clone();
         let certificates = Arc::clone(adapters.outbound.certificates());
+        let runners = job_runners(&settings, &adapters)?;
+        let licence_service = LicenceService::new(LicencePorts::from_identity(&adapters.identity));
+        let shutdown_timeout = settings.shutdown_timeout;
         let identity = IdentityService::new(
             adapters.identity,
             IdentityConfig {
@@ -118,6 +133,9 @@ impl Application {
             openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
             outbound: web::Data::new(adapters.outbound),
             integrations: web::Data::new(adapters.integrations),
+            licences: web::Data::new(licence_service),
+            jobs: web::Data::new(adapters.jobs),
+            platform_stats: web::Data::new(adapters.platform_stats),
         };
         let server = actix_web::HttpServer::new(move || build_app(state.clone(), extra.clone()))
             .listen(listener)?
@@ -132,6 +150,8 @@ impl Application {
             reloader,
             reload_interval,
             certificates,
+            runners,
+            shutdown_timeout,
         })
     }
 
@@ -177,10 +197,25 @@ impl Application {
             self.reload_interval,
             stop_tx.subscribe(),
         ));
+        let runners: Vec<_> = self
+            .runners
+            .into_iter()
+            .map(|runner| tokio::spawn(runner.run(stop_tx.subscribe())))
+            .collect();
         let result = self.server.await;
         let _ = stop_tx.send(true);
         let _ = housekeeping.await;
         let _ = rotation.await;
+        // Runners stop claiming at once and finish the job in hand, within the shutdown timeout;
+        // a job cut off there keeps its lease and runs again once it expires.
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
+        for runner in runners {
+            let abort = runner.abort_handle();
+            if tokio::time::timeout_at(deadline, runner).await.is_err() {
+                tracing::warn!("a job runner did not finish within the shutdown timeout");
+                abort.abort();
+            }
+        }
         tracing::info!("server stopped");
         result
     }
@@ -249,6 +284,9 @@ struct SharedState {
     identity: web::Data<IdentityService>,
     outbound: web::Data<crate::outbound::OutboundClients>,
     integrations: web::Data<crate::integrations::Integrations>,
+    licences: web::Data<LicenceService>,
+    jobs: web::Data<Arc<dyn JobQueue>>,
+    platform_stats: web::Data<Arc<dyn PlatformStats>>,
 }
 
 fn build_app(
@@ -274,6 +312,9 @@ fn build_app(
         identity,
         outbound,
         integrations,
+        licences: licence_service,
+        jobs,
+        platform_stats,
     } = state;
     let max_body = settings.max_body_bytes;
     let mut app = App::new()
@@ -287,6 +328,9 @@ fn build_app(
         .app_data(https)
         .app_data(openapi)
         .app_data(identity)
+        .app_data(licence_service)
+        .app_data(jobs)
+        .app_data(platform_stats)
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body)
@@ -321,7 +365,9 @@ fn build_app(
         .configure(users::configure)
         .configure(audit::configure)
         .configure(api_keys::configure)
-        .configure(admin::configure);
+        .configure(admin::configure)
+        .configure(licences::configure)
+        .configure(platform::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }
@@ -353,4 +399,26 @@ async fn limit_body(
         return Ok(req.into_response(response));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// The `PAYYMO_JOB_WORKERS` job runners over the adapters' queue, handlers and clock (none when
+/// it is 0).
+fn job_runners(settings: &Settings, adapters: &Adapters) -> std::io::Result<Vec<JobRunner>> {
+    // One name per process start: a restarted process never takes over its predecessor's leases.
+    let process = uuid::Uuid::now_v7().simple().to_string();
+    (0..settings.job_workers)
+        .map(|n| {
+            JobRunner::new(
+                adapters.job_handlers.clone(),
+                Arc::clone(&adapters.jobs),
+                Arc::clone(&adapters.identity.clock),
+                RunnerConfig {
+                    worker: format!("{}-{process}-{n}", std::process::id()),
+                    poll_interval: settings.job_poll_interval,
+                    lease: settings.job_lease,
+                },
+            )
+            .map_err(std::io::Error::other)
+        })
+        .collect()
 }

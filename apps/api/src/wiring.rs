@@ -13,6 +13,7 @@ use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::FieldCipher;
 use payymo_ports::storage::AuditLog;
 use payymo_services::identity::IdentityPorts;
+use payymo_services::jobs::JobHandler;
 
 use crate::config::Settings;
 use crate::keys::KeyReloader;
@@ -204,13 +205,17 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         keep_retired_for,
     );
     let integrations = integrations(settings, Arc::clone(&identity.clock))?;
+    let field_cipher_dyn: Arc<dyn FieldCipher> = cipher.clone();
     Ok(Adapters {
         database: Arc::new(store.clone()),
         identity,
+        job_handlers: job_handlers(settings, store, &field_cipher_dyn),
         field_cipher: cipher,
         outbound,
         reloader: Some(Arc::new(reloader)),
         integrations,
+        jobs: Arc::new(store.clone()),
+        platform_stats: Arc::new(store.clone()),
     })
 }
 
@@ -272,4 +277,22 @@ pub fn integrations(
         _ => Integration::fixed("GoCardless", None),
     };
     Ok(Integrations(vec![Arc::new(gocardless)]))
+}
+
+/// The handlers of every background job kind, which the job runners of `payymo serve` dispatch
+/// to (a job of a kind no handler takes fails at once with a clear error).
+///
+/// To register a new job kind, append its handler to the list, built from the arguments (the
+/// settings, the store for its ports, the field cipher for stored credentials), e.g.
+/// `Arc::new(payymo_services::sync::SyncHandler::new(...))`. Two handlers must not take the
+/// same kind: the server refuses to start.
+#[must_use]
+pub fn job_handlers(
+    _settings: &Settings,
+    _store: &DieselStore,
+    _cipher: &Arc<dyn FieldCipher>,
+) -> Vec<Arc<dyn JobHandler>> {
+    vec![
+        // Append handlers here, one line each.
+    ]
 }

@@ -32,3 +32,9 @@ pub trait JobHandler: Send + Sync {
     /// happened after its work but before its completion was recorded.
     async fn handle(&self, job: &Job) -> JobOutcome;
 }
+
+pub use runner::{JobRunner, Ran, RunnerConfig, RunnerError};
+
+mod runner;
+#[cfg(test)]
+mod tests;

@@ -3,3 +3,4 @@
 pub mod identity;
 pub mod jobs;
 pub mod keys;
+pub mod licences;

@@ -7,4 +7,6 @@ pub mod auth;
 pub mod docs;
 pub mod health;
 pub mod jwks;
+pub mod licences;
+pub mod platform;
 pub mod users;

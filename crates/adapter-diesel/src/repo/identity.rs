@@ -8,11 +8,11 @@ use payymo_domain::ids::{ApiKeyId, SessionId, TenantId, UserId};
 use payymo_domain::tenant::{ReconciliationSettings, Tenant, TenantStatus};
 use payymo_domain::user::{ApiKey, Licence, LicenceStatus, Role, Session, User};
 use payymo_ports::storage::{
-    AuditLog, AuditQuery, CredentialStore, MfaState, MfaStore, Rotation, SessionStore, StoreError,
-    TenantStore, UserStore,
+    AuditLog, AuditQuery, CredentialStore, LicenceChange, MfaState, MfaStore, Rotation,
+    SessionStore, StoreError, TenantStore, UserStore,
 };
 
-use super::{corrupt, i32_of, u32_of};
+use super::{WriteTransaction, corrupt, i32_of, u32_of};
 use crate::DieselStore;
 use crate::error::{DbError, DbResult};
 use crate::schema::{
@@ -935,18 +935,99 @@ impl CredentialStore for DieselStore {
                     .filter(licence_keys::key_hash.eq(&key_hash))
                     .select(LicenceRow::as_select())
                     .first(c))?;
-                Ok(Licence {
-                    id: payymo_domain::ids::LicenceId::from_uuid(row.id.0),
-                    tenant_id: TenantId::from_uuid(row.tenant_id.0),
-                    key_hash: row.key_hash,
-                    allowed_domain: row.allowed_domain,
-                    status: LicenceStatus::parse(&row.status)
-                        .ok_or_else(|| corrupt("licence status", &row.status))?,
-                    expires_at: row.expires_at.map(|t| t.0),
-                    created_at: row.created_at.0,
-                })
+                row.into_domain()
             })
             .await
+    }
+
+    async fn get_licence(
+        &self,
+        licence: payymo_domain::ids::LicenceId,
+    ) -> Result<Licence, StoreError> {
+        let id = Uid(licence.into_uuid());
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| licence_keys::table
+                    .find(id)
+                    .select(LicenceRow::as_select())
+                    .first::<LicenceRow>(c))?
+                .into_domain()
+            })
+            .await
+    }
+
+    async fn update_licence(
+        &self,
+        licence: payymo_domain::ids::LicenceId,
+        change: &LicenceChange,
+        now: DateTime<Utc>,
+    ) -> Result<Licence, StoreError> {
+        let id = Uid(licence.into_uuid());
+        let change = change.clone();
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| c.write_transaction(|c| {
+                    let mut row = licence_keys::table
+                        .find(id)
+                        .select(LicenceRow::as_select())
+                        .first::<LicenceRow>(c)?;
+                    if let Some(status) = change.status {
+                        status.as_str().clone_into(&mut row.status);
+                    }
+                    if let Some(domain) = &change.allowed_domain {
+                        domain.clone_into(&mut row.allowed_domain);
+                    }
+                    if let Some(expires_at) = change.expires_at {
+                        row.expires_at = expires_at.map(Ts);
+                    }
+                    row.updated_at = Ts(now);
+                    diesel::update(licence_keys::table.find(id))
+                        .set((
+                            licence_keys::status.eq(&row.status),
+                            licence_keys::allowed_domain.eq(&row.allowed_domain),
+                            licence_keys::expires_at.eq(row.expires_at),
+                            licence_keys::updated_at.eq(row.updated_at),
+                        ))
+                        .execute(c)?;
+                    Ok(row)
+                }))?
+                .into_domain()
+            })
+            .await
+    }
+
+    async fn list_licences(&self, tenant: Option<TenantId>) -> Result<Vec<Licence>, StoreError> {
+        let tenant = tenant.map(|t| Uid(t.into_uuid()));
+        self.pool
+            .run(move |conn| {
+                let rows: Vec<LicenceRow> = crate::dispatch!(conn, |c| {
+                    let mut query = licence_keys::table
+                        .select(LicenceRow::as_select())
+                        .order((licence_keys::created_at, licence_keys::id))
+                        .into_boxed();
+                    if let Some(t) = tenant {
+                        query = query.filter(licence_keys::tenant_id.eq(t));
+                    }
+                    query.load(c)
+                })?;
+                rows.into_iter().map(LicenceRow::into_domain).collect()
+            })
+            .await
+    }
+}
+
+impl LicenceRow {
+    fn into_domain(self) -> DbResult<Licence> {
+        Ok(Licence {
+            id: payymo_domain::ids::LicenceId::from_uuid(self.id.0),
+            tenant_id: TenantId::from_uuid(self.tenant_id.0),
+            key_hash: self.key_hash,
+            allowed_domain: self.allowed_domain,
+            status: LicenceStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("licence status", &self.status))?,
+            expires_at: self.expires_at.map(|t| t.0),
+            created_at: self.created_at.0,
+        })
     }
 }
 

@@ -4,6 +4,7 @@ mod connections;
 mod encrypted;
 mod identity;
 mod matching;
+mod platform;
 mod transactions;
 mod work;
 

@@ -323,6 +323,107 @@ impl JobQueue for DieselStore {
             })
             .await
     }
+
+    async fn extend_lease(
+        &self,
+        job: JobId,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = Uid(job.into_uuid());
+        let worker = worker.to_owned();
+        let lease = chrono::TimeDelta::from_std(lease)
+            .map_err(|_| StoreError::Conflict("lease too long".into()))?;
+        let until = Ts(now + lease);
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| c.write_transaction(|c| {
+                    let rows = diesel::update(
+                        jobs::table
+                            .filter(jobs::id.eq(id))
+                            .filter(jobs::status.eq(JobStatus::Running.as_str()))
+                            .filter(jobs::locked_by.eq(&worker)),
+                    )
+                    .set((
+                        jobs::locked_until.eq(Some(until)),
+                        jobs::updated_at.eq(Ts(now)),
+                    ))
+                    .execute(c)?;
+                    if rows == 0 {
+                        return Err(not_held!(c, id));
+                    }
+                    Ok(())
+                }))
+            })
+            .await
+    }
+
+    async fn fail_permanently(
+        &self,
+        job: JobId,
+        worker: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let id = Uid(job.into_uuid());
+        let worker = worker.to_owned();
+        let error = error.to_owned();
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| c.write_transaction(|c| {
+                    let rows = diesel::update(
+                        jobs::table
+                            .filter(jobs::id.eq(id))
+                            .filter(jobs::status.eq(JobStatus::Running.as_str()))
+                            .filter(jobs::locked_by.eq(&worker)),
+                    )
+                    .set((
+                        jobs::status.eq(JobStatus::Failed.as_str()),
+                        jobs::dedupe_key.eq(None::<String>),
+                        jobs::locked_by.eq(None::<String>),
+                        jobs::locked_until.eq(None::<Ts>),
+                        jobs::last_error.eq(Some(&error)),
+                        jobs::updated_at.eq(Ts(now)),
+                    ))
+                    .execute(c)?;
+                    if rows == 0 {
+                        return Err(not_held!(c, id));
+                    }
+                    jobs::table
+                        .find(id)
+                        .select(JobRow::as_select())
+                        .first::<JobRow>(c)
+                        .map_err(DbError::from)
+                }))?
+                .into_domain()
+            })
+            .await
+    }
+
+    async fn list_jobs(
+        &self,
+        status: Option<JobStatus>,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError> {
+        let limit = i64::from(limit.max(1));
+        self.pool
+            .run(move |conn| {
+                let rows: Vec<JobRow> = crate::dispatch!(conn, |c| {
+                    let mut query = jobs::table
+                        .select(JobRow::as_select())
+                        .order((jobs::run_at.desc(), jobs::id.desc()))
+                        .limit(limit)
+                        .into_boxed();
+                    if let Some(status) = status {
+                        query = query.filter(jobs::status.eq(status.as_str()));
+                    }
+                    query.load(c)
+                })?;
+                rows.into_iter().map(JobRow::into_domain).collect()
+            })
+            .await
+    }
 }
 
 #[derive(Insertable)]

@@ -391,6 +391,47 @@ pub trait CredentialStore: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] when there is none.
     async fn find_licence(&self, key_hash: &str) -> Result<Licence, StoreError>;
+
+    /// The licence with this id (platform administration: licences are issued by the
+    /// platform, so they are addressed by id alone).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is none.
+    async fn get_licence(
+        &self,
+        licence: payymo_domain::ids::LicenceId,
+    ) -> Result<Licence, StoreError>;
+
+    /// Changes a licence (platform administration: licences are issued by the platform, so
+    /// they are addressed by id alone); fields left `None` in `change` are kept. Returns the
+    /// licence as updated.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when there is no such licence; [`StoreError::Conflict`] for an
+    /// invalid domain.
+    async fn update_licence(
+        &self,
+        licence: payymo_domain::ids::LicenceId,
+        change: &LicenceChange,
+        now: DateTime<Utc>,
+    ) -> Result<Licence, StoreError>;
+
+    /// Licences, oldest first: the tenant's when given, else every tenant's.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn list_licences(&self, tenant: Option<TenantId>) -> Result<Vec<Licence>, StoreError>;
+}
+
+/// A change to a licence; `None` keeps a field as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LicenceChange {
+    /// The new status.
+    pub status: Option<payymo_domain::user::LicenceStatus>,
+    /// The new allowed domain (already normalised).
+    pub allowed_domain: Option<String>,
+    /// The new expiry: `Some(None)` removes it.
+    pub expires_at: Option<Option<DateTime<Utc>>>,
 }
 
 /// What to look for in the audit log; every field narrows the search.

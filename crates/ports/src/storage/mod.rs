@@ -23,8 +23,8 @@ mod work;
 pub use encrypted::MockEncryptedFieldStore;
 pub use encrypted::{EncryptedColumn, EncryptedFieldStore, EncryptedValue};
 pub use identity::{
-    AuditLog, AuditQuery, CredentialStore, MfaState, MfaStore, Rotation, SessionStore, TenantStore,
-    UserStore,
+    AuditLog, AuditQuery, CredentialStore, LicenceChange, MfaState, MfaStore, Rotation,
+    SessionStore, TenantStore, UserStore,
 };
 #[cfg(feature = "mock")]
 pub use identity::{
@@ -36,3 +36,9 @@ pub use reconciliation::{
     StoredMatch, TransactionMatchState, TransactionPage, TransactionStore,
 };
 pub use work::{JobQueue, NewJob, WebhookEvent, WebhookInbox};
+mod platform;
+#[cfg(feature = "mock")]
+pub use platform::MockPlatformStats;
+pub use platform::{PlatformCounts, PlatformStats};
+#[cfg(feature = "mock")]
+pub use work::MockJobQueue;

@@ -84,6 +84,44 @@ pub trait JobQueue: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] for an unknown job.
     async fn get_job(&self, job: JobId) -> Result<Job, StoreError>;
+
+    /// Extends the lease of a job `worker` holds to `now + lease` (a heartbeat while a long job
+    /// runs, so that no other worker takes it).
+    ///
+    /// # Errors
+    /// [`StoreError::StaleVersion`] when `worker` no longer holds it; [`StoreError::NotFound`]
+    /// for an unknown job.
+    async fn extend_lease(
+        &self,
+        job: JobId,
+        worker: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Records a permanent failure (bad payload, no handler for its kind): the job fails for
+    /// good now, whatever attempts it has left, keeping `error` as its last error.
+    ///
+    /// # Errors
+    /// [`StoreError::StaleVersion`] when `worker` no longer holds it.
+    async fn fail_permanently(
+        &self,
+        job: JobId,
+        worker: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError>;
+
+    /// Jobs for platform administration, newest `run_at` first, at most `limit`; only those in
+    /// `status` when given.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn list_jobs(
+        &self,
+        status: Option<payymo_domain::job::JobStatus>,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError>;
 }
 
 /// A webhook delivery received.
