@@ -31,3 +31,10 @@ pub use reconciliation::{
     StoredMatch, TransactionMatchState, TransactionPage, TransactionStore,
 };
 pub use work::{JobQueue, NewJob, WebhookEvent, WebhookInbox};
+mod banking;
+pub use banking::{
+    BankAccountSyncState, BankTransactionFilter, BankingStore, ListedBankTransaction,
+    PendingBankTransaction,
+};
+#[cfg(feature = "mock")]
+pub use banking::MockBankingStore;
