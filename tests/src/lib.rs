@@ -233,10 +233,14 @@ impl TestAppBuilder {
         if let Some(clock) = self.clock {
             identity.clock = clock;
         }
+        let banking =
+            payymo_api::wiring::banking_ports(&settings, &store, Arc::clone(&identity.clock))
+                .expect("banking adapters");
         let adapters = Adapters {
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
             identity,
             field_cipher: cipher,
+            banking,
         };
         let app = Application::build_with_routes(settings, adapters, self.routes)
             .expect("binding the test server");

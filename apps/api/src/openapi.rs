@@ -40,6 +40,14 @@ use utoipa::OpenApi;
         crate::routes::audit::list,
         crate::routes::admin::tenants,
         crate::routes::admin::patch_tenant,
+        crate::routes::banking::banks,
+        crate::routes::banking::connect,
+        crate::routes::banking::callback,
+        crate::routes::banking::accounts,
+        crate::routes::banking::transactions,
+        crate::routes::banking::sync,
+        crate::routes::banking::disconnect,
+        crate::routes::banking::reconnect,
     ),
     components(schemas(
         crate::problem::Problem,
@@ -73,6 +81,16 @@ use utoipa::OpenApi;
         crate::routes::users::CreateUser,
         crate::routes::users::PatchUser,
         crate::routes::audit::AuditEventView,
+        crate::routes::banking::InstitutionView,
+        crate::routes::banking::InstitutionList,
+        crate::routes::banking::ConnectRequest,
+        crate::routes::banking::ConnectResponse,
+        crate::routes::banking::SyncBudgetView,
+        crate::routes::banking::AccountView,
+        crate::routes::banking::AccountList,
+        crate::routes::banking::TransactionView,
+        crate::routes::banking::TransactionPageView,
+        crate::routes::banking::SyncResponse,
     )),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -81,6 +99,7 @@ use utoipa::OpenApi;
         (name = "audit", description = "The tenant's audit log"),
         (name = "api-keys", description = "Keys for automated systems"),
         (name = "admin", description = "Platform administration (system admins, admin API key)"),
+        (name = "banking", description = "Open banking through GoCardless: banks, links, accounts, transactions, sync"),
     )
 )]
 pub struct ApiDoc;

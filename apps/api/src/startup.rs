@@ -15,6 +15,7 @@ use actix_web::{App, HttpResponse, web};
 
 use payymo_ports::crypto::FieldCipher;
 use payymo_ports::health::DatabaseHealth;
+use payymo_services::banking::{BankingConfig, BankingPorts, BankingService};
 use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityService};
 
 use crate::config::Settings;
@@ -23,6 +24,7 @@ use crate::middleware::{self as mw, HttpsPolicy};
 use crate::net::TrustedProxies;
 use crate::problem::{self, ApiError, ProblemKind};
 use crate::rate_limit::{self, RateLimiters};
+use crate::routes::banking as banking_routes;
 use crate::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
 
 /// The adapters behind the ports, chosen by the caller.
@@ -34,6 +36,8 @@ pub struct Adapters {
     pub identity: IdentityPorts,
     /// Encryption of stored secrets (TOTP secrets, connection credentials).
     pub field_cipher: Arc<dyn FieldCipher>,
+    /// Open banking (GoCardless): the feed, when configured, and its stores.
+    pub banking: BankingPorts,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -92,6 +96,10 @@ impl Application {
                 ..IdentityConfig::default()
             },
         );
+        let banking = BankingService::new(
+            adapters.banking,
+            BankingConfig::new(format!("{}/api/gocardless/callback", settings.public_url)),
+        );
         let state = SharedState {
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
             https: web::Data::new(HttpsPolicy {
@@ -100,6 +108,7 @@ impl Application {
             settings: web::Data::new(settings),
             database: web::Data::new(adapters.database),
             identity: web::Data::new(identity.clone()),
+            banking: web::Data::new(banking),
             metrics: web::Data::new(Metrics::new()),
             limiters: web::Data::new(limiters.clone()),
             openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
@@ -171,6 +180,7 @@ struct SharedState {
     https: web::Data<HttpsPolicy>,
     openapi: web::Data<docs::OpenApiJson>,
     identity: web::Data<IdentityService>,
+    banking: web::Data<BankingService>,
 }
 
 fn build_app(
@@ -194,6 +204,7 @@ fn build_app(
         https,
         openapi,
         identity,
+        banking,
     } = state;
     let max_body = settings.max_body_bytes;
     let mut app = App::new()
@@ -205,6 +216,7 @@ fn build_app(
         .app_data(https)
         .app_data(openapi)
         .app_data(identity)
+        .app_data(banking)
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body)
@@ -239,7 +251,8 @@ fn build_app(
         .configure(users::configure)
         .configure(audit::configure)
         .configure(api_keys::configure)
-        .configure(admin::configure);
+        .configure(admin::configure)
+        .configure(banking_routes::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }

@@ -1,5 +1,5 @@
 //! See the crate description.
 
+pub mod banking;
 pub mod identity;
 pub mod jobs;
-pub mod banking;

@@ -12,7 +12,9 @@ use payymo_ports::storage::{
     PendingBankTransaction, StoreError, TransactionMatchState,
 };
 
-use super::{WriteTransaction, conflict, corrupt, currency_of, found_rows, i32_of, money_of, u32_of};
+use super::{
+    WriteTransaction, conflict, corrupt, currency_of, found_rows, i32_of, money_of, u32_of,
+};
 use crate::DieselStore;
 use crate::error::DbResult;
 use crate::schema::{
@@ -235,11 +237,17 @@ fn match_state_of(word: &str) -> DbResult<TransactionMatchState> {
 /// `(table.booking_date, table.id) < (date, id)`: the keyset cursor, as a row-value comparison.
 macro_rules! before_cursor {
     ($table:literal, $date:expr, $id:expr) => {
-        diesel::dsl::sql::<diesel::sql_types::Bool>(concat!("(", $table, ".booking_date, ", $table, ".id) < ("))
-            .bind::<diesel::sql_types::Date, _>($date)
-            .sql(", ")
-            .bind::<crate::sql_types::Id, _>($id)
-            .sql(")")
+        diesel::dsl::sql::<diesel::sql_types::Bool>(concat!(
+            "(",
+            $table,
+            ".booking_date, ",
+            $table,
+            ".id) < ("
+        ))
+        .bind::<diesel::sql_types::Date, _>($date)
+        .sql(", ")
+        .bind::<crate::sql_types::Id, _>($id)
+        .sql(")")
     };
 }
 
@@ -270,7 +278,10 @@ impl BankingStore for DieselStore {
             .run(move |conn| {
                 let rows: Vec<ConnectionRow> = crate::dispatch!(conn, |c| bank_connections::table
                     .filter(bank_connections::tenant_id.eq(t))
-                    .order((bank_connections::created_at.asc(), bank_connections::id.asc()))
+                    .order((
+                        bank_connections::created_at.asc(),
+                        bank_connections::id.asc()
+                    ))
                     .select(ConnectionRow::as_select())
                     .load(c))?;
                 rows.into_iter().map(ConnectionRow::into_domain).collect()
@@ -356,15 +367,16 @@ impl BankingStore for DieselStore {
                     }
                     let id = match existing {
                         Some(row) => {
-                            diesel::update(bank_accounts::table.filter(bank_accounts::id.eq(row.id)))
-                                .set((
-                                    bank_accounts::provider_account_id
-                                        .eq(&new.provider_account_id),
-                                    bank_accounts::iban.eq(&new.iban),
-                                    bank_accounts::name.eq(&new.name),
-                                    bank_accounts::currency.eq(&new.currency),
-                                ))
-                                .execute(c)?;
+                            diesel::update(
+                                bank_accounts::table.filter(bank_accounts::id.eq(row.id)),
+                            )
+                            .set((
+                                bank_accounts::provider_account_id.eq(&new.provider_account_id),
+                                bank_accounts::iban.eq(&new.iban),
+                                bank_accounts::name.eq(&new.name),
+                                bank_accounts::currency.eq(&new.currency),
+                            ))
+                            .execute(c)?;
                             row.id
                         }
                         None => {

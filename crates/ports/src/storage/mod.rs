@@ -32,9 +32,9 @@ pub use reconciliation::{
 };
 pub use work::{JobQueue, NewJob, WebhookEvent, WebhookInbox};
 mod banking;
+#[cfg(feature = "mock")]
+pub use banking::MockBankingStore;
 pub use banking::{
     BankAccountSyncState, BankTransactionFilter, BankingStore, ListedBankTransaction,
     PendingBankTransaction,
 };
-#[cfg(feature = "mock")]
-pub use banking::MockBankingStore;

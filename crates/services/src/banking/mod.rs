@@ -31,8 +31,8 @@ use payymo_ports::storage::{
 };
 
 pub use service::{
-    AccountOverview, BankingService, CallbackOutcome, Connected, SyncJobHandler, SyncReport,
-    SYNC_JOB_KIND,
+    AccountOverview, BankingService, CallbackOutcome, Connected, SYNC_JOB_KIND, SyncJobHandler,
+    SyncReport,
 };
 
 /// The ports open banking works with.

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use payymo_domain::audit::AuditEvent;
 use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
-use payymo_domain::ids::{AuditEventId, BankAccountId, ConnectionId, JobId, TenantId, TransactionId};
+use payymo_domain::ids::{
+    AuditEventId, BankAccountId, ConnectionId, JobId, TenantId, TransactionId,
+};
 use payymo_domain::job::Job;
 use payymo_ports::bank_feed::{
     AccessScope, BankFeed, BankFeedError, BankTransaction, Institution, NewAgreement,
@@ -105,7 +107,9 @@ impl BankingService {
             .ok_or(BankingError::NotConfigured)
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    /// The service's clock.
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
         self.ports.clock.now()
     }
 
@@ -282,8 +286,7 @@ impl BankingService {
                     .await
                     .map_err(|e| provider(&e))?;
                 let from = agreement.accepted.or(agreement.created).unwrap_or(now);
-                let expires =
-                    from + TimeDelta::days(i64::from(agreement.access_valid_for_days));
+                let expires = from + TimeDelta::days(i64::from(agreement.access_valid_for_days));
                 let mut stored = 0_u32;
                 for provider_account in &requisition.accounts {
                     let details = feed
@@ -393,7 +396,10 @@ impl BankingService {
         };
         let mut state = self.ports.banking.get_sync_state(tenant, account).await?;
         apply_budget(&mut state, budget, self.now());
-        self.ports.banking.save_sync_state(&state, self.now()).await?;
+        self.ports
+            .banking
+            .save_sync_state(&state, self.now())
+            .await?;
         Ok(())
     }
 
@@ -522,7 +528,13 @@ impl BankingService {
             self.start_link(&stored.institution_id, &reference).await?;
         self.ports
             .banking
-            .relink_bank_connection(tenant, connection, &requisition_id, &agreement_id, self.now())
+            .relink_bank_connection(
+                tenant,
+                connection,
+                &requisition_id,
+                &agreement_id,
+                self.now(),
+            )
             .await?;
         self.audit(
             tenant,
@@ -575,7 +587,9 @@ impl BankingService {
         if connection.access_expires_at.is_some_and(|at| at <= now) {
             self.expire(&connection, &mut state, "access period ended", ctx)
                 .await?;
-            return Err(BankingError::NotLinked(BankConnectionStatus::Expired.as_str()));
+            return Err(BankingError::NotLinked(
+                BankConnectionStatus::Expired.as_str(),
+            ));
         }
         if let Some(retry_at) = budget_spent_until(&state, now) {
             return Err(BankingError::BudgetSpent { retry_at });
@@ -633,16 +647,18 @@ impl BankingService {
             match feed.get_balances(&account.provider_account_id).await {
                 Ok(balances) => {
                     state.balances = Some(
-                        json!(balances
-                            .balances
-                            .iter()
-                            .map(|b| json!({
-                                "balance_type": b.balance_type,
-                                "amount": b.amount.to_decimal_string(),
-                                "currency": b.amount.currency().code(),
-                                "reference_date": b.reference_date.map(|d| d.to_string()),
-                            }))
-                            .collect::<Vec<_>>())
+                        json!(
+                            balances
+                                .balances
+                                .iter()
+                                .map(|b| json!({
+                                    "balance_type": b.balance_type,
+                                    "amount": b.amount.to_decimal_string(),
+                                    "currency": b.amount.currency().code(),
+                                    "reference_date": b.reference_date.map(|d| d.to_string()),
+                                }))
+                                .collect::<Vec<_>>()
+                        )
                         .to_string(),
                     );
                     state.balances_at = Some(now);
@@ -716,7 +732,10 @@ impl BankingService {
     ) -> BankingError {
         let now = self.now();
         if error.needs_relink() {
-            return match self.expire(connection, state, &error.to_string(), ctx).await {
+            return match self
+                .expire(connection, state, &error.to_string(), ctx)
+                .await
+            {
                 Ok(()) => BankingError::NotLinked(BankConnectionStatus::Expired.as_str()),
                 Err(e) => e,
             };
@@ -868,7 +887,11 @@ impl JobHandler for SyncJobHandler {
             .ok()
             .and_then(|v| {
                 let tenant = v.get("tenant_id")?.as_str()?.parse::<TenantId>().ok()?;
-                let account = v.get("account_id")?.as_str()?.parse::<BankAccountId>().ok()?;
+                let account = v
+                    .get("account_id")?
+                    .as_str()?
+                    .parse::<BankAccountId>()
+                    .ok()?;
                 Some((tenant, account))
             });
         let Some((tenant, account)) = parsed else {
