@@ -415,6 +415,7 @@ fn day(offset: i64) -> String {
     (today() - TimeDelta::days(offset)).to_string()
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn end_to_end(backend: Backend) {
     let gc = GoCardless::start().await;
     let app = spawn(backend, &gc).await;

@@ -365,11 +365,8 @@ impl BankingStore for DieselStore {
                             .first(c)
                             .optional()?;
                     }
-                    let id = match existing {
-                        Some(row) => {
-                            diesel::update(
-                                bank_accounts::table.filter(bank_accounts::id.eq(row.id)),
-                            )
+                    let id = if let Some(row) = existing {
+                        diesel::update(bank_accounts::table.filter(bank_accounts::id.eq(row.id)))
                             .set((
                                 bank_accounts::provider_account_id.eq(&new.provider_account_id),
                                 bank_accounts::iban.eq(&new.iban),
@@ -377,14 +374,12 @@ impl BankingStore for DieselStore {
                                 bank_accounts::currency.eq(&new.currency),
                             ))
                             .execute(c)?;
-                            row.id
-                        }
-                        None => {
-                            diesel::insert_into(bank_accounts::table)
-                                .values(&new)
-                                .execute(c)?;
-                            new.id
-                        }
+                        row.id
+                    } else {
+                        diesel::insert_into(bank_accounts::table)
+                            .values(&new)
+                            .execute(c)?;
+                        new.id
                     };
                     let state = SyncRow {
                         bank_account_id: id,

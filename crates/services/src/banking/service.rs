@@ -289,47 +289,17 @@ impl BankingService {
                 let expires = from + TimeDelta::days(i64::from(agreement.access_valid_for_days));
                 let mut stored = 0_u32;
                 for provider_account in &requisition.accounts {
-                    let details = feed
-                        .get_account_details(provider_account)
-                        .await
-                        .map_err(|e| provider(&e))?;
-                    let currency = match details.currency {
-                        Some(c) => c,
-                        None => {
-                            let balances = feed
-                                .get_balances(provider_account)
-                                .await
-                                .map_err(|e| provider(&e))?;
-                            match balances.balances.first() {
-                                Some(b) => b.amount.currency(),
-                                None => {
-                                    tracing::warn!(
-                                        account = provider_account.as_str(),
-                                        "linked account without a currency left out"
-                                    );
-                                    continue;
-                                }
-                            }
-                        }
-                    };
-                    let account = BankAccount {
-                        id: BankAccountId::from_uuid(self.ports.ids.new_id()),
-                        tenant_id: tenant,
-                        connection_id: id,
-                        provider_account_id: provider_account.clone(),
-                        iban: details.iban,
-                        name: details.name.or(details.owner_name),
-                        currency,
-                        last_synced_at: None,
-                    };
-                    let stored_account = self
-                        .ports
-                        .banking
-                        .upsert_linked_account(&account, agreement.max_historical_days, now)
-                        .await?;
-                    self.record_budget(tenant, stored_account.id, details.rate_limits)
-                        .await?;
-                    stored += 1;
+                    if self
+                        .store_linked_account(
+                            tenant,
+                            id,
+                            provider_account,
+                            agreement.max_historical_days,
+                        )
+                        .await?
+                    {
+                        stored += 1;
+                    }
                 }
                 self.ports
                     .connections
@@ -383,6 +353,55 @@ impl BankingService {
                 Ok(CallbackOutcome::Failed)
             }
         }
+    }
+
+    /// Reads a linked account's details and stores it; `false` when it has no currency at all.
+    async fn store_linked_account(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        provider_account: &str,
+        history_days: u32,
+    ) -> Result<bool, BankingError> {
+        let feed = self.feed()?;
+        let details = feed
+            .get_account_details(provider_account)
+            .await
+            .map_err(|e| provider(&e))?;
+        let currency = if let Some(currency) = details.currency {
+            currency
+        } else {
+            let balances = feed
+                .get_balances(provider_account)
+                .await
+                .map_err(|e| provider(&e))?;
+            let Some(first) = balances.balances.first() else {
+                tracing::warn!(
+                    account = provider_account,
+                    "linked account without a currency left out"
+                );
+                return Ok(false);
+            };
+            first.amount.currency()
+        };
+        let account = BankAccount {
+            id: BankAccountId::from_uuid(self.ports.ids.new_id()),
+            tenant_id: tenant,
+            connection_id: connection,
+            provider_account_id: provider_account.to_owned(),
+            iban: details.iban,
+            name: details.name.or(details.owner_name),
+            currency,
+            last_synced_at: None,
+        };
+        let stored = self
+            .ports
+            .banking
+            .upsert_linked_account(&account, history_days, self.now())
+            .await?;
+        self.record_budget(tenant, stored.id, details.rate_limits)
+            .await?;
+        Ok(true)
     }
 
     async fn record_budget(
@@ -640,33 +659,10 @@ impl BankingService {
         }
         state.last_booked_date = latest;
         state.last_synced_at = Some(now);
-        state.status = "READY".to_owned();
+        "READY".clone_into(&mut state.status);
         state.last_error = None;
-        // Balances are a convenience: a failure there does not undo the sync.
         if budget_spent_until(&state, now).is_none() {
-            match feed.get_balances(&account.provider_account_id).await {
-                Ok(balances) => {
-                    state.balances = Some(
-                        json!(
-                            balances
-                                .balances
-                                .iter()
-                                .map(|b| json!({
-                                    "balance_type": b.balance_type,
-                                    "amount": b.amount.to_decimal_string(),
-                                    "currency": b.amount.currency().code(),
-                                    "reference_date": b.reference_date.map(|d| d.to_string()),
-                                }))
-                                .collect::<Vec<_>>()
-                        )
-                        .to_string(),
-                    );
-                    state.balances_at = Some(now);
-                }
-                Err(e) => {
-                    tracing::warn!(account = %account_id, error = %e, "balances not read");
-                }
-            }
+            Self::cache_balances(feed, &account.provider_account_id, &mut state, now).await;
         }
         self.ports.banking.save_sync_state(&state, now).await?;
         let result = SyncReport {
@@ -685,6 +681,36 @@ impl BankingService {
         )
         .await;
         Ok(result)
+    }
+
+    /// Reads the balances into the state; a convenience: a failure there does not undo the sync.
+    async fn cache_balances(
+        feed: &dyn BankFeed,
+        provider_account: &str,
+        state: &mut BankAccountSyncState,
+        now: DateTime<Utc>,
+    ) {
+        match feed.get_balances(provider_account).await {
+            Ok(balances) => {
+                let listed: Vec<serde_json::Value> = balances
+                    .balances
+                    .iter()
+                    .map(|b| {
+                        json!({
+                            "balance_type": b.balance_type,
+                            "amount": b.amount.to_decimal_string(),
+                            "currency": b.amount.currency().code(),
+                            "reference_date": b.reference_date.map(|d| d.to_string()),
+                        })
+                    })
+                    .collect();
+                state.balances = Some(serde_json::Value::Array(listed).to_string());
+                state.balances_at = Some(now);
+            }
+            Err(e) => {
+                tracing::warn!(account = provider_account, error = %e, "balances not read");
+            }
+        }
     }
 
     fn to_new_transaction(&self, row: &BankTransaction) -> Option<NewTransaction> {
@@ -767,7 +793,7 @@ impl BankingService {
         ctx: &RequestContext,
     ) -> Result<(), BankingError> {
         let now = self.now();
-        state.status = "EXPIRED".to_owned();
+        "EXPIRED".clone_into(&mut state.status);
         state.last_error = Some(reason.to_owned());
         self.ports.banking.save_sync_state(state, now).await?;
         self.ports
