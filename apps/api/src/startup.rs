@@ -56,6 +56,7 @@ pub struct Application {
     server: Server,
     limiters: RateLimiters,
     identity: IdentityService,
+    banking: BankingService,
 }
 
 impl std::fmt::Debug for Application {
@@ -108,7 +109,7 @@ impl Application {
             settings: web::Data::new(settings),
             database: web::Data::new(adapters.database),
             identity: web::Data::new(identity.clone()),
-            banking: web::Data::new(banking),
+            banking: web::Data::new(banking.clone()),
             metrics: web::Data::new(Metrics::new()),
             limiters: web::Data::new(limiters.clone()),
             openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
@@ -123,6 +124,7 @@ impl Application {
             server,
             limiters,
             identity,
+            banking,
         })
     }
 
@@ -130,6 +132,14 @@ impl Application {
     #[must_use]
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The open-banking service, for the job runner: register
+    /// `payymo_services::banking::SyncJobHandler::new(app.banking())` for
+    /// `gocardless.sync_account`, and call `enqueue_due_syncs()` on a schedule.
+    #[must_use]
+    pub fn banking(&self) -> BankingService {
+        self.banking.clone()
     }
 
     /// A handle to stop the server gracefully.
