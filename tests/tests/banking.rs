@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
 use payymo_domain::ids::{TenantId, UserId};
 use payymo_domain::user::Role;
 use payymo_ports::storage::UserStore;
@@ -1247,5 +1247,71 @@ async fn due_syncs_are_queued_once_per_window_and_the_job_handler_syncs() {
     let mut bad = jobs[0].clone();
     bad.payload = "{}".to_owned();
     assert!(matches!(handler.handle(&bad).await, JobOutcome::Fail(_)));
+    gc.server.verify().await;
+}
+
+#[tokio::test]
+async fn access_running_out_is_flagged_then_expires_the_connection_without_calling_the_bank() {
+    let gc = GoCardless::start().await;
+    let clock = payymo_tests::ManualClock::default();
+    let app = TestApp::builder()
+        .postgres()
+        .with_clock(Arc::new(clock.clone()))
+        .env("RATE_LIMIT_AUTH", "1000/minute")
+        .env("RATE_LIMIT_BANK", "1000/minute")
+        .env("GOCARDLESS_CLIENT_ID", SECRET_ID)
+        .env("GOCARDLESS_CLIENT_SECRET", SECRET_KEY)
+        .env("GOCARDLESS_BASE_URL", &gc.server.uri())
+        .env("PAYYMO_PUBLIC_URL", PUBLIC_URL)
+        .spawn()
+        .await;
+    let admin = admin_of(&app, "admin@a.example", "Tenant A").await;
+    link(&app, &gc, &admin, &[ACCOUNT_1]).await;
+    let res = app
+        .call(
+            Method::POST,
+            "/api/users",
+            &admin,
+            Some(&json!({"email": "manager@a.example", "password": PASSWORD,
+                         "role": "account_manager"})),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    gc.transactions_are(ACCOUNT_1, server_error(), Some(0))
+        .await;
+
+    // Accepted 2026-11-20T09:20Z for 180 days: expires 2027-05-19T09:20Z.
+    let expires = Utc.with_ymd_and_hms(2027, 5, 19, 9, 20, 0).unwrap();
+    clock.advance((expires - TimeDelta::days(3)) - Utc::now());
+    let manager = app.login("manager@a.example", PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = accounts(&app, &manager).await;
+    assert_eq!(listed[0]["expiring_soon"], true);
+    assert_eq!(listed[0]["expired"], false);
+    let a1 = listed[0]["id"].as_str().unwrap().to_owned();
+
+    clock.advance(TimeDelta::days(4));
+    let manager = app.login("manager@a.example", PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = accounts(&app, &manager).await;
+    assert_eq!(listed[0]["expired"], true);
+    assert_eq!(listed[0]["expiring_soon"], false);
+    let res = sync(&app, &manager, &a1).await;
+    assert_eq!(res.status(), 409);
+    problem(res).await;
+    assert_eq!(
+        accounts(&app, &manager).await[0]["connection_status"],
+        "expired"
+    );
+    assert!(
+        app.store_actions_of("admin@a.example")
+            .await
+            .iter()
+            .any(|a| a == "bank.connection_expired")
+    );
     gc.server.verify().await;
 }
