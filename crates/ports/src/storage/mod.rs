@@ -38,3 +38,7 @@ pub use banking::{
     BankAccountSyncState, BankTransactionFilter, BankingStore, ListedBankTransaction,
     PendingBankTransaction,
 };
+#[cfg(feature = "mock")]
+pub use reconciliation::{MockConnectionStore, MockTransactionStore};
+#[cfg(feature = "mock")]
+pub use work::MockJobQueue;

@@ -129,3 +129,6 @@ impl From<StoreError> for BankingError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
