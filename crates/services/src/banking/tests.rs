@@ -86,7 +86,7 @@ async fn only_due_accounts_with_budget_are_queued() {
     reset.budget_resets_at = Some(now() - TimeDelta::minutes(1));
     let mut expired = state(tenant);
     expired.status = "EXPIRED".to_owned();
-    let queued_for = vec![due.account_id, stale.account_id, reset.account_id];
+    let queued_for = [due.account_id, stale.account_id, reset.account_id];
     let mut banking = MockBankingStore::new();
     banking
         .expect_list_linked_account_states()
