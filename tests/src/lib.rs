@@ -257,6 +257,9 @@ impl TestAppBuilder {
             .unwrap_or_else(|e| panic!("integrations of the test app: {e}"));
         let mut job_handlers = payymo_api::wiring::job_handlers(&settings, &store, &cipher);
         job_handlers.extend(self.job_handlers);
+        let banking =
+            payymo_api::wiring::banking_ports(&settings, &store, Arc::clone(&identity.clock))
+                .expect("banking adapters");
         let adapters = Adapters {
             integrations,
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
@@ -267,6 +270,7 @@ impl TestAppBuilder {
             jobs: Arc::new(store.clone()),
             job_handlers,
             platform_stats: Arc::new(store.clone()),
+            banking,
         };
         let app = Application::build_with_routes(settings, adapters, self.routes)
             .expect("binding the test server");

@@ -243,6 +243,46 @@ async fn every_endpoint_answers_each_role_as_the_rbac_table_says() {
             &["system_admin"],
             201,
         ),
+        // Open banking without GoCardless credentials: the permission is checked first, then
+        // the missing integration answers 503.
+        (
+            Method::GET,
+            "/api/gocardless/accounts".to_owned(),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            503,
+        ),
+        (
+            Method::GET,
+            "/api/gocardless/transactions".to_owned(),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            503,
+        ),
+        (
+            Method::POST,
+            "/api/gocardless/connect".to_owned(),
+            Some(json!({"institution_id": "MONZO_MONZGB2L"})),
+            &["account_manager", "financial_admin"],
+            503,
+        ),
+        (
+            Method::POST,
+            format!("/api/gocardless/accounts/{}/sync", uuid::Uuid::now_v7()),
+            None,
+            &["account_manager", "financial_admin"],
+            503,
+        ),
     ];
     for (row, (method, path, body, allowed, success)) in table.iter().enumerate() {
         for caller in &callers {

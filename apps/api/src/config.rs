@@ -299,6 +299,11 @@ pub struct Settings {
     pub job_poll_interval: Duration,
     /// `PAYYMO_JOB_LEASE`: seconds a claimed job belongs to its runner without a heartbeat.
     pub job_lease: Duration,
+    /// `GOCARDLESS_BASE_URL`: the GoCardless Bank Account Data API.
+    pub gocardless_base_url: String,
+    /// `PAYYMO_PUBLIC_URL`: the public base URL of this deployment (bank redirects come back
+    /// to it), without a trailing `/`.
+    pub public_url: String,
 }
 
 /// The variables Payymo documents, for the README, `.env.example` and the unknown-variable check.
@@ -343,10 +348,16 @@ pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "PAYYMO_JOB_WORKERS",
     "PAYYMO_JOB_POLL_INTERVAL_MS",
     "PAYYMO_JOB_LEASE",
+    "GOCARDLESS_BASE_URL",
+    "PAYYMO_PUBLIC_URL",
 ];
 
 /// The embedded default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://payymo.db";
+/// The GoCardless Bank Account Data API used when `GOCARDLESS_BASE_URL` is not set.
+pub const DEFAULT_GOCARDLESS_BASE_URL: &str = "https://bankaccountdata.gocardless.com/api/v2";
+/// The public URL assumed in development when `PAYYMO_PUBLIC_URL` is not set.
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8080";
 /// Default tiers (see the README).
 pub const DEFAULT_RATE_LIMIT_AUTH: &str = "100/day;20/hour;5/minute";
 /// Default for transaction endpoints.
@@ -455,6 +466,20 @@ fn parse_nets(v: &str) -> Result<Vec<IpNet>, String> {
                 .map_err(|_| format!("'{p}' is not an IP address or CIDR range"))
         })
         .collect()
+}
+
+/// An absolute `http`/`https` URL, returned without a trailing `/`.
+fn parse_http_url(v: &str) -> Result<String, String> {
+    let v = v.trim().trim_end_matches('/');
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{v}' is not an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("'{v}' is not an absolute URL with a host"));
+    }
+    Ok(v.to_owned())
 }
 
 fn parse_database_url(v: &str) -> Result<String, String> {
@@ -744,6 +769,24 @@ impl Settings {
             parse_positive::<u64>(v).map(Duration::from_secs)
         });
 
+        let gocardless_base_url = r.parsed(
+            "GOCARDLESS_BASE_URL",
+            DEFAULT_GOCARDLESS_BASE_URL.to_owned(),
+            parse_http_url,
+        );
+        let public_url_is_default = r.raw("PAYYMO_PUBLIC_URL").is_none();
+        let public_url = r.parsed(
+            "PAYYMO_PUBLIC_URL",
+            DEFAULT_PUBLIC_URL.to_owned(),
+            parse_http_url,
+        );
+        if production && public_url_is_default && integrations.gocardless_client_id.is_some() {
+            r.errors.push(ConfigError::new(
+                "PAYYMO_PUBLIC_URL",
+                "required in production when GoCardless is configured (banks redirect to it)",
+            ));
+        }
+
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
         }
@@ -777,6 +820,8 @@ impl Settings {
             job_workers,
             job_poll_interval,
             job_lease,
+            gocardless_base_url,
+            public_url,
         })
     }
 
@@ -980,6 +1025,28 @@ mod tests {
                 "STRIPE_WEBHOOK_SECRET"
             ]
         );
+    }
+
+    #[test]
+    fn gocardless_urls_default_validate_and_are_required_in_production() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(s.gocardless_base_url, DEFAULT_GOCARDLESS_BASE_URL);
+        assert_eq!(s.public_url, DEFAULT_PUBLIC_URL);
+        let s = Settings::from_vars(&vars(&[("PAYYMO_PUBLIC_URL", "https://pay.example.com/")]))
+            .unwrap();
+        assert_eq!(s.public_url, "https://pay.example.com");
+        let errs = problems(&[
+            ("GOCARDLESS_BASE_URL", "ftp://x"),
+            ("PAYYMO_PUBLIC_URL", "nope"),
+        ]);
+        let named: Vec<&str> = errs.iter().map(|e| e.variable).collect();
+        assert_eq!(named, ["GOCARDLESS_BASE_URL", "PAYYMO_PUBLIC_URL"]);
+        let errs = problems(&[
+            ("PAYYMO_ENV", "production"),
+            ("GOCARDLESS_CLIENT_ID", "id"),
+            ("GOCARDLESS_CLIENT_SECRET", "key"),
+        ]);
+        assert!(errs.iter().any(|e| e.variable == "PAYYMO_PUBLIC_URL"));
     }
 
     #[test]

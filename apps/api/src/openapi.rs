@@ -48,6 +48,14 @@ use utoipa::OpenApi;
         crate::routes::licences::list,
         crate::routes::platform::jobs,
         crate::routes::platform::stats,
+        crate::routes::banking::banks,
+        crate::routes::banking::connect,
+        crate::routes::banking::callback,
+        crate::routes::banking::accounts,
+        crate::routes::banking::transactions,
+        crate::routes::banking::sync,
+        crate::routes::banking::disconnect,
+        crate::routes::banking::reconnect,
     ),
     components(schemas(
         crate::problem::Problem,
@@ -94,6 +102,16 @@ use utoipa::OpenApi;
         crate::routes::platform::JobList,
         crate::routes::platform::PlatformStatsView,
         crate::routes::platform::ConnectionCounts,
+        crate::routes::banking::InstitutionView,
+        crate::routes::banking::InstitutionList,
+        crate::routes::banking::ConnectRequest,
+        crate::routes::banking::ConnectResponse,
+        crate::routes::banking::SyncBudgetView,
+        crate::routes::banking::AccountView,
+        crate::routes::banking::AccountList,
+        crate::routes::banking::TransactionView,
+        crate::routes::banking::TransactionPageView,
+        crate::routes::banking::SyncResponse,
     )),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -103,6 +121,7 @@ use utoipa::OpenApi;
         (name = "api-keys", description = "Keys for automated systems"),
         (name = "admin", description = "Platform administration (system admins, admin API key)"),
         (name = "licences", description = "WHMCS addon licences: validation (public) and administration"),
+        (name = "banking", description = "Open banking through GoCardless: banks, links, accounts, transactions, sync"),
     )
 )]
 pub struct ApiDoc;

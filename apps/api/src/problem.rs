@@ -226,6 +226,13 @@ impl ApiError {
         e
     }
 
+    /// Sets the `Retry-After` the response carries.
+    #[must_use]
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+
     /// Attaches the checks at fault (readiness and integration state).
     #[must_use]
     pub fn with_checks(mut self, checks: serde_json::Value) -> Self {

@@ -16,6 +16,7 @@ use actix_web::{App, HttpResponse, web};
 use payymo_ports::crypto::FieldCipher;
 use payymo_ports::health::DatabaseHealth;
 use payymo_ports::storage::{JobQueue, PlatformStats};
+use payymo_services::banking::{BankingConfig, BankingPorts, BankingService};
 use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityService};
 use payymo_services::jobs::{JobHandler, JobRunner, RunnerConfig};
 use payymo_services::licences::{LicencePorts, LicenceService};
@@ -26,6 +27,7 @@ use crate::middleware::{self as mw, HttpsPolicy};
 use crate::net::TrustedProxies;
 use crate::problem::{self, ApiError, ProblemKind};
 use crate::rate_limit::{self, RateLimiters};
+use crate::routes::banking as banking_routes;
 use crate::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
 use crate::routes::{licences, platform};
 
@@ -51,6 +53,8 @@ pub struct Adapters {
     pub job_handlers: Vec<Arc<dyn JobHandler>>,
     /// Platform-wide counts (`/api/admin/stats`).
     pub platform_stats: Arc<dyn PlatformStats>,
+    /// Open banking (GoCardless): the feed, when configured, and its stores.
+    pub banking: BankingPorts,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -74,6 +78,7 @@ pub struct Application {
     certificates: Arc<payymo_adapter_tls::CertificateStore>,
     runners: Vec<JobRunner>,
     shutdown_timeout: Duration,
+    banking: BankingService,
 }
 
 impl std::fmt::Debug for Application {
@@ -120,6 +125,10 @@ impl Application {
                 ..IdentityConfig::default()
             },
         );
+        let banking = BankingService::new(
+            adapters.banking,
+            BankingConfig::new(format!("{}/api/gocardless/callback", settings.public_url)),
+        );
         let state = SharedState {
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
             https: web::Data::new(HttpsPolicy {
@@ -128,6 +137,7 @@ impl Application {
             settings: web::Data::new(settings),
             database: web::Data::new(adapters.database),
             identity: web::Data::new(identity.clone()),
+            banking: web::Data::new(banking.clone()),
             metrics: web::Data::new(Metrics::new()),
             limiters: web::Data::new(limiters.clone()),
             openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
@@ -152,6 +162,7 @@ impl Application {
             certificates,
             runners,
             shutdown_timeout,
+            banking,
         })
     }
 
@@ -159,6 +170,14 @@ impl Application {
     #[must_use]
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The open-banking service, for the job runner: register
+    /// `payymo_services::banking::SyncJobHandler::new(app.banking())` for
+    /// `gocardless.sync_account`, and call `enqueue_due_syncs()` on a schedule.
+    #[must_use]
+    pub fn banking(&self) -> BankingService {
+        self.banking.clone()
     }
 
     /// A handle to stop the server gracefully.
@@ -287,6 +306,7 @@ struct SharedState {
     licences: web::Data<LicenceService>,
     jobs: web::Data<Arc<dyn JobQueue>>,
     platform_stats: web::Data<Arc<dyn PlatformStats>>,
+    banking: web::Data<BankingService>,
 }
 
 fn build_app(
@@ -315,6 +335,7 @@ fn build_app(
         licences: licence_service,
         jobs,
         platform_stats,
+        banking,
     } = state;
     let max_body = settings.max_body_bytes;
     let mut app = App::new()
@@ -331,6 +352,7 @@ fn build_app(
         .app_data(licence_service)
         .app_data(jobs)
         .app_data(platform_stats)
+        .app_data(banking)
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body)
@@ -367,7 +389,8 @@ fn build_app(
         .configure(api_keys::configure)
         .configure(admin::configure)
         .configure(licences::configure)
-        .configure(platform::configure);
+        .configure(platform::configure)
+        .configure(banking_routes::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }

@@ -8,10 +8,13 @@ use payymo_adapter_crypto::{
     RecoveryCodeGenerator, RsaTokenCodec, TokenConfig, TotpAuthenticator,
 };
 use payymo_adapter_diesel::DieselStore;
+use payymo_adapter_gocardless::GoCardlessClient;
 use payymo_adapter_tls::CertificateStore;
+use payymo_ports::bank_feed::BankFeed;
 use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::FieldCipher;
 use payymo_ports::storage::AuditLog;
+use payymo_services::banking::BankingPorts;
 use payymo_services::identity::IdentityPorts;
 use payymo_services::jobs::JobHandler;
 
@@ -32,6 +35,9 @@ pub enum StartupError {
     /// A certificate, key, root or pins file of an outgoing connection is invalid.
     #[error("certificates: {0}")]
     Certificates(String),
+    /// An integration's client could not be built.
+    #[error("integration: {0}")]
+    Integration(String),
 }
 
 /// The system clock.
@@ -216,6 +222,55 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         integrations,
         jobs: Arc::new(store.clone()),
         platform_stats: Arc::new(store.clone()),
+        banking: banking_ports(settings, store, Arc::new(SystemClock))?,
+    })
+}
+
+/// The open-banking ports over `store`: the GoCardless client when `GOCARDLESS_CLIENT_ID` and
+/// `GOCARDLESS_CLIENT_SECRET` are set (else no feed: its endpoints answer 503), reading time
+/// from `clock`.
+///
+/// # Errors
+/// The HTTP client or the GoCardless client cannot be built.
+pub fn banking_ports(
+    settings: &Settings,
+    store: &DieselStore,
+    clock: Arc<dyn Clock>,
+) -> Result<BankingPorts, StartupError> {
+    let feed: Option<Arc<dyn BankFeed>> = match (
+        &settings.integrations.gocardless_client_id,
+        &settings.integrations.gocardless_client_secret,
+    ) {
+        (Some(id), Some(secret)) => {
+            let http = reqwest::Client::builder()
+                .use_rustls_tls()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .timeout(std::time::Duration::from_secs(30))
+                .user_agent(concat!("payymo/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| StartupError::Integration(format!("http client: {e}")))?;
+            let client = GoCardlessClient::new(
+                &settings.gocardless_base_url,
+                id.clone(),
+                secret.clone(),
+                http,
+            )
+            .map_err(|e| StartupError::Integration(e.to_string()))?
+            .with_clock(Arc::clone(&clock));
+            Some(Arc::new(client))
+        }
+        _ => None,
+    };
+    let store = Arc::new(store.clone());
+    Ok(BankingPorts {
+        feed,
+        connections: store.clone(),
+        transactions: store.clone(),
+        banking: store.clone(),
+        jobs: store.clone(),
+        audit: store,
+        clock,
+        ids: Arc::new(UuidV7Ids),
     })
 }
 

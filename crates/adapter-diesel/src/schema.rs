@@ -407,4 +407,48 @@ diesel::allow_tables_to_appear_in_same_query!(
     stripe_connections,
     jobs,
     webhook_events,
+    bank_account_sync,
+    bank_pending_transactions,
 );
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{Id, Instant};
+
+    bank_account_sync (bank_account_id) {
+        bank_account_id -> Id,
+        tenant_id -> Id,
+        status -> Text,
+        history_days -> Integer,
+        last_synced_at -> Nullable<Instant>,
+        last_booked_date -> Nullable<Date>,
+        budget_limit -> Nullable<Integer>,
+        budget_remaining -> Nullable<Integer>,
+        budget_resets_at -> Nullable<Instant>,
+        balances -> Nullable<Text>,
+        balances_at -> Nullable<Instant>,
+        last_error -> Nullable<Text>,
+        updated_at -> Instant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{Id, Instant};
+
+    bank_pending_transactions (id) {
+        id -> Id,
+        tenant_id -> Id,
+        bank_account_id -> Id,
+        dedupe_key -> Text,
+        booking_date -> Date,
+        value_date -> Nullable<Date>,
+        amount_minor -> BigInt,
+        currency -> Text,
+        counterparty_name -> Text,
+        counterparty_iban -> Nullable<Text>,
+        remittance -> Text,
+        reference -> Nullable<Text>,
+        seen_at -> Instant,
+    }
+}

@@ -536,6 +536,16 @@ impl BankFeed for GoCardlessClient {
         Ok(map::agreement(answer.body))
     }
 
+    async fn get_agreement(&self, agreement_id: &str) -> Result<Agreement, BankFeedError> {
+        let answer: Answer<wire::Agreement> = self
+            .get(
+                self.url(&["agreements", "enduser", agreement_id]),
+                Resource::Agreement,
+            )
+            .await?;
+        Ok(map::agreement(answer.body))
+    }
+
     async fn create_requisition(
         &self,
         request: &NewRequisition,

@@ -541,3 +541,45 @@ async fn the_client_and_the_mock_both_serve_as_a_dyn_bank_feed() {
     ];
     assert_eq!(counts, [3, 0]);
 }
+
+#[tokio::test]
+async fn an_accepted_agreement_is_read_back_with_its_acceptance_time() {
+    let (server, client, _clock) = authenticated().await;
+    let mut accepted = fixture("agreement_created.json");
+    accepted["accepted"] = json!("2026-11-20T09:20:05.118Z");
+    Mock::given(method("GET"))
+        .and(path(
+            "/agreements/enduser/6a0e4c2b-9d1f-4e7a-8b3c-5f2d1e0a9c84/",
+        ))
+        .and(bearer(&first_access()))
+        .respond_with(answer(200, &accepted))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/agreements/enduser/00000000-0000-0000-0000-000000000000/",
+        ))
+        .respond_with(answer(
+            404,
+            &json!({"detail": "Not found.", "summary": "Not found.", "status_code": 404}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let agreement = client
+        .get_agreement("6a0e4c2b-9d1f-4e7a-8b3c-5f2d1e0a9c84")
+        .await
+        .unwrap();
+    assert_eq!(agreement.access_valid_for_days, 180);
+    assert_eq!(
+        agreement.accepted.map(|at| at.to_rfc3339()),
+        Some("2026-11-20T09:20:05.118+00:00".to_owned())
+    );
+    let missing = client
+        .get_agreement("00000000-0000-0000-0000-000000000000")
+        .await
+        .unwrap_err();
+    assert!(!missing.is_transient(), "{missing:?}");
+}

@@ -599,6 +599,13 @@ pub trait BankFeed: Send + Sync {
     /// limits; [`BankFeedError::InstitutionNotFound`]; the common errors.
     async fn create_agreement(&self, request: &NewAgreement) -> Result<Agreement, BankFeedError>;
 
+    /// An end-user agreement as stored now (with its acceptance time once accepted).
+    ///
+    /// # Errors
+    /// [`BankFeedError::Unexpected`] or [`BankFeedError::Validation`] for an unknown agreement;
+    /// the common errors.
+    async fn get_agreement(&self, agreement_id: &str) -> Result<Agreement, BankFeedError>;
+
     /// Creates a requisition: the link the account holder follows to consent.
     ///
     /// # Errors

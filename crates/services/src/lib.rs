@@ -1,5 +1,6 @@
 //! See the crate description.
 
+pub mod banking;
 pub mod identity;
 pub mod jobs;
 pub mod keys;

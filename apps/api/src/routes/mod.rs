@@ -4,6 +4,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod banking;
 pub mod docs;
 pub mod health;
 pub mod jwks;

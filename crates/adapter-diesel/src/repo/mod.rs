@@ -1,5 +1,6 @@
 //! The port implementations, one module per group of ports.
 
+mod banking;
 mod connections;
 mod encrypted;
 mod identity;

@@ -40,5 +40,14 @@ mod platform;
 #[cfg(feature = "mock")]
 pub use platform::MockPlatformStats;
 pub use platform::{PlatformCounts, PlatformStats};
+mod banking;
+#[cfg(feature = "mock")]
+pub use banking::MockBankingStore;
+pub use banking::{
+    BankAccountSyncState, BankTransactionFilter, BankingStore, ListedBankTransaction,
+    PendingBankTransaction,
+};
+#[cfg(feature = "mock")]
+pub use reconciliation::{MockConnectionStore, MockTransactionStore};
 #[cfg(feature = "mock")]
 pub use work::MockJobQueue;
