@@ -4,6 +4,7 @@ mod connections;
 mod identity;
 mod matching;
 mod transactions;
+mod stripe;
 mod work;
 
 use chrono::{DateTime, Utc};

@@ -31,3 +31,11 @@ pub use reconciliation::{
     StoredMatch, TransactionMatchState, TransactionPage, TransactionStore,
 };
 pub use work::{JobQueue, NewJob, WebhookEvent, WebhookInbox};
+mod stripe;
+
+#[cfg(feature = "mock")]
+pub use stripe::MockStripeStore;
+pub use stripe::{
+    StripeAccountSummary, StripePaymentFilter, StripePaymentListing, StripePaymentRecord,
+    StripePaymentReview, StripePayoutFilter, StripeStore,
+};
