@@ -233,10 +233,17 @@ impl TestAppBuilder {
         if let Some(clock) = self.clock {
             identity.clock = clock;
         }
+        let stripe_ports = payymo_api::wiring::stripe_ports(&settings, &store, &identity)
+            .expect("stripe adapters");
+        let stripe = payymo_services::stripe::StripeService::new(
+            stripe_ports.clone(),
+            payymo_services::stripe::StripeConfig::default(),
+        );
         let adapters = Adapters {
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
             identity,
             field_cipher: cipher,
+            stripe: stripe_ports,
         };
         let app = Application::build_with_routes(settings, adapters, self.routes)
             .expect("binding the test server");
@@ -254,6 +261,7 @@ impl TestAppBuilder {
             server: Some(server),
             store,
             jwt: keys,
+            stripe,
             _keys: key_dir,
             _db: db,
         }
@@ -275,6 +283,8 @@ pub struct TestApp {
     pub store: DieselStore,
     /// The key pair the app signs tokens with.
     pub jwt: JwtKeys,
+    /// The Stripe service over the app's own adapters (to run its job handlers directly).
+    pub stripe: payymo_services::stripe::StripeService,
     _keys: tempfile::TempDir,
     _db: TestDatabase,
 }

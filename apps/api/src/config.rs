@@ -242,6 +242,11 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// `PAYYMO_LOG`: a tracing filter such as `info,payymo_api=debug`.
     pub log_filter: String,
+    /// `PAYYMO_PUBLIC_URL`: the address the outside world reaches this server at (webhook URLs
+    /// are built from it), without a trailing slash.
+    pub public_url: String,
+    /// `STRIPE_API_BASE`: Stripe's API base URL.
+    pub stripe_api_base: String,
 }
 
 /// The variables Payymo documents, for the README, `.env.example` and the unknown-variable check.
@@ -276,6 +281,8 @@ pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "PAYYMO_MAX_BODY_BYTES",
     "PAYYMO_SHUTDOWN_TIMEOUT",
     "PAYYMO_LOG",
+    "PAYYMO_PUBLIC_URL",
+    "STRIPE_API_BASE",
 ];
 
 /// The embedded default database: a SQLite file in the working directory.
@@ -290,6 +297,30 @@ pub const DEFAULT_RATE_LIMIT_BANK: &str = "10/minute";
 pub const DEFAULT_RATE_LIMIT_MATCH: &str = "15/minute";
 /// Default for everything else: generous, the dashboard polls.
 pub const DEFAULT_RATE_LIMIT_DEFAULT: &str = "20000/day;1200/minute";
+
+/// Default of `PAYYMO_PUBLIC_URL` (development).
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8080";
+/// Default of `STRIPE_API_BASE`.
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
+
+/// An absolute `http(s)://host[:port][/path]` URL without query or fragment; the trailing slash
+/// is dropped.
+fn parse_http_base_url(v: &str) -> Result<String, String> {
+    let v = v.trim().trim_end_matches('/');
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{v}' is not an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || rest.contains(['?', '#', ' '])
+        || host.contains('@')
+        || rest.chars().any(char::is_control)
+    {
+        return Err(format!("'{v}' is not an absolute URL without query or credentials"));
+    }
+    Ok(v.to_owned())
+}
 
 /// Reads variables out of a snapshot of the environment, collecting every problem.
 struct Reader<'a> {
@@ -601,6 +632,17 @@ impl Settings {
                 .map_err(|e| format!("'{v}' is not a log filter: {e}"))
         });
 
+        let public_url = r.parsed(
+            "PAYYMO_PUBLIC_URL",
+            DEFAULT_PUBLIC_URL.to_owned(),
+            parse_http_base_url,
+        );
+        let stripe_api_base = r.parsed(
+            "STRIPE_API_BASE",
+            DEFAULT_STRIPE_API_BASE.to_owned(),
+            parse_http_base_url,
+        );
+
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
         }
@@ -628,6 +670,8 @@ impl Settings {
             max_body_bytes,
             shutdown_timeout,
             log_filter,
+            public_url,
+            stripe_api_base,
         })
     }
 

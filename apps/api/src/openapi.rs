@@ -40,6 +40,13 @@ use utoipa::OpenApi;
         crate::routes::audit::list,
         crate::routes::admin::tenants,
         crate::routes::admin::patch_tenant,
+        crate::routes::stripe::connect,
+        crate::routes::stripe::accounts,
+        crate::routes::stripe::set_webhook_secret,
+        crate::routes::stripe::sync,
+        crate::routes::stripe::payments,
+        crate::routes::stripe::payouts,
+        crate::routes::stripe::webhook,
     ),
     components(schemas(
         crate::problem::Problem,
@@ -73,6 +80,17 @@ use utoipa::OpenApi;
         crate::routes::users::CreateUser,
         crate::routes::users::PatchUser,
         crate::routes::audit::AuditEventView,
+        crate::routes::stripe::ConnectStripe,
+        crate::routes::stripe::StripeAccountView,
+        crate::routes::stripe::StripeAccountList,
+        crate::routes::stripe::SetWebhookSecret,
+        crate::routes::stripe::SyncView,
+        crate::routes::stripe::StripePaymentView,
+        crate::routes::stripe::StripePaymentPage,
+        crate::routes::stripe::BankTransactionView,
+        crate::routes::stripe::StripePayoutView,
+        crate::routes::stripe::StripePayoutPage,
+        crate::routes::stripe::WebhookAckView,
     )),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -81,6 +99,7 @@ use utoipa::OpenApi;
         (name = "audit", description = "The tenant's audit log"),
         (name = "api-keys", description = "Keys for automated systems"),
         (name = "admin", description = "Platform administration (system admins, admin API key)"),
+        (name = "stripe", description = "Stripe connections, payments, payouts and webhooks"),
     )
 )]
 pub struct ApiDoc;

@@ -24,6 +24,7 @@ use crate::net::TrustedProxies;
 use crate::problem::{self, ApiError, ProblemKind};
 use crate::rate_limit::{self, RateLimiters};
 use crate::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
+use crate::routes::stripe as stripe_routes;
 
 /// The adapters behind the ports, chosen by the caller.
 #[derive(Clone)]
@@ -34,6 +35,8 @@ pub struct Adapters {
     pub identity: IdentityPorts,
     /// Encryption of stored secrets (TOTP secrets, connection credentials).
     pub field_cipher: Arc<dyn FieldCipher>,
+    /// The ports of the Stripe service.
+    pub stripe: payymo_services::stripe::StripePorts,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -92,7 +95,12 @@ impl Application {
                 ..IdentityConfig::default()
             },
         );
+        let stripe = payymo_services::stripe::StripeService::new(
+            adapters.stripe,
+            payymo_services::stripe::StripeConfig::default(),
+        );
         let state = SharedState {
+            stripe: web::Data::new(stripe),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
             https: web::Data::new(HttpsPolicy {
                 enforce: settings.enforce_https,
@@ -171,6 +179,7 @@ struct SharedState {
     https: web::Data<HttpsPolicy>,
     openapi: web::Data<docs::OpenApiJson>,
     identity: web::Data<IdentityService>,
+    stripe: web::Data<payymo_services::stripe::StripeService>,
 }
 
 fn build_app(
@@ -194,6 +203,7 @@ fn build_app(
         https,
         openapi,
         identity,
+        stripe,
     } = state;
     let max_body = settings.max_body_bytes;
     let mut app = App::new()
@@ -205,6 +215,7 @@ fn build_app(
         .app_data(https)
         .app_data(openapi)
         .app_data(identity)
+        .app_data(stripe)
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body)
@@ -239,7 +250,8 @@ fn build_app(
         .configure(users::configure)
         .configure(audit::configure)
         .configure(api_keys::configure)
-        .configure(admin::configure);
+        .configure(admin::configure)
+        .configure(stripe_routes::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }

@@ -8,3 +8,4 @@ pub mod docs;
 pub mod health;
 pub mod jwks;
 pub mod users;
+pub mod stripe;
