@@ -317,7 +317,9 @@ fn parse_http_base_url(v: &str) -> Result<String, String> {
         || host.contains('@')
         || rest.chars().any(char::is_control)
     {
-        return Err(format!("'{v}' is not an absolute URL without query or credentials"));
+        return Err(format!(
+            "'{v}' is not an absolute URL without query or credentials"
+        ));
     }
     Ok(v.to_owned())
 }

@@ -23,8 +23,8 @@ use crate::middleware::{self as mw, HttpsPolicy};
 use crate::net::TrustedProxies;
 use crate::problem::{self, ApiError, ProblemKind};
 use crate::rate_limit::{self, RateLimiters};
-use crate::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
 use crate::routes::stripe as stripe_routes;
+use crate::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
 
 /// The adapters behind the ports, chosen by the caller.
 #[derive(Clone)]

@@ -59,10 +59,10 @@ fn into_port(event: StripeEvent) -> GatewayEvent {
 }
 
 impl PaymentWebhooks for StripeWebhooks {
-    fn verify(
+    fn verify<'a>(
         &self,
         payload: &[u8],
-        signature: Option<&str>,
+        signature: Option<&'a str>,
         secrets: &[SecretString],
         now: DateTime<Utc>,
     ) -> Result<GatewayEvent, WebhookRejection> {
@@ -87,7 +87,10 @@ mod tests {
         let secret = SecretString::from("whsec_test".to_owned());
         let body = br#"{"id":"evt_1","type":"customer.created","created":1700000000,"livemode":false,"api_version":null,"data":{"object":{}}}"#;
         let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let header = format!("t=1700000000,v1={}", webhook::sign(body, &secret, 1_700_000_000));
+        let header = format!(
+            "t=1700000000,v1={}",
+            webhook::sign(body, &secret, 1_700_000_000)
+        );
         let event = StripeWebhooks::default()
             .verify(body, Some(&header), &[secret], now)
             .unwrap();

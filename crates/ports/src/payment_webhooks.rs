@@ -85,10 +85,10 @@ pub trait PaymentWebhooks: Send + Sync {
     ///
     /// # Errors
     /// The [`WebhookRejection`] that applies.
-    fn verify(
+    fn verify<'a>(
         &self,
         payload: &[u8],
-        signature: Option<&str>,
+        signature: Option<&'a str>,
         secrets: &[SecretString],
         now: DateTime<Utc>,
     ) -> Result<GatewayEvent, WebhookRejection>;

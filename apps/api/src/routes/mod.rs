@@ -7,5 +7,5 @@ pub mod auth;
 pub mod docs;
 pub mod health;
 pub mod jwks;
-pub mod users;
 pub mod stripe;
+pub mod users;

@@ -37,9 +37,10 @@ impl From<StripeError> for ApiError {
                 ProblemKind::BadRequest,
                 format!("Stripe rejected the API key: {reason}"),
             ),
-            StripeError::AlreadyConnected => {
-                ApiError::new(ProblemKind::Conflict, "this Stripe account is already connected")
-            }
+            StripeError::AlreadyConnected => ApiError::new(
+                ProblemKind::Conflict,
+                "this Stripe account is already connected",
+            ),
             StripeError::WebhookRejected(reason) => ApiError::new(
                 ProblemKind::BadRequest,
                 format!("webhook rejected: {reason}"),
@@ -675,7 +676,10 @@ pub async fn webhook(
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| {
-            ApiError::new(ProblemKind::BadRequest, "the webhook body could not be read")
+            ApiError::new(
+                ProblemKind::BadRequest,
+                "the webhook body could not be read",
+            )
         })?;
         if body.len() + chunk.len() > MAX_WEBHOOK_BYTES {
             return Err(too_large());

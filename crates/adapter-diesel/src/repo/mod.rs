@@ -3,8 +3,8 @@
 mod connections;
 mod identity;
 mod matching;
-mod transactions;
 mod stripe;
+mod transactions;
 mod work;
 
 use chrono::{DateTime, Utc};

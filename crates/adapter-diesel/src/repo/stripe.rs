@@ -114,8 +114,14 @@ impl PaymentRow {
             transaction_id: self.transaction_id.map(|t| TransactionId::from_uuid(t.0)),
             status: self.status,
             amount: money_of(self.amount_minor, &self.currency)?,
-            fee: self.fee_minor.map(|m| money_of(m, &settlement)).transpose()?,
-            net: self.net_minor.map(|m| money_of(m, &settlement)).transpose()?,
+            fee: self
+                .fee_minor
+                .map(|m| money_of(m, &settlement))
+                .transpose()?,
+            net: self
+                .net_minor
+                .map(|m| money_of(m, &settlement))
+                .transpose()?,
             refunded: money_of(self.refunded_minor, &self.currency)?,
             dispute_id: self.dispute_id,
             dispute_status: self.dispute_status,
@@ -380,7 +386,8 @@ impl StripeStore for DieselStore {
                             stripe_payments::status.eq(&row.status),
                             stripe_payments::amount_minor.eq(row.amount_minor),
                             stripe_payments::currency.eq(&row.currency),
-                            stripe_payments::charge_id.eq(row.charge_id.clone().or(known.charge_id)),
+                            stripe_payments::charge_id
+                                .eq(row.charge_id.clone().or(known.charge_id)),
                             stripe_payments::fee_minor.eq(row.fee_minor.or(known.fee_minor)),
                             stripe_payments::net_minor.eq(row.net_minor.or(known.net_minor)),
                             stripe_payments::settlement_currency.eq(row
@@ -484,8 +491,9 @@ impl StripeStore for DieselStore {
                         .filter(stripe_payments::id.eq(p))
                         .select(PaymentRow::as_select())
                         .first(c)?;
-                    let refunded_minor = refunded
-                        .map_or(known.refunded_minor, |m| m.minor_units().max(known.refunded_minor));
+                    let refunded_minor = refunded.map_or(known.refunded_minor, |m| {
+                        m.minor_units().max(known.refunded_minor)
+                    });
                     let (dispute_id, dispute_status) = match &dispute {
                         Some((id, status)) => (Some(id.clone()), Some(status.clone())),
                         None => (known.dispute_id, known.dispute_status),
@@ -550,8 +558,9 @@ impl StripeStore for DieselStore {
                 let rows: Vec<(PaymentRow, Option<String>)> = crate::dispatch!(conn, |c| {
                     let mut query = stripe_payments::table
                         .left_join(
-                            transactions::table
-                                .on(transactions::id.nullable().eq(stripe_payments::transaction_id)),
+                            transactions::table.on(transactions::id
+                                .nullable()
+                                .eq(stripe_payments::transaction_id)),
                         )
                         .filter(stripe_payments::tenant_id.eq(t))
                         .order((stripe_payments::paid_at.desc(), stripe_payments::id.desc()))
@@ -563,8 +572,7 @@ impl StripeStore for DieselStore {
                         .into_boxed();
                     if let Some(connection) = filter.connection {
                         query = query.filter(
-                            stripe_payments::stripe_connection_id
-                                .eq(Uid(connection.into_uuid())),
+                            stripe_payments::stripe_connection_id.eq(Uid(connection.into_uuid())),
                         );
                     }
                     match filter.needs_review {
@@ -580,9 +588,11 @@ impl StripeStore for DieselStore {
                     }
                     if let Some((at, id)) = after {
                         query = query.filter(
-                            stripe_payments::paid_at.lt(Ts(at)).or(stripe_payments::paid_at
-                                .eq(Ts(at))
-                                .and(stripe_payments::id.lt(Uid(id)))),
+                            stripe_payments::paid_at
+                                .lt(Ts(at))
+                                .or(stripe_payments::paid_at
+                                    .eq(Ts(at))
+                                    .and(stripe_payments::id.lt(Uid(id)))),
                         );
                     }
                     query.load(c)
@@ -599,7 +609,9 @@ impl StripeStore for DieselStore {
                             match_allocations::table
                                 .on(match_allocations::match_id.eq(matches::id)),
                         )
-                        .inner_join(invoices::table.on(invoices::id.eq(match_allocations::invoice_id)))
+                        .inner_join(
+                            invoices::table.on(invoices::id.eq(match_allocations::invoice_id))
+                        )
                         .filter(matches::tenant_id.eq(t))
                         .filter(matches::transaction_id.eq_any(&transaction_ids))
                         .filter(matches::state.eq_any(["approved", "applying", "applied"]))
@@ -645,7 +657,10 @@ impl StripeStore for DieselStore {
                 let rows: Vec<PayoutRow> = crate::dispatch!(conn, |c| {
                     let mut query = stripe_payouts::table
                         .filter(stripe_payouts::tenant_id.eq(t))
-                        .order((stripe_payouts::arrival_date.desc(), stripe_payouts::id.desc()))
+                        .order((
+                            stripe_payouts::arrival_date.desc(),
+                            stripe_payouts::id.desc(),
+                        ))
                         .limit(limit)
                         .select(PayoutRow::as_select())
                         .into_boxed();
@@ -668,9 +683,11 @@ impl StripeStore for DieselStore {
                     }
                     if let Some((date, id)) = after {
                         query = query.filter(
-                            stripe_payouts::arrival_date.lt(date).or(stripe_payouts::arrival_date
-                                .eq(date)
-                                .and(stripe_payouts::id.lt(Uid(id)))),
+                            stripe_payouts::arrival_date
+                                .lt(date)
+                                .or(stripe_payouts::arrival_date
+                                    .eq(date)
+                                    .and(stripe_payouts::id.lt(Uid(id)))),
                         );
                     }
                     query.load(c)

@@ -26,9 +26,7 @@ fn uuid_field(payload: &str, field: &str) -> Option<uuid::Uuid> {
 fn outcome(error: &StripeError) -> JobOutcome {
     match error {
         StripeError::Gateway(e) if e.is_transient() => JobOutcome::Retry(error.to_string()),
-        StripeError::Store(e)
-            if matches!(e, payymo_ports::storage::StoreError::Unavailable(_)) =>
-        {
+        StripeError::Store(e) if matches!(e, payymo_ports::storage::StoreError::Unavailable(_)) => {
             JobOutcome::Retry(error.to_string())
         }
         _ => JobOutcome::Fail(error.to_string()),
@@ -61,7 +59,9 @@ impl JobHandler for ProcessEventJobHandler {
             uuid_field(&job.payload, "webhook_event_id"),
             uuid_field(&job.payload, "connection_id"),
         ) else {
-            return JobOutcome::Fail("payload needs a tenant, webhook_event_id and connection_id".to_owned());
+            return JobOutcome::Fail(
+                "payload needs a tenant, webhook_event_id and connection_id".to_owned(),
+            );
         };
         match self
             .service

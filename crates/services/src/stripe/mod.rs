@@ -171,10 +171,13 @@ pub struct StripeService {
 
 fn gateway_key_error(e: &GatewayError) -> Option<String> {
     match e {
-        GatewayError::InvalidKey => Some("invalid_api_key: the key is wrong, revoked or expired".to_owned()),
+        GatewayError::InvalidKey => {
+            Some("invalid_api_key: the key is wrong, revoked or expired".to_owned())
+        }
         GatewayError::Permission { code } => Some(format!(
             "permission: the key may not read the balance ({})",
-            code.as_deref().unwrap_or("restricted key lacks a permission")
+            code.as_deref()
+                .unwrap_or("restricted key lacks a permission")
         )),
         _ => None,
     }

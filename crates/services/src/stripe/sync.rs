@@ -181,7 +181,8 @@ impl StripeService {
                 });
             if newly_refunded || (before.is_none() && payment.refunded_amount.is_positive()) {
                 report.refunds_flagged += 1;
-                self.payment_refunded(tenant, connection, payment, ctx).await?;
+                self.payment_refunded(tenant, connection, payment, ctx)
+                    .await?;
             }
             drop(stored_payment);
         }
@@ -311,8 +312,7 @@ impl StripeService {
                         id: txn.id.to_string(),
                         amount: txn.amount,
                         booking_date: txn.booking_date,
-                        counterparty: Some(txn.counterparty_name.clone())
-                            .filter(|c| !c.is_empty()),
+                        counterparty: Some(txn.counterparty_name.clone()).filter(|c| !c.is_empty()),
                         remittance: Some(remittance).filter(|r| !r.trim().is_empty()),
                     });
                 }
@@ -373,11 +373,7 @@ impl StripeService {
             .await;
             summary.matched.push((pair.payout_id, transaction));
         }
-        summary.ambiguous = report
-            .ambiguous
-            .into_iter()
-            .map(|a| a.payout_id)
-            .collect();
+        summary.ambiguous = report.ambiguous.into_iter().map(|a| a.payout_id).collect();
         summary.unmatched = report.unmatched;
         Ok(summary)
     }

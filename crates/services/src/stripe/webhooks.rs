@@ -4,7 +4,9 @@ use payymo_domain::connection::{PayoutStatus, StripePayout};
 use payymo_domain::ids::{ConnectionId, JobId, TenantId, TransactionId};
 use payymo_domain::payout_matching::PayoutStatus as GatewayPayoutStatus;
 use payymo_domain::transaction::{Transaction, TransactionSource};
-use payymo_ports::payment_gateway::{GatewayDispute, GatewayPayment, GatewayPaymentStatus, GatewayPayout};
+use payymo_ports::payment_gateway::{
+    GatewayDispute, GatewayPayment, GatewayPaymentStatus, GatewayPayout,
+};
 use payymo_ports::payment_webhooks::GatewayEventData;
 use payymo_ports::storage::{
     NewJob, StoreError, StripePaymentRecord, StripePaymentReview, WebhookEvent,
