@@ -59,7 +59,7 @@ fn ok(body: Value) -> ResponseTemplate {
         .set_body_json(body)
 }
 
-fn list(data: Vec<Value>, has_more: bool, url: &str) -> Value {
+fn list(data: &[Value], has_more: bool, url: &str) -> Value {
     json!({ "object": "list", "data": data, "has_more": has_more, "url": url })
 }
 
@@ -674,6 +674,10 @@ async fn webhooks_are_verified_stored_once_and_refused_otherwise() {
     assert_eq!(run_jobs(&app).await.len(), 3);
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the life of one payment and one payout"
+)]
 async fn processing_creates_payments_and_payouts(backend: Backend) {
     let server = stripe().await;
     let app = spawn(&server, backend).await;
@@ -953,14 +957,14 @@ async fn sync_follows_pagination_retries_a_rate_limit_and_settles_fees_from_payo
     Mock::given(method("GET"))
         .and(path("/v1/charges"))
         .and(query_param("starting_after", "ch_3SxSync0002"))
-        .respond_with(ok(list(vec![page_two_charge], false, "/v1/charges")))
+        .respond_with(ok(list(&[page_two_charge], false, "/v1/charges")))
         .with_priority(2)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/charges"))
         .and(query_param_is_missing("starting_after"))
-        .respond_with(ok(list(page_one, true, "/v1/charges")))
+        .respond_with(ok(list(&page_one, true, "/v1/charges")))
         .with_priority(3)
         .mount(&server)
         .await;
@@ -968,7 +972,7 @@ async fn sync_follows_pagination_retries_a_rate_limit_and_settles_fees_from_payo
     Mock::given(method("GET"))
         .and(path("/v1/payouts"))
         .respond_with(ok(list(
-            vec![payout(
+            &[payout(
                 "po_1SxSyncPaid01",
                 2500 + 11900 - 192,
                 arrival,
@@ -984,7 +988,7 @@ async fn sync_follows_pagination_retries_a_rate_limit_and_settles_fees_from_payo
         .and(path("/v1/balance_transactions"))
         .and(query_param("payout", "po_1SxSyncPaid01"))
         .respond_with(ok(list(
-            vec![
+            &[
                 json!({
                     "id": "txn_1SxSyncPaid01", "object": "balance_transaction",
                     "amount": -14208, "available_on": created + 100, "created": created + 100,
@@ -1190,13 +1194,13 @@ async fn paid_payouts_are_matched_to_their_bank_credits_end_to_end() {
     let week2 = week1 + Days::new(7);
     Mock::given(method("GET"))
         .and(path("/v1/charges"))
-        .respond_with(ok(list(vec![], false, "/v1/charges")))
+        .respond_with(ok(list(&[], false, "/v1/charges")))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/payouts"))
         .respond_with(ok(list(
-            vec![
+            &[
                 payout("po_1SxMatchC00003", 151_080, week2, "paid", created),
                 payout(
                     "po_1SxMatchF00004",
@@ -1228,7 +1232,7 @@ async fn paid_payouts_are_matched_to_their_bank_credits_end_to_end() {
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/balance_transactions"))
-        .respond_with(ok(list(vec![], false, "/v1/balance_transactions")))
+        .respond_with(ok(list(&[], false, "/v1/balance_transactions")))
         .mount(&server)
         .await;
 

@@ -59,14 +59,14 @@ fn into_port(event: StripeEvent) -> GatewayEvent {
 }
 
 impl PaymentWebhooks for StripeWebhooks {
-    fn verify<'a>(
+    fn verify(
         &self,
         payload: &[u8],
-        signature: Option<&'a str>,
+        signature: &str,
         secrets: &[SecretString],
         now: DateTime<Utc>,
     ) -> Result<GatewayEvent, WebhookRejection> {
-        webhook::construct_event(payload, signature, secrets, now, self.tolerance)
+        webhook::construct_event(payload, Some(signature), secrets, now, self.tolerance)
             .map(into_port)
             .map_err(|e| rejection(&e))
     }
@@ -92,17 +92,17 @@ mod tests {
             webhook::sign(body, &secret, 1_700_000_000)
         );
         let event = StripeWebhooks::default()
-            .verify(body, Some(&header), &[secret], now)
+            .verify(body, &header, &[secret], now)
             .unwrap();
         assert_eq!(event.id, "evt_1");
         assert_eq!(event.data, GatewayEventData::Other);
         let other = SecretString::from("whsec_other".to_owned());
         assert_eq!(
-            StripeWebhooks::default().verify(body, Some(&header), &[other], now),
+            StripeWebhooks::default().verify(body, &header, &[other], now),
             Err(WebhookRejection::BadSignature)
         );
         assert_eq!(
-            StripeWebhooks::default().verify(body, None, &[], now),
+            StripeWebhooks::default().verify(body, "", &[], now),
             Err(WebhookRejection::MissingSignature)
         );
     }

@@ -80,15 +80,16 @@ pub struct GatewayEvent {
 /// Verifies and reads the processor's webhook deliveries.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait PaymentWebhooks: Send + Sync {
-    /// Checks the signature header against the raw body under any of `secrets` (current first,
-    /// then the previous one during a rotation) at `now`, then reads the event.
+    /// Checks the signature header (empty when the request had none) against the raw body under
+    /// any of `secrets` (current first, then the previous one during a rotation) at `now`, then
+    /// reads the event.
     ///
     /// # Errors
     /// The [`WebhookRejection`] that applies.
-    fn verify<'a>(
+    fn verify(
         &self,
         payload: &[u8],
-        signature: Option<&'a str>,
+        signature: &str,
         secrets: &[SecretString],
         now: DateTime<Utc>,
     ) -> Result<GatewayEvent, WebhookRejection>;

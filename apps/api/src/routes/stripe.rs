@@ -689,9 +689,8 @@ pub async fn webhook(
     let service = service(&req)?;
     let ctx = request_context(&req);
     // An id that is not even a UUID is refused like an unknown one, after the same audit.
-    let connection = uuid::Uuid::parse_str(&connection)
-        .map(ConnectionId::from_uuid)
-        .unwrap_or_else(|_| ConnectionId::from_uuid(uuid::Uuid::nil()));
+    let connection =
+        ConnectionId::from_uuid(uuid::Uuid::parse_str(&connection).unwrap_or_default());
     let signature = req
         .headers()
         .get(payymo_adapter_stripe::webhook::SIGNATURE_HEADER)

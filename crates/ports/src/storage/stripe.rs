@@ -234,10 +234,6 @@ pub trait StripeStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the tenant has no such payment.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "tenant, payment, the refund and dispute facts, the review and time"
-    )]
     async fn flag_stripe_payment(
         &self,
         tenant: TenantId,
@@ -253,6 +249,10 @@ pub trait StripeStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the database cannot be reached.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "tenant, connection, charge, fee, net, payout and time"
+    )]
     async fn settle_stripe_charge(
         &self,
         tenant: TenantId,

@@ -26,7 +26,7 @@ fn uuid_field(payload: &str, field: &str) -> Option<uuid::Uuid> {
 fn outcome(error: &StripeError) -> JobOutcome {
     match error {
         StripeError::Gateway(e) if e.is_transient() => JobOutcome::Retry(error.to_string()),
-        StripeError::Store(e) if matches!(e, payymo_ports::storage::StoreError::Unavailable(_)) => {
+        StripeError::Store(payymo_ports::storage::StoreError::Unavailable(_)) => {
             JobOutcome::Retry(error.to_string())
         }
         _ => JobOutcome::Fail(error.to_string()),

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use payymo_domain::connection::{ConnectionStatus, PayoutStatus};
 use payymo_domain::ids::{ConnectionId, TenantId, TransactionId};
 use payymo_domain::payout_matching::{
@@ -282,45 +282,7 @@ impl StripeService {
             .min()
             .unwrap_or(since)
             - chrono::Days::new(7);
-        let mut credits = Vec::new();
-        let mut after = None;
-        'pages: loop {
-            let page = self
-                .ports
-                .transactions
-                .list_unmatched(
-                    tenant,
-                    TransactionPage {
-                        limit: CREDIT_PAGE,
-                        after,
-                    },
-                )
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.booking_date, last.id));
-            let full = page.len() >= CREDIT_PAGE as usize;
-            for txn in page {
-                if txn.booking_date < earliest {
-                    break 'pages;
-                }
-                if txn.source == TransactionSource::Bank && txn.is_credit() {
-                    let remittance = match &txn.reference {
-                        Some(reference) => format!("{} {reference}", txn.remittance),
-                        None => txn.remittance.clone(),
-                    };
-                    credits.push(BankCredit {
-                        id: txn.id.to_string(),
-                        amount: txn.amount,
-                        booking_date: txn.booking_date,
-                        counterparty: Some(txn.counterparty_name.clone()).filter(|c| !c.is_empty()),
-                        remittance: Some(remittance).filter(|r| !r.trim().is_empty()),
-                    });
-                }
-            }
-            if !full || credits.len() >= MAX_CREDITS {
-                break;
-            }
-        }
+        let credits = self.unmatched_bank_credits(tenant, earliest).await?;
         let connection_of: HashMap<&str, ConnectionId> = payouts
             .iter()
             .map(|p| (p.payout_id.as_str(), p.stripe_connection_id))
@@ -376,5 +338,53 @@ impl StripeService {
         summary.ambiguous = report.ambiguous.into_iter().map(|a| a.payout_id).collect();
         summary.unmatched = report.unmatched;
         Ok(summary)
+    }
+
+    /// The tenant's unmatched bank credits booked on or after `earliest`, newest first.
+    async fn unmatched_bank_credits(
+        &self,
+        tenant: TenantId,
+        earliest: NaiveDate,
+    ) -> Result<Vec<BankCredit>, StripeError> {
+        let mut credits = Vec::new();
+        let mut after = None;
+        'pages: loop {
+            let page = self
+                .ports
+                .transactions
+                .list_unmatched(
+                    tenant,
+                    TransactionPage {
+                        limit: CREDIT_PAGE,
+                        after,
+                    },
+                )
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.booking_date, last.id));
+            let full = page.len() >= CREDIT_PAGE as usize;
+            for txn in page {
+                if txn.booking_date < earliest {
+                    break 'pages;
+                }
+                if txn.source == TransactionSource::Bank && txn.is_credit() {
+                    let remittance = match &txn.reference {
+                        Some(reference) => format!("{} {reference}", txn.remittance),
+                        None => txn.remittance.clone(),
+                    };
+                    credits.push(BankCredit {
+                        id: txn.id.to_string(),
+                        amount: txn.amount,
+                        booking_date: txn.booking_date,
+                        counterparty: Some(txn.counterparty_name.clone()).filter(|c| !c.is_empty()),
+                        remittance: Some(remittance).filter(|r| !r.trim().is_empty()),
+                    });
+                }
+            }
+            if !full || credits.len() >= MAX_CREDITS {
+                break;
+            }
+        }
+        Ok(credits)
     }
 }

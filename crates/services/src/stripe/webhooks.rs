@@ -64,11 +64,12 @@ impl StripeService {
         };
         let tenant = stored.tenant_id;
         let secrets = self.webhook_secrets(&stored, previous.as_deref())?;
-        let event = match self
-            .ports
-            .webhooks
-            .verify(payload, signature, &secrets, self.now())
-        {
+        let event = match self.ports.webhooks.verify(
+            payload,
+            signature.unwrap_or_default(),
+            &secrets,
+            self.now(),
+        ) {
             Ok(event) => event,
             Err(rejection) => {
                 self.reject(tenant, connection, rejection.code(), ctx).await;
