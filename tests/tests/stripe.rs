@@ -1413,3 +1413,56 @@ async fn another_tenants_connection_is_not_found_and_its_data_invisible() {
         .await;
     assert_eq!(res.status(), 400);
 }
+
+#[tokio::test]
+async fn the_seed_variables_become_a_working_connection_through_the_cli_path() {
+    const FIELD_KEYS: &str = "k1:cGF5eW1vLXRlc3QtZmllbGQta2V5LTMyLWJ5dGVzISE=";
+    let server = stripe().await;
+    let app = TestApp::builder()
+        .env("RATE_LIMIT_AUTH", "1000/minute")
+        .env("STRIPE_API_BASE", &server.uri())
+        .env("PAYYMO_FIELD_KEYS", FIELD_KEYS)
+        .spawn()
+        .await;
+    let (token, tenant) = admin(&app, "admin@a.example", "Tenant A").await;
+    let vars = |with_keys: bool| {
+        let mut vars = std::collections::HashMap::from([
+            ("STRIPE_API_KEY".to_owned(), KEY.to_owned()),
+            ("STRIPE_WEBHOOK_SECRET".to_owned(), SECRET.to_owned()),
+            ("STRIPE_API_BASE".to_owned(), server.uri()),
+        ]);
+        if with_keys {
+            vars.insert("PAYYMO_FIELD_KEYS".to_owned(), FIELD_KEYS.to_owned());
+        }
+        payymo_api::config::Settings::from_vars(&vars).expect("seed settings")
+    };
+    // Without the field keys the server could never decrypt what the seed stores.
+    let refused =
+        payymo_api::stripe_seed::seed_default_connection(&vars(false), &app.store, tenant).await;
+    assert!(matches!(
+        refused,
+        Err(payymo_api::stripe_seed::SeedError::NoFieldKeys)
+    ));
+    let seeded = payymo_api::stripe_seed::seed_default_connection(&vars(true), &app.store, tenant)
+        .await
+        .expect("seeded");
+    assert_eq!(seeded.account_id.as_deref(), Some("acct_1Rk2mNLkD9v7hRt3"));
+    let again =
+        payymo_api::stripe_seed::seed_default_connection(&vars(true), &app.store, tenant).await;
+    assert!(matches!(
+        again,
+        Err(payymo_api::stripe_seed::SeedError::AlreadyConnected)
+    ));
+
+    // The running server reads the seeded secret: a delivery signed with it is accepted.
+    let connection = seeded.id.to_string();
+    let body = event("evt_Seed01", "customer.created", &json!({"id": "cus_1"}));
+    assert_eq!(deliver_signed(&app, &connection, &body).await.status(), 200);
+    let accounts: Value = app
+        .call(Method::GET, "/api/stripe/accounts", &token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(accounts["items"][0]["id"], connection);
+}

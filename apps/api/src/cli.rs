@@ -36,6 +36,14 @@ pub enum Command {
         #[arg(long, value_name = "E")]
         email: String,
     },
+    /// Create the tenant's Stripe connection from `STRIPE_API_KEY` and `STRIPE_WEBHOOK_SECRET`
+    /// (single-tenant deployments): the key is checked with Stripe and both secrets are stored
+    /// encrypted (`PAYYMO_FIELD_KEYS` required). Prints the webhook URL to register in Stripe.
+    StripeSeed {
+        /// The tenant (its id, as `GET /api/auth/me` shows it).
+        #[arg(long, value_name = "TENANT_ID")]
+        tenant: uuid::Uuid,
+    },
     /// Match exported transactions to exported invoices offline (a dry run: nothing is applied).
     ///
     /// Writes one JSON object `{"decisions": [...], "summary": {...}}` with exactly one decision
