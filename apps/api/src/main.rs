@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             Command::Serve { no_migrate } => serve(no_migrate).await,
             Command::Migrate => migrate().await,
             Command::CreateAdmin { email } => create_admin(&email).await,
+            Command::StripeSeed { tenant } => stripe_seed(tenant).await,
             Command::Match {
                 invoices,
                 transactions,
