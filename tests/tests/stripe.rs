@@ -1358,6 +1358,43 @@ async fn paid_payouts_are_matched_to_their_bank_credits(backend: Backend) {
         .await;
     let report: Value = res.json().await.unwrap();
     assert_eq!(report["payouts_matched"], json!([]));
+
+    // A payout.paid webhook matches its credit as soon as it is processed.
+    let arrival = week2 + Days::new(1);
+    let late = vec![bank_row(arrival, 20_000, "STRIPE", "STRIPE PAYOUT")];
+    app.store
+        .ingest_bank_transactions(tenant, account, &late, Utc::now())
+        .await
+        .unwrap();
+    let paid = event(
+        "evt_1SxMatchD",
+        "payout.paid",
+        &payout("po_1SxMatchD00006", 20_000, arrival, "paid", created),
+    );
+    assert_eq!(deliver_signed(&app, &connection, &paid).await.status(), 200);
+    run_jobs(&app).await;
+    let page = payouts(&app, &token, "?matched=true&limit=1").await;
+    assert_eq!(page["items"][0]["payout_id"], "po_1SxMatchD00006");
+    assert_eq!(
+        page["items"][0]["bank_transaction"]["id"],
+        late[0].transaction.id.to_string()
+    );
+    assert_eq!(page["items"][0]["bank_transaction"]["amount"], "200.00");
+    let (_, state) = app
+        .store
+        .get_transaction(tenant, late[0].transaction.id)
+        .await
+        .unwrap();
+    assert_eq!(state, TransactionMatchState::Matched);
+    // The next page continues after the cursor.
+    let cursor = page["page"]["next_cursor"].as_str().unwrap();
+    let next = payouts(
+        &app,
+        &token,
+        &format!("?matched=true&limit=10&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(next["items"].as_array().unwrap().len(), 3);
 }
 
 #[tokio::test]

@@ -173,7 +173,7 @@ impl StripeService {
                 continue;
             }
             let before = self.find_known(tenant, connection, &payment.id).await?;
-            let stored_payment = self.store_payment(tenant, connection, payment).await?;
+            self.store_payment(tenant, connection, payment).await?;
             let newly_refunded = payment.refunded_amount.is_positive()
                 && before.as_ref().is_some_and(|b| {
                     b.refunded.minor_units() < payment.refunded_amount.minor_units()
@@ -184,7 +184,6 @@ impl StripeService {
                 self.payment_refunded(tenant, connection, payment, ctx)
                     .await?;
             }
-            drop(stored_payment);
         }
         let payout_from = (now - self.config.payout_lookback).min(from);
         let payouts = self
