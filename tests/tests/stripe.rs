@@ -1521,3 +1521,46 @@ async fn the_seed_variables_become_a_working_connection_through_the_cli_path() {
         .unwrap();
     assert_eq!(accounts["items"][0]["id"], connection);
 }
+
+#[tokio::test]
+async fn a_key_revoked_after_connecting_marks_the_connection_failing() {
+    let server = stripe().await;
+    let app = spawn(&server, Backend::Postgres).await;
+    let (token, _) = admin(&app, "admin@a.example", "Tenant A").await;
+    let connection = connect(&app, &token).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .respond_with(stripe_error(
+            401,
+            None,
+            "Invalid API Key provided: sk_test_********************z7Hq",
+        ))
+        .mount(&server)
+        .await;
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/stripe/accounts/{connection}/sync"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let p = problem(res).await;
+    assert!(p["detail"].as_str().unwrap().contains("invalid_api_key"));
+    assert!(!p.to_string().contains(KEY));
+    let accounts: Value = app
+        .call(Method::GET, "/api/stripe/accounts", &token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let account = &accounts["items"][0];
+    assert_eq!(account["status"], "failing");
+    assert_eq!(account["last_sync_error"], "invalid_api_key");
+    assert_eq!(
+        account["payments_synced_at"],
+        Value::Null,
+        "no watermark moved"
+    );
+}

@@ -115,3 +115,43 @@ impl JobHandler for SyncJobHandler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use payymo_ports::payment_gateway::GatewayError;
+    use payymo_ports::storage::StoreError;
+
+    use super::*;
+
+    #[test]
+    fn payload_fields_are_read_as_uuids_or_not_at_all() {
+        let id = uuid::Uuid::from_u128(7);
+        let payload = format!(r#"{{"webhook_event_id":"{id}","connection_id":"nope"}}"#);
+        assert_eq!(uuid_field(&payload, "webhook_event_id"), Some(id));
+        assert_eq!(uuid_field(&payload, "connection_id"), None);
+        assert_eq!(uuid_field(&payload, "missing"), None);
+        assert_eq!(uuid_field("not json", "webhook_event_id"), None);
+    }
+
+    #[test]
+    fn only_passing_failures_are_retried() {
+        assert!(matches!(
+            outcome(&StripeError::Gateway(GatewayError::RateLimited)),
+            JobOutcome::Retry(_)
+        ));
+        assert!(matches!(
+            outcome(&StripeError::Store(StoreError::Unavailable(
+                "down".to_owned()
+            ))),
+            JobOutcome::Retry(_)
+        ));
+        assert!(matches!(
+            outcome(&StripeError::Gateway(GatewayError::InvalidKey)),
+            JobOutcome::Fail(_)
+        ));
+        assert!(matches!(
+            outcome(&StripeError::NotFound),
+            JobOutcome::Fail(_)
+        ));
+    }
+}
