@@ -26,9 +26,13 @@ fn uuid_field(payload: &str, field: &str) -> Option<uuid::Uuid> {
 fn outcome(error: &StripeError) -> JobOutcome {
     match error {
         StripeError::Gateway(e) if e.is_transient() => JobOutcome::Retry(error.to_string()),
-        StripeError::Store(payymo_ports::storage::StoreError::Unavailable(_)) => {
-            JobOutcome::Retry(error.to_string())
-        }
+        // A database hiccup, or a race with a concurrent delivery of the same payment (both
+        // inserting its row): the next attempt finds the other's work.
+        StripeError::Store(
+            payymo_ports::storage::StoreError::Unavailable(_)
+            | payymo_ports::storage::StoreError::Duplicate(_)
+            | payymo_ports::storage::StoreError::StaleVersion,
+        ) => JobOutcome::Retry(error.to_string()),
         _ => JobOutcome::Fail(error.to_string()),
     }
 }
@@ -143,6 +147,10 @@ mod tests {
             outcome(&StripeError::Store(StoreError::Unavailable(
                 "down".to_owned()
             ))),
+            JobOutcome::Retry(_)
+        ));
+        assert!(matches!(
+            outcome(&StripeError::Store(StoreError::Duplicate("row".to_owned()))),
             JobOutcome::Retry(_)
         ));
         assert!(matches!(
