@@ -260,6 +260,12 @@ impl TestAppBuilder {
         let banking =
             payymo_api::wiring::banking_ports(&settings, &store, Arc::clone(&identity.clock))
                 .expect("banking adapters");
+        let stripe_ports = payymo_api::wiring::stripe_ports(&settings, &store, &identity)
+            .expect("stripe adapters");
+        let stripe = payymo_services::stripe::StripeService::new(
+            stripe_ports.clone(),
+            payymo_services::stripe::StripeConfig::default(),
+        );
         let adapters = Adapters {
             integrations,
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
@@ -271,6 +277,7 @@ impl TestAppBuilder {
             job_handlers,
             platform_stats: Arc::new(store.clone()),
             banking,
+            stripe: stripe_ports,
         };
         let app = Application::build_with_routes(settings, adapters, self.routes)
             .expect("binding the test server");
@@ -288,6 +295,7 @@ impl TestAppBuilder {
             server: Some(server),
             store,
             jwt: keys,
+            stripe,
             _keys: key_dir,
             db,
         }
@@ -309,6 +317,8 @@ pub struct TestApp {
     pub store: DieselStore,
     /// The key pair the app signs tokens with.
     pub jwt: JwtKeys,
+    /// The Stripe service over the app's own adapters (to run its job handlers directly).
+    pub stripe: payymo_services::stripe::StripeService,
     _keys: tempfile::TempDir,
     db: TestDatabase,
 }

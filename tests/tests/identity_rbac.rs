@@ -283,6 +283,57 @@ async fn every_endpoint_answers_each_role_as_the_rbac_table_says() {
             &["account_manager", "financial_admin"],
             503,
         ),
+        (
+            Method::GET,
+            "/api/stripe/accounts".to_owned(),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/stripe/payments".to_owned(),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/stripe/payouts".to_owned(),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            200,
+        ),
+        // Allowed callers reach validation (a publishable key is refused before calling Stripe).
+        (
+            Method::POST,
+            "/api/stripe/connect".to_owned(),
+            Some(json!({"api_key": "pk_test_publishable"})),
+            &["account_manager", "financial_admin"],
+            400,
+        ),
+        (
+            Method::POST,
+            format!("/api/stripe/accounts/{}/sync", uuid::Uuid::now_v7()),
+            None,
+            &["account_manager", "financial_admin"],
+            404,
+        ),
     ];
     for (row, (method, path, body, allowed, success)) in table.iter().enumerate() {
         for caller in &callers {

@@ -40,6 +40,14 @@ pub enum Command {
     /// `PAYYMO_FIELD_KEYS`) and report how many values it touched; afterwards the retired keys
     /// can be removed from the ring. Safe to run while the server runs, and to run again.
     RotateKeys,
+    /// Create the tenant's Stripe connection from `STRIPE_API_KEY` and `STRIPE_WEBHOOK_SECRET`
+    /// (single-tenant deployments): the key is checked with Stripe and both secrets are stored
+    /// encrypted (`PAYYMO_FIELD_KEYS` required). Prints the webhook URL to register in Stripe.
+    StripeSeed {
+        /// The tenant (its id, as `GET /api/auth/me` shows it).
+        #[arg(long, value_name = "TENANT_ID")]
+        tenant: uuid::Uuid,
+    },
     /// Match exported transactions to exported invoices offline (a dry run: nothing is applied).
     ///
     /// Writes one JSON object `{"decisions": [...], "summary": {...}}` with exactly one decision

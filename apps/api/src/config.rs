@@ -304,6 +304,8 @@ pub struct Settings {
     /// `PAYYMO_PUBLIC_URL`: the public base URL of this deployment (bank redirects come back
     /// to it), without a trailing `/`.
     pub public_url: String,
+    /// `STRIPE_API_BASE`: Stripe's API base URL.
+    pub stripe_api_base: String,
 }
 
 /// The variables Payymo documents, for the README, `.env.example` and the unknown-variable check.
@@ -350,6 +352,7 @@ pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "PAYYMO_JOB_LEASE",
     "GOCARDLESS_BASE_URL",
     "PAYYMO_PUBLIC_URL",
+    "STRIPE_API_BASE",
 ];
 
 /// The embedded default database: a SQLite file in the working directory.
@@ -368,6 +371,30 @@ pub const DEFAULT_RATE_LIMIT_BANK: &str = "10/minute";
 pub const DEFAULT_RATE_LIMIT_MATCH: &str = "15/minute";
 /// Default for everything else: generous, the dashboard polls.
 pub const DEFAULT_RATE_LIMIT_DEFAULT: &str = "20000/day;1200/minute";
+
+/// Default of `STRIPE_API_BASE`.
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com";
+
+/// An absolute `http(s)://host[:port][/path]` URL without query or fragment; the trailing slash
+/// is dropped.
+fn parse_http_base_url(v: &str) -> Result<String, String> {
+    let v = v.trim().trim_end_matches('/');
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{v}' is not an http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty()
+        || rest.contains(['?', '#', ' '])
+        || host.contains('@')
+        || rest.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "'{v}' is not an absolute URL without query or credentials"
+        ));
+    }
+    Ok(v.to_owned())
+}
 
 /// Reads variables out of a snapshot of the environment, collecting every problem.
 struct Reader<'a> {
@@ -787,6 +814,12 @@ impl Settings {
             ));
         }
 
+        let stripe_api_base = r.parsed(
+            "STRIPE_API_BASE",
+            DEFAULT_STRIPE_API_BASE.to_owned(),
+            parse_http_base_url,
+        );
+
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
         }
@@ -822,6 +855,7 @@ impl Settings {
             job_lease,
             gocardless_base_url,
             public_url,
+            stripe_api_base,
         })
     }
 

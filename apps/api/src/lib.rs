@@ -16,5 +16,6 @@ pub mod problem;
 pub mod rate_limit;
 pub mod routes;
 pub mod startup;
+pub mod stripe_seed;
 pub mod telemetry;
 pub mod wiring;

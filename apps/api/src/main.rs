@@ -25,6 +25,7 @@ fn main() -> ExitCode {
             Command::Migrate => migrate().await,
             Command::CreateAdmin { email } => create_admin(&email).await,
             Command::RotateKeys => rotate_keys().await,
+            Command::StripeSeed { tenant } => stripe_seed(tenant).await,
             Command::Match {
                 invoices,
                 transactions,
@@ -242,6 +243,12 @@ async fn serve(no_migrate: bool) -> ExitCode {
             Err(e) => return fail(&e.to_string()),
         }
     }
+    if settings.integrations.stripe_api_key.is_some() {
+        tracing::info!(
+            "STRIPE_API_KEY is set: `payymo stripe-seed --tenant <id>` creates the default Stripe \
+             connection from it"
+        );
+    }
     let bind = settings.bind;
     let adapters = match wiring::adapters(&settings, &store) {
         Ok(a) => a,
@@ -255,5 +262,32 @@ async fn serve(no_migrate: bool) -> ExitCode {
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("server error: {e}")),
+    }
+}
+
+#[expect(
+    clippy::print_stdout,
+    reason = "the CLI prints the webhook URL to register"
+)]
+async fn stripe_seed(tenant: uuid::Uuid) -> ExitCode {
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let store = match wiring::open_store(&settings) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let tenant = payymo_domain::ids::TenantId::from_uuid(tenant);
+    match payymo_api::stripe_seed::seed_default_connection(&settings, &store, tenant).await {
+        Ok(connected) => {
+            println!(
+                "Stripe connection {} created; register this webhook endpoint in Stripe: \
+                 {}/api/webhooks/stripe/{}",
+                connected.id, settings.public_url, connected.id
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
     }
 }

@@ -56,6 +56,13 @@ use utoipa::OpenApi;
         crate::routes::banking::sync,
         crate::routes::banking::disconnect,
         crate::routes::banking::reconnect,
+        crate::routes::stripe::connect,
+        crate::routes::stripe::accounts,
+        crate::routes::stripe::set_webhook_secret,
+        crate::routes::stripe::sync,
+        crate::routes::stripe::payments,
+        crate::routes::stripe::payouts,
+        crate::routes::stripe::webhook,
     ),
     components(schemas(
         crate::problem::Problem,
@@ -112,6 +119,17 @@ use utoipa::OpenApi;
         crate::routes::banking::TransactionView,
         crate::routes::banking::TransactionPageView,
         crate::routes::banking::SyncResponse,
+        crate::routes::stripe::ConnectStripe,
+        crate::routes::stripe::StripeAccountView,
+        crate::routes::stripe::StripeAccountList,
+        crate::routes::stripe::SetWebhookSecret,
+        crate::routes::stripe::SyncView,
+        crate::routes::stripe::StripePaymentView,
+        crate::routes::stripe::StripePaymentPage,
+        crate::routes::stripe::BankTransactionView,
+        crate::routes::stripe::StripePayoutView,
+        crate::routes::stripe::StripePayoutPage,
+        crate::routes::stripe::WebhookAckView,
     )),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -122,6 +140,7 @@ use utoipa::OpenApi;
         (name = "admin", description = "Platform administration (system admins, admin API key)"),
         (name = "licences", description = "WHMCS addon licences: validation (public) and administration"),
         (name = "banking", description = "Open banking through GoCardless: banks, links, accounts, transactions, sync"),
+        (name = "stripe", description = "Stripe connections, payments, payouts and webhooks"),
     )
 )]
 pub struct ApiDoc;

@@ -28,6 +28,7 @@ use crate::net::TrustedProxies;
 use crate::problem::{self, ApiError, ProblemKind};
 use crate::rate_limit::{self, RateLimiters};
 use crate::routes::banking as banking_routes;
+use crate::routes::stripe as stripe_routes;
 use crate::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
 use crate::routes::{licences, platform};
 
@@ -55,6 +56,8 @@ pub struct Adapters {
     pub platform_stats: Arc<dyn PlatformStats>,
     /// Open banking (GoCardless): the feed, when configured, and its stores.
     pub banking: BankingPorts,
+    /// The ports of the Stripe service.
+    pub stripe: payymo_services::stripe::StripePorts,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -129,7 +132,12 @@ impl Application {
             adapters.banking,
             BankingConfig::new(format!("{}/api/gocardless/callback", settings.public_url)),
         );
+        let stripe = payymo_services::stripe::StripeService::new(
+            adapters.stripe,
+            payymo_services::stripe::StripeConfig::default(),
+        );
         let state = SharedState {
+            stripe: web::Data::new(stripe),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
             https: web::Data::new(HttpsPolicy {
                 enforce: settings.enforce_https,
@@ -307,6 +315,7 @@ struct SharedState {
     jobs: web::Data<Arc<dyn JobQueue>>,
     platform_stats: web::Data<Arc<dyn PlatformStats>>,
     banking: web::Data<BankingService>,
+    stripe: web::Data<payymo_services::stripe::StripeService>,
 }
 
 fn build_app(
@@ -336,6 +345,7 @@ fn build_app(
         jobs,
         platform_stats,
         banking,
+        stripe,
     } = state;
     let max_body = settings.max_body_bytes;
     let mut app = App::new()
@@ -353,6 +363,7 @@ fn build_app(
         .app_data(jobs)
         .app_data(platform_stats)
         .app_data(banking)
+        .app_data(stripe)
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body)
@@ -390,7 +401,8 @@ fn build_app(
         .configure(admin::configure)
         .configure(licences::configure)
         .configure(platform::configure)
-        .configure(banking_routes::configure);
+        .configure(banking_routes::configure)
+        .configure(stripe_routes::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }

@@ -214,6 +214,7 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
     let field_cipher_dyn: Arc<dyn FieldCipher> = cipher.clone();
     Ok(Adapters {
         database: Arc::new(store.clone()),
+        stripe: stripe_ports(settings, store, &identity)?,
         identity,
         job_handlers: job_handlers(settings, store, &field_cipher_dyn),
         field_cipher: cipher,
@@ -350,4 +351,38 @@ pub fn job_handlers(
     vec![
         // Append handlers here, one line each.
     ]
+}
+/// The Stripe ports over `store`: the Stripe API at `STRIPE_API_BASE` (30 s per request, 10 s to
+/// connect, retries with backoff), the webhook verifier (five minutes of tolerance), and the
+/// identity ports' cipher, clock, ids and audit log.
+///
+/// # Errors
+/// `STRIPE_API_BASE` is not usable or the HTTP client cannot be built.
+pub fn stripe_ports(
+    settings: &Settings,
+    store: &DieselStore,
+    identity: &IdentityPorts,
+) -> Result<payymo_services::stripe::StripePorts, StartupError> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| StartupError::Keys(format!("stripe http client: {e}")))?;
+    let client = payymo_adapter_stripe::StripeClient::new(http, &settings.stripe_api_base)
+        .map_err(|e| StartupError::Keys(format!("STRIPE_API_BASE: {e}")))?;
+    let store = Arc::new(store.clone());
+    Ok(payymo_services::stripe::StripePorts {
+        connections: store.clone(),
+        stripe: store.clone(),
+        transactions: store.clone(),
+        payouts: store.clone(),
+        inbox: store.clone(),
+        jobs: store,
+        audit: Arc::clone(&identity.audit),
+        gateway: Arc::new(payymo_adapter_stripe::StripeGateway::new(client)),
+        webhooks: Arc::new(payymo_adapter_stripe::StripeWebhooks::default()),
+        cipher: Arc::clone(&identity.cipher),
+        clock: Arc::clone(&identity.clock),
+        ids: Arc::clone(&identity.ids),
+    })
 }

@@ -197,6 +197,9 @@ diesel::table! {
         payments_synced_at -> Nullable<Instant>,
         created_at -> Instant,
         updated_at -> Instant,
+        webhook_secret_previous_encrypted -> Nullable<Binary>,
+        last_synced_at -> Nullable<Instant>,
+        last_sync_error -> Nullable<Text>,
     }
 }
 
@@ -409,6 +412,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_events,
     bank_account_sync,
     bank_pending_transactions,
+    stripe_payments,
 );
 
 diesel::table! {
@@ -450,5 +454,35 @@ diesel::table! {
         remittance -> Text,
         reference -> Nullable<Text>,
         seen_at -> Instant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{Id, Instant};
+
+    stripe_payments (id) {
+        id -> Id,
+        tenant_id -> Id,
+        stripe_connection_id -> Id,
+        payment_key -> Text,
+        charge_id -> Nullable<Text>,
+        transaction_id -> Nullable<Id>,
+        status -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        fee_minor -> Nullable<BigInt>,
+        net_minor -> Nullable<BigInt>,
+        settlement_currency -> Nullable<Text>,
+        refunded_minor -> BigInt,
+        dispute_id -> Nullable<Text>,
+        dispute_status -> Nullable<Text>,
+        review -> Nullable<Text>,
+        invoice_hint -> Nullable<Text>,
+        customer -> Nullable<Text>,
+        description -> Nullable<Text>,
+        payout_id -> Nullable<Text>,
+        paid_at -> Instant,
+        updated_at -> Instant,
     }
 }

@@ -27,6 +27,7 @@
 
 pub mod amounts;
 mod client;
+mod events;
 mod gateway;
 pub mod webhook;
 mod wire;
@@ -35,5 +36,6 @@ pub use client::{
     DEFAULT_BASE_URL, MAX_PAGE_SIZE, RetryPolicy, STRIPE_API_VERSION, StripeClient,
     StripeConfigError,
 };
+pub use events::StripeWebhooks;
 pub use gateway::StripeGateway;
 pub use wire::{ConversionError, invoice_hint};

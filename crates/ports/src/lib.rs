@@ -11,5 +11,6 @@ pub mod crypto;
 pub mod health;
 pub mod invoice_ledger;
 pub mod payment_gateway;
+pub mod payment_webhooks;
 pub mod secrets;
 pub mod storage;

@@ -5,3 +5,4 @@ pub mod identity;
 pub mod jobs;
 pub mod keys;
 pub mod licences;
+pub mod stripe;

@@ -10,4 +10,5 @@ pub mod health;
 pub mod jwks;
 pub mod licences;
 pub mod platform;
+pub mod stripe;
 pub mod users;

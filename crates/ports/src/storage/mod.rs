@@ -51,3 +51,11 @@ pub use banking::{
 pub use reconciliation::{MockConnectionStore, MockTransactionStore};
 #[cfg(feature = "mock")]
 pub use work::MockJobQueue;
+mod stripe;
+
+#[cfg(feature = "mock")]
+pub use stripe::MockStripeStore;
+pub use stripe::{
+    StripeAccountSummary, StripePaymentFilter, StripePaymentListing, StripePaymentRecord,
+    StripePaymentReview, StripePayoutFilter, StripeStore,
+};
