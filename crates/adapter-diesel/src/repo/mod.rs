@@ -5,6 +5,7 @@ mod identity;
 mod matching;
 mod transactions;
 mod work;
+mod workflow;
 
 use chrono::{DateTime, Utc};
 use payymo_ports::storage::StoreError;

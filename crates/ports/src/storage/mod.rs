@@ -31,3 +31,9 @@ pub use reconciliation::{
     StoredMatch, TransactionMatchState, TransactionPage, TransactionStore,
 };
 pub use work::{JobQueue, NewJob, WebhookEvent, WebhookInbox};
+mod workflow;
+pub use workflow::{
+    InvoiceAllocationView, MatchNotes, OpenWork, WhmcsOptions, WorkflowStore,
+};
+#[cfg(feature = "mock")]
+pub use workflow::MockWorkflowStore;
