@@ -42,6 +42,8 @@ pub trait LedgerConnector: Send + Sync {
     ///
     /// # Errors
     /// [`LedgerError::Validation`] when the URL or identifier cannot be used at all.
-    fn connect(&self, credentials: &LedgerCredentials)
-    -> Result<Arc<dyn InvoiceLedger>, LedgerError>;
+    fn connect(
+        &self,
+        credentials: &LedgerCredentials,
+    ) -> Result<Arc<dyn InvoiceLedger>, LedgerError>;
 }

@@ -2,3 +2,4 @@
 
 pub mod identity;
 pub mod jobs;
+pub mod reconciliation;

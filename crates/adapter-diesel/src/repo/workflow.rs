@@ -25,9 +25,9 @@ use super::{WriteTransaction, conflict, corrupt, currency_of, found_rows, money_
 use crate::DieselStore;
 use crate::error::{DbError, DbResult};
 use crate::schema::{
-    invoices, known_payers, match_allocations, match_notes, matches,
-    payment_application_retries, payment_applications, reconciliation_preferences, tenants,
-    transactions, whmcs_instance_options, whmcs_instances,
+    invoices, known_payers, match_allocations, match_notes, matches, payment_application_retries,
+    payment_applications, reconciliation_preferences, tenants, transactions,
+    whmcs_instance_options, whmcs_instances,
 };
 use crate::sql_types::{Ts, Uid};
 
@@ -567,9 +567,7 @@ impl WorkflowStore for DieselStore {
         self.pool
             .run(move |conn| {
                 let (rows, allocations) = crate::dispatch!(conn, |c| c.transaction(|c| {
-                    let mut query = matches::table
-                        .filter(matches::tenant_id.eq(t))
-                        .into_boxed();
+                    let mut query = matches::table.filter(matches::tenant_id.eq(t)).into_boxed();
                     if !words.is_empty() {
                         query = query.filter(matches::state.eq_any(&words));
                     }
@@ -881,10 +879,9 @@ impl WorkflowStore for DieselStore {
                 let rows: Vec<ApplicationRow> =
                     crate::dispatch!(conn, |c| payment_applications::table
                         .left_join(
-                            payment_application_retries::table.on(
-                                payment_application_retries::application_id
-                                    .eq(payment_applications::id),
-                            ),
+                            payment_application_retries::table
+                                .on(payment_application_retries::application_id
+                                    .eq(payment_applications::id),),
                         )
                         .filter(
                             payment_applications::state
@@ -892,8 +889,7 @@ impl WorkflowStore for DieselStore {
                                 .and(
                                     payment_application_retries::not_before
                                         .is_null()
-                                        .or(payment_application_retries::not_before
-                                            .le(Ts(now))),
+                                        .or(payment_application_retries::not_before.le(Ts(now))),
                                 )
                                 .or(payment_applications::state
                                     .eq(ApplicationState::Sending.as_str())
@@ -908,18 +904,17 @@ impl WorkflowStore for DieselStore {
             .await
     }
 
-    async fn get_gateway_preference(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Option<String>, StoreError> {
+    async fn get_gateway_preference(&self, tenant: TenantId) -> Result<Option<String>, StoreError> {
         let t = Uid(tenant.into_uuid());
         self.pool
             .run(move |conn| {
-                Ok(crate::dispatch!(conn, |c| reconciliation_preferences::table
-                    .filter(reconciliation_preferences::tenant_id.eq(t))
-                    .select(reconciliation_preferences::gateway)
-                    .first::<String>(c)
-                    .optional())?)
+                Ok(crate::dispatch!(conn, |c| {
+                    reconciliation_preferences::table
+                        .filter(reconciliation_preferences::tenant_id.eq(t))
+                        .select(reconciliation_preferences::gateway)
+                        .first::<String>(c)
+                        .optional()
+                })?)
             })
             .await
     }

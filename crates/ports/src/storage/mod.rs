@@ -32,8 +32,6 @@ pub use reconciliation::{
 };
 pub use work::{JobQueue, NewJob, WebhookEvent, WebhookInbox};
 mod workflow;
-pub use workflow::{
-    InvoiceAllocationView, MatchNotes, OpenWork, WhmcsOptions, WorkflowStore,
-};
 #[cfg(feature = "mock")]
 pub use workflow::MockWorkflowStore;
+pub use workflow::{InvoiceAllocationView, MatchNotes, OpenWork, WhmcsOptions, WorkflowStore};

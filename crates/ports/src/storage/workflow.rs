@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use payymo_domain::connection::ConnectionStatus;
-use payymo_domain::ids::{ApplicationId, ConnectionId, InvoiceId, MatchId, TenantId, TransactionId};
+use payymo_domain::ids::{
+    ApplicationId, ConnectionId, InvoiceId, MatchId, TenantId, TransactionId,
+};
 use payymo_domain::invoice::Invoice;
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::KnownPayer;
@@ -271,8 +273,7 @@ pub trait WorkflowStore: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the database cannot be reached.
-    async fn get_gateway_preference(&self, tenant: TenantId)
-    -> Result<Option<String>, StoreError>;
+    async fn get_gateway_preference(&self, tenant: TenantId) -> Result<Option<String>, StoreError>;
 
     /// Sets the tenant's preferred gateway name.
     ///
