@@ -233,10 +233,13 @@ impl TestAppBuilder {
         if let Some(clock) = self.clock {
             identity.clock = clock;
         }
+        let reconciliation = payymo_api::wiring::reconciliation_ports(&store, Arc::clone(&cipher))
+            .expect("reconciliation adapters");
         let adapters = Adapters {
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
             identity,
             field_cipher: cipher,
+            reconciliation: reconciliation.clone(),
         };
         let app = Application::build_with_routes(settings, adapters, self.routes)
             .expect("binding the test server");
@@ -253,6 +256,7 @@ impl TestAppBuilder {
             handle,
             server: Some(server),
             store,
+            reconciliation,
             jwt: keys,
             _keys: key_dir,
             _db: db,
@@ -273,6 +277,9 @@ pub struct TestApp {
     server: Option<JoinHandle<std::io::Result<()>>>,
     /// The app's store (for arranging data directly).
     pub store: DieselStore,
+    /// The ports the app's reconciliation service runs on (tests build more services over them,
+    /// e.g. two payment appliers side by side, or one with a clock of its own).
+    pub reconciliation: payymo_services::reconciliation::ReconciliationPorts,
     /// The key pair the app signs tokens with.
     pub jwt: JwtKeys,
     _keys: tempfile::TempDir,

@@ -40,6 +40,22 @@ use utoipa::OpenApi;
         crate::routes::audit::list,
         crate::routes::admin::tenants,
         crate::routes::admin::patch_tenant,
+        crate::routes::reconciliation::connect_whmcs,
+        crate::routes::reconciliation::list_whmcs,
+        crate::routes::reconciliation::remove_whmcs,
+        crate::routes::reconciliation::sync_whmcs,
+        crate::routes::reconciliation::list_invoices,
+        crate::routes::reconciliation::list_transactions,
+        crate::routes::reconciliation::ignore_transaction,
+        crate::routes::reconciliation::get_settings,
+        crate::routes::reconciliation::put_settings,
+        crate::routes::reconciliation::reconcile,
+        crate::routes::reconciliation::list_matches,
+        crate::routes::reconciliation::get_match,
+        crate::routes::reconciliation::approve,
+        crate::routes::reconciliation::reject,
+        crate::routes::reconciliation::undo,
+        crate::routes::reconciliation::manual_match,
     ),
     components(schemas(
         crate::problem::Problem,
@@ -73,6 +89,11 @@ use utoipa::OpenApi;
         crate::routes::users::CreateUser,
         crate::routes::users::PatchUser,
         crate::routes::audit::AuditEventView,
+        crate::routes::reconciliation::ConnectWhmcs,
+        crate::routes::reconciliation::WhmcsInstanceBody,
+        crate::routes::reconciliation::PutSettings,
+        crate::routes::reconciliation::ManualAllocationBody,
+        crate::routes::reconciliation::ManualMatchBody,
     )),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -81,6 +102,7 @@ use utoipa::OpenApi;
         (name = "audit", description = "The tenant's audit log"),
         (name = "api-keys", description = "Keys for automated systems"),
         (name = "admin", description = "Platform administration (system admins, admin API key)"),
+        (name = "reconciliation", description = "WHMCS instances, invoices, transactions, matches and their application to WHMCS"),
     )
 )]
 pub struct ApiDoc;

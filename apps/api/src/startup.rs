@@ -16,6 +16,9 @@ use actix_web::{App, HttpResponse, web};
 use payymo_ports::crypto::FieldCipher;
 use payymo_ports::health::DatabaseHealth;
 use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityService};
+use payymo_services::reconciliation::{
+    ReconciliationConfig, ReconciliationPorts, ReconciliationService,
+};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -34,6 +37,8 @@ pub struct Adapters {
     pub identity: IdentityPorts,
     /// Encryption of stored secrets (TOTP secrets, connection credentials).
     pub field_cipher: Arc<dyn FieldCipher>,
+    /// The ports of the reconciliation workflow (stores, WHMCS connector, crypto, clock).
+    pub reconciliation: ReconciliationPorts,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -92,6 +97,8 @@ impl Application {
                 ..IdentityConfig::default()
             },
         );
+        let reconciliation =
+            ReconciliationService::new(adapters.reconciliation, ReconciliationConfig::default());
         let state = SharedState {
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
             https: web::Data::new(HttpsPolicy {
@@ -100,6 +107,7 @@ impl Application {
             settings: web::Data::new(settings),
             database: web::Data::new(adapters.database),
             identity: web::Data::new(identity.clone()),
+            reconciliation: web::Data::new(reconciliation),
             metrics: web::Data::new(Metrics::new()),
             limiters: web::Data::new(limiters.clone()),
             openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
@@ -171,6 +179,7 @@ struct SharedState {
     https: web::Data<HttpsPolicy>,
     openapi: web::Data<docs::OpenApiJson>,
     identity: web::Data<IdentityService>,
+    reconciliation: web::Data<ReconciliationService>,
 }
 
 fn build_app(
@@ -194,6 +203,7 @@ fn build_app(
         https,
         openapi,
         identity,
+        reconciliation,
     } = state;
     let max_body = settings.max_body_bytes;
     let mut app = App::new()
@@ -205,6 +215,7 @@ fn build_app(
         .app_data(https)
         .app_data(openapi)
         .app_data(identity)
+        .app_data(reconciliation)
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body)
@@ -239,7 +250,8 @@ fn build_app(
         .configure(users::configure)
         .configure(audit::configure)
         .configure(api_keys::configure)
-        .configure(admin::configure);
+        .configure(admin::configure)
+        .configure(crate::routes::reconciliation::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }

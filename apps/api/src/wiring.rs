@@ -8,9 +8,12 @@ use payymo_adapter_crypto::{
     RecoveryCodeGenerator, RsaTokenCodec, TokenConfig, TotpAuthenticator,
 };
 use payymo_adapter_diesel::DieselStore;
+use payymo_adapter_whmcs::WhmcsConnector;
 use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::FieldCipher;
 use payymo_services::identity::IdentityPorts;
+use payymo_services::reconciliation::ReconciliationPorts;
+use std::time::Duration;
 
 use crate::config::Settings;
 use crate::startup::Adapters;
@@ -141,6 +144,38 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
     Ok(Adapters {
         database: Arc::new(store.clone()),
         identity: identity_ports(settings, store, Arc::clone(&cipher))?,
+        reconciliation: reconciliation_ports(store, Arc::clone(&cipher))?,
         field_cipher: cipher,
+    })
+}
+
+/// The reconciliation workflow's ports over `store`: WHMCS through [`WhmcsConnector`] (a shared
+/// HTTP client with a 10 s connect timeout; 30 s per WHMCS request), the system clock, UUID v7
+/// ids. `cipher` encrypts the WHMCS API secrets (share it with the rest of the app).
+///
+/// # Errors
+/// The HTTP client cannot be built.
+pub fn reconciliation_ports(
+    store: &DieselStore,
+    cipher: Arc<dyn FieldCipher>,
+) -> Result<ReconciliationPorts, StartupError> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| StartupError::Keys(format!("http client: {e}")))?;
+    let store = Arc::new(store.clone());
+    Ok(ReconciliationPorts {
+        tenants: store.clone(),
+        connections: store.clone(),
+        invoices: store.clone(),
+        transactions: store.clone(),
+        matches: store.clone(),
+        workflow: store.clone(),
+        audit: store.clone(),
+        jobs: store,
+        ledgers: Arc::new(WhmcsConnector::new(http, Duration::from_secs(30))),
+        cipher,
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
     })
 }

@@ -7,4 +7,5 @@ pub mod auth;
 pub mod docs;
 pub mod health;
 pub mod jwks;
+pub mod reconciliation;
 pub mod users;
