@@ -109,7 +109,11 @@ impl ReconciliationService {
                 SendResult::Refused(_) => report.failed += 1,
                 SendResult::Retry(_) => report.deferred += 1,
             }
-            self.record_outcome(&claimed, result).await?;
+            match self.record_outcome(&claimed, result).await? {
+                Some(MatchState::Applied) => report.matches_applied += 1,
+                Some(MatchState::Failed) => report.matches_failed += 1,
+                _ => {}
+            }
         }
         for work in self
             .ports
@@ -237,7 +241,8 @@ impl ReconciliationService {
     }
 
     /// Step 3: settles the claimed application (or gives it back for a retry with backoff),
-    /// then finishes its match when all of the match's applications are settled.
+    /// then finishes its match when all of the match's applications are settled; returns the
+    /// state the match moved to, if it moved.
     ///
     /// # Errors
     /// Storage failures.
@@ -245,7 +250,7 @@ impl ReconciliationService {
         &self,
         claimed: &PaymentApplication,
         result: SendResult,
-    ) -> Result<(), ReconciliationError> {
+    ) -> Result<Option<MatchState>, ReconciliationError> {
         let tenant = claimed.tenant_id;
         let system = Caller::system(tenant);
         let target = Some(format!("match:{}", claimed.match_id));
@@ -300,8 +305,7 @@ impl ReconciliationService {
                 .await;
             }
         }
-        self.finish_match(tenant, claimed.match_id).await?;
-        Ok(())
+        self.finish_match(tenant, claimed.match_id).await
     }
 
     fn backoff(&self, attempts: u32) -> chrono::Duration {
