@@ -152,7 +152,7 @@ impl Scene {
         body["id"].as_str().expect("id").to_owned()
     }
 
-    async fn invoice(&self, number: &str, minor: i64) -> u64 {
+    fn invoice(&self, number: &str, minor: i64) -> u64 {
         self.whmcs.add_invoice(
             FakeInvoice::new(self.client, eur(minor))
                 .with_number(number)
@@ -354,12 +354,13 @@ async fn connecting_whmcs_checks_the_credential_encrypts_the_secret_and_never_re
 }
 
 /// Connect, sync, match, apply, approve, reject, undo — on one backend.
+#[expect(clippy::too_many_lines, reason = "one story, read top to bottom")]
 async fn workflow_on(backend: Backend) {
     let s = scene(backend).await;
     let instance = s.connect().await;
-    let inv1 = s.invoice("INV-1001", 12_000).await;
-    let inv2 = s.invoice("INV-1002", 5_000).await;
-    let inv3 = s.invoice("INV-1003", 7_500).await;
+    let inv1 = s.invoice("INV-1001", 12_000);
+    let inv2 = s.invoice("INV-1002", 5_000);
+    let inv3 = s.invoice("INV-1003", 7_500);
     let synced = s.sync(&instance).await;
     assert_eq!(synced["open"], 3);
     let invoices = s.json(Method::GET, "/api/invoices", None).await;
@@ -537,7 +538,7 @@ async fn queued(s: &Scene, count: usize) -> Vec<(u64, TransactionId)> {
     for n in 0..count {
         let number = format!("INV-20{n:02}");
         let minor = 10_000 + i64::try_from(n).expect("small") * 1_111;
-        let invoice = s.invoice(&number, minor).await;
+        let invoice = s.invoice(&number, minor);
         out.push((invoice, minor, number));
     }
     s.sync(&instance).await;
@@ -710,8 +711,8 @@ async fn a_permanent_refusal_fails_the_match_with_the_reason() {
 async fn a_manual_match_splits_one_transaction_over_two_invoices() {
     let s = scene(Backend::Postgres).await;
     let instance = s.connect().await;
-    let inv_a = s.invoice("INV-3001", 6_000).await;
-    let inv_b = s.invoice("INV-3002", 4_000).await;
+    let inv_a = s.invoice("INV-3001", 6_000);
+    let inv_b = s.invoice("INV-3002", 4_000);
     s.sync(&instance).await;
     let tx = s.credit(10_000, "A. Lovelace Ltd", "two invoices").await;
     let invoices = s.json(Method::GET, "/api/invoices", None).await;
@@ -852,7 +853,7 @@ async fn settings_are_versioned_and_a_stale_write_is_409() {
 async fn another_tenants_matches_and_transactions_are_404() {
     let s = scene(Backend::Postgres).await;
     let instance = s.connect().await;
-    s.invoice("INV-4001", 9_900).await;
+    s.invoice("INV-4001", 9_900);
     s.sync(&instance).await;
     let tx = s.credit(9_900, "Ada Lovelace", "INV-4001").await;
     s.reconcile().await;
