@@ -14,13 +14,18 @@ use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs, Outage};
 use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
 use payymo_domain::ids::{BankAccountId, ConnectionId, MatchId, TenantId, TransactionId, UserId};
 use payymo_domain::invoice::InvoiceStatus;
+use payymo_domain::job::{Job, JobStatus};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::outbox::ApplicationState;
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     ConnectionStore, MatchStore, NewTransaction, TransactionStore, UserStore, WorkflowStore,
 };
-use payymo_services::reconciliation::{ReconciliationConfig, ReconciliationService, SendResult};
+use payymo_services::jobs::{JobHandler, JobOutcome};
+use payymo_services::reconciliation::{
+    APPLY_PAYMENTS_JOB, RECONCILE_TENANT_JOB, ReconciliationConfig, ReconciliationJobs,
+    ReconciliationService, SYNC_INVOICES_JOB, SendResult,
+};
 use payymo_tests::{Backend, ManualClock, TestApp, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -531,6 +536,58 @@ async fn the_workflow_applies_decides_and_undoes_on_sqlite() {
     workflow_on(Backend::Sqlite).await;
 }
 
+fn job(kind: &str, tenant: Option<TenantId>, payload: &str) -> Job {
+    Job {
+        id: payymo_domain::ids::JobId::from_uuid(uuid::Uuid::nil()),
+        tenant_id: tenant,
+        kind: kind.to_owned(),
+        payload: payload.to_owned(),
+        status: JobStatus::Running,
+        run_at: chrono::Utc::now(),
+        attempts: 1,
+        max_attempts: 5,
+        locked_by: Some("test".into()),
+        last_error: None,
+    }
+}
+
+#[tokio::test]
+async fn the_jobs_sync_and_reconcile_and_an_invoice_being_paid_is_not_matched_again() {
+    let s = scene(Backend::Postgres).await;
+    let instance = s.connect().await;
+    let invoice = s.invoice("INV-5001", 4_200);
+    let jobs = ReconciliationJobs::new(s.service());
+    let bad = jobs
+        .handle(&job(SYNC_INVOICES_JOB, Some(s.tenant), "{}"))
+        .await;
+    assert!(matches!(bad, JobOutcome::Fail(_)), "{bad:?}");
+    let synced = jobs
+        .handle(&job(
+            SYNC_INVOICES_JOB,
+            Some(s.tenant),
+            &json!({"instance_id": instance}).to_string(),
+        ))
+        .await;
+    assert_eq!(synced, JobOutcome::Done);
+    s.auto_apply(true).await;
+    let first = s.credit(4_200, "Ada Lovelace", "INV-5001").await;
+    assert_eq!(
+        jobs.handle(&job(RECONCILE_TENANT_JOB, Some(s.tenant), "{}"))
+            .await,
+        JobOutcome::Done
+    );
+    assert_eq!(s.match_of(first).await["status"], "applying");
+    // The same payment again (paid twice by the client) while the first is being applied: the
+    // invoice is no longer owed, so nothing is matched to it.
+    let second = s.credit(4_200, "Ada Lovelace", "INV-5001").await;
+    let run = s.reconcile().await;
+    assert_eq!(run["auto_applied"], 0, "{run}");
+    assert_eq!(run["suggested"], 0, "{run}");
+    assert_eq!(s.tx_status(second).await, "unmatched");
+    s.service().apply_pending().await.expect("apply");
+    assert_eq!(s.whmcs.payment_count(invoice), 1);
+}
+
 /// Three auto-applied matches, each left pending in the outbox.
 async fn queued(s: &Scene, count: usize) -> Vec<(u64, TransactionId)> {
     let instance = s.connect().await;
@@ -658,8 +715,12 @@ async fn a_whmcs_outage_leaves_the_payment_pending_until_whmcs_is_back() {
     let pairs = queued(&s, 1).await;
     let (invoice, tx) = pairs[0];
     s.whmcs.set_outage(Some(Outage::ServiceUnavailable));
-    let report = s.service().apply_pending().await.expect("apply");
-    assert_eq!(report.deferred, 1);
+    // The job handler says to come back later.
+    let jobs = ReconciliationJobs::new(s.service());
+    let outcome = jobs
+        .handle(&job(APPLY_PAYMENTS_JOB, Some(s.tenant), "{}"))
+        .await;
+    assert!(matches!(outcome, JobOutcome::Retry(_)), "{outcome:?}");
     let app = application_of(&s, tx).await;
     assert_eq!(app.state, ApplicationState::Pending);
     assert!(
@@ -676,8 +737,10 @@ async fn a_whmcs_outage_leaves_the_payment_pending_until_whmcs_is_back() {
     assert_eq!(early.applied, 0);
     assert_eq!(s.whmcs.payment_count(invoice), 0);
 
-    let report = s.later_service(2).apply_pending().await.expect("apply");
-    assert_eq!(report.applied, 1);
+    let outcome = ReconciliationJobs::new(s.later_service(2))
+        .handle(&job(APPLY_PAYMENTS_JOB, None, "{}"))
+        .await;
+    assert_eq!(outcome, JobOutcome::Done);
     assert_eq!(s.whmcs.payment_count(invoice), 1);
     assert_eq!(s.match_of(tx).await["status"], "applied");
     let actions = s.app.store_actions_of("admin@a.example").await;

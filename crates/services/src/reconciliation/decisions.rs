@@ -177,11 +177,7 @@ impl ReconciliationService {
     /// Storage failures.
     pub async fn reconcile(&self, caller: &Caller) -> Result<ReconcileReport, ReconciliationError> {
         let (settings, _) = self.ports.tenants.get_settings(caller.tenant).await?;
-        let invoices = self
-            .ports
-            .invoices
-            .list_open_invoices(caller.tenant)
-            .await?;
+        let invoices = self.owed_invoices(caller).await?;
         let transactions = self.new_credits(caller).await?;
         let mut report = ReconcileReport {
             considered: transactions.len(),
@@ -271,6 +267,41 @@ impl ReconciliationService {
             self.queue_applier(caller).await;
         }
         Ok(report)
+    }
+
+    /// The open invoices, with what accepted matches will pay but WHMCS does not show yet taken
+    /// off their balance (invoices left with nothing owed are dropped), so that one invoice is
+    /// not paid twice by two transactions.
+    async fn owed_invoices(&self, caller: &Caller) -> Result<Vec<Invoice>, ReconciliationError> {
+        let mut invoices = self
+            .ports
+            .invoices
+            .list_open_invoices(caller.tenant)
+            .await?;
+        let in_flight = self
+            .ports
+            .workflow
+            .allocations_of_invoices(caller.tenant, invoices.iter().map(|i| i.id).collect())
+            .await?;
+        for invoice in &mut invoices {
+            let pending: i64 = in_flight
+                .iter()
+                .filter(|a| {
+                    a.invoice_id == invoice.id
+                        && matches!(a.state, MatchState::Approved | MatchState::Applying)
+                        && a.amount.currency() == invoice.currency()
+                })
+                .map(|a| a.amount.minor_units())
+                .sum();
+            if pending > 0 {
+                invoice.balance = Money::from_minor(
+                    invoice.balance.minor_units().saturating_sub(pending),
+                    invoice.currency(),
+                );
+            }
+        }
+        invoices.retain(Invoice::is_open);
+        Ok(invoices)
     }
 
     /// The tenant's unmatched bank and Stripe credits.
