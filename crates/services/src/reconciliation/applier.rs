@@ -183,6 +183,9 @@ impl ReconciliationService {
             }
             Err(e) => return SendResult::Retry(e.to_string()),
         };
+        if options.deleted_at.is_some() {
+            return SendResult::Refused("the WHMCS instance was removed from Payymo".into());
+        }
         let booked = match self.ports.matches.get_match(tenant, claimed.match_id).await {
             Ok(stored) => match self
                 .ports
@@ -438,4 +441,58 @@ fn failure_reason(applications: &[PaymentApplication]) -> String {
         reason.push_str(&landed.join(", "));
     }
     reason
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use payymo_domain::ids::{ApplicationId, InvoiceId, MatchId, TenantId};
+    use payymo_domain::money::{Currency, Money};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn application(state: ApplicationState, n: u128) -> PaymentApplication {
+        PaymentApplication {
+            id: ApplicationId::from_uuid(Uuid::from_u128(n)),
+            tenant_id: TenantId::from_uuid(Uuid::from_u128(1)),
+            match_id: MatchId::from_uuid(Uuid::from_u128(2)),
+            invoice_id: InvoiceId::from_uuid(Uuid::from_u128(n + 100)),
+            amount: Money::from_minor(4_000, Currency::EUR),
+            idempotency_key: format!("k{n}"),
+            state,
+            attempts: 1,
+            external_ref: (state == ApplicationState::Applied).then(|| format!("PYM-{n}")),
+            last_error: (state == ApplicationState::Failed)
+                .then(|| "the invoice is Cancelled and takes no payment".to_owned()),
+            updated_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_transid_is_derived_from_the_application_so_every_attempt_uses_the_same() {
+        let a = application(ApplicationState::Pending, 7);
+        assert_eq!(transid_of(&a), format!("PYM-{}", a.id));
+        assert_eq!(transid_of(&a.clone()), transid_of(&a));
+    }
+
+    #[test]
+    fn a_failure_reason_names_the_refusal_and_what_landed_anyway() {
+        let reason = failure_reason(&[
+            application(ApplicationState::Failed, 3),
+            application(ApplicationState::Applied, 4),
+        ]);
+        assert!(reason.contains("Cancelled"), "{reason}");
+        assert!(
+            reason.contains("40.00 EUR") || reason.contains("40.00"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("Recorded in WHMCS nevertheless"),
+            "{reason}"
+        );
+        assert!(reason.contains("PYM-4"), "{reason}");
+        let only_failed = failure_reason(&[application(ApplicationState::Failed, 3)]);
+        assert!(!only_failed.contains("nevertheless"));
+    }
 }

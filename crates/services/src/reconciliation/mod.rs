@@ -250,3 +250,42 @@ impl ReconciliationService {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_errors_map_to_what_the_caller_can_act_on() {
+        assert_eq!(
+            ReconciliationError::from(StoreError::NotFound),
+            ReconciliationError::NotFound
+        );
+        assert_eq!(
+            ReconciliationError::from(StoreError::StaleVersion),
+            ReconciliationError::StaleVersion
+        );
+        assert!(matches!(
+            ReconciliationError::from(StoreError::InvalidTransition {
+                from: "applied".into(),
+                to: "approved".into()
+            }),
+            ReconciliationError::Conflict(m) if m.contains("applied")
+        ));
+        assert!(matches!(
+            ReconciliationError::from(StoreError::Duplicate("match".into())),
+            ReconciliationError::Conflict(_)
+        ));
+        assert!(matches!(
+            ReconciliationError::from(StoreError::Corrupt("x".into())),
+            ReconciliationError::Internal(_)
+        ));
+    }
+
+    #[test]
+    fn the_default_lease_outlasts_a_whmcs_call_and_retries_are_capped() {
+        let config = ReconciliationConfig::default();
+        assert!(config.lease > chrono::Duration::seconds(30));
+        assert!(config.retry_base < config.retry_cap);
+    }
+}
