@@ -393,6 +393,26 @@ async fn lists_page_newest_first_within_the_tenant(f: Fixture) {
         txs.push(tx);
         invs.push(inv);
     }
+    // Two matching runs side by side cannot suggest one transaction twice.
+    let twice = StoredMatch {
+        id: MatchId::from_uuid(id()),
+        tenant_id: a.tenant,
+        transaction_id: txs[1],
+        state: MatchState::Suggested,
+        confidence: Confidence::from_basis_points(8_000),
+        reasons: "[]".into(),
+        allocations: vec![Allocation {
+            invoice_id: invs[1],
+            amount: eur(5_000),
+        }],
+        version: 1,
+        decided_by: None,
+        updated_at: at(2),
+    };
+    assert!(matches!(
+        f.store.create_match(&twice).await,
+        Err(StoreError::Duplicate(_))
+    ));
     let page = f
         .store
         .list_matches(a.tenant, vec![], None, 2)

@@ -47,3 +47,7 @@ CREATE TABLE reconciliation_preferences (
 
 CREATE INDEX matches_tenant_id_desc ON matches (tenant_id, id DESC);
 CREATE INDEX invoices_tenant_id ON invoices (tenant_id, id DESC);
+
+-- At most one open suggestion per transaction, so that two matching runs side by side cannot
+-- suggest the same transaction twice.
+CREATE UNIQUE INDEX matches_one_suggested ON matches (transaction_id) WHERE state = 'suggested';

@@ -1,3 +1,4 @@
+DROP INDEX matches_one_suggested;
 DROP INDEX invoices_tenant_id;
 DROP INDEX matches_tenant_id_desc;
 DROP TABLE reconciliation_preferences;
