@@ -266,6 +266,8 @@ impl TestAppBuilder {
             stripe_ports.clone(),
             payymo_services::stripe::StripeConfig::default(),
         );
+        let reconciliation = payymo_api::wiring::reconciliation_ports(&store, Arc::clone(&cipher))
+            .expect("reconciliation adapters");
         let adapters = Adapters {
             integrations,
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
@@ -278,6 +280,7 @@ impl TestAppBuilder {
             platform_stats: Arc::new(store.clone()),
             banking,
             stripe: stripe_ports,
+            reconciliation: reconciliation.clone(),
         };
         let app = Application::build_with_routes(settings, adapters, self.routes)
             .expect("binding the test server");
@@ -294,6 +297,7 @@ impl TestAppBuilder {
             handle,
             server: Some(server),
             store,
+            reconciliation,
             jwt: keys,
             stripe,
             _keys: key_dir,
@@ -315,6 +319,9 @@ pub struct TestApp {
     server: Option<JoinHandle<std::io::Result<()>>>,
     /// The app's store (for arranging data directly).
     pub store: DieselStore,
+    /// The ports the app's reconciliation service runs on (tests build more services over them,
+    /// e.g. two payment appliers side by side, or one with a clock of its own).
+    pub reconciliation: payymo_services::reconciliation::ReconciliationPorts,
     /// The key pair the app signs tokens with.
     pub jwt: JwtKeys,
     /// The Stripe service over the app's own adapters (to run its job handlers directly).

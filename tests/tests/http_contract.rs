@@ -238,7 +238,7 @@ async fn the_auth_tier_answers_429_with_retry_after_once_its_quota_is_spent() {
     let p = problem(res).await;
     assert_eq!(p["type"], "https://payymo.dev/problems/too-many-requests");
     // Other tiers are unaffected.
-    assert_eq!(app.get("/api/invoices").await.status(), 404);
+    assert_eq!(app.get("/api/no-such-resource").await.status(), 404);
     // Probes are never limited.
     for _ in 0..10 {
         assert_eq!(app.get("/healthz").await.status(), 200);
@@ -252,9 +252,9 @@ async fn the_default_tier_limits_too() {
         .env("RATE_LIMIT_DEFAULT", "2/second")
         .spawn()
         .await;
-    assert_eq!(app.get("/api/invoices").await.status(), 404);
-    assert_eq!(app.get("/api/invoices").await.status(), 404);
-    let res = app.get("/api/invoices").await;
+    assert_eq!(app.get("/api/no-such-resource").await.status(), 404);
+    assert_eq!(app.get("/api/no-such-resource").await.status(), 404);
+    let res = app.get("/api/no-such-resource").await;
     assert_eq!(res.status(), 429);
     assert_eq!(res.headers()["retry-after"], "1");
 }

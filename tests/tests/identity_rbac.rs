@@ -334,6 +334,100 @@ async fn every_endpoint_answers_each_role_as_the_rbac_table_says() {
             &["account_manager", "financial_admin"],
             404,
         ),
+        // The reconciliation workflow.
+        (
+            Method::GET,
+            "/api/invoices".to_owned(),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/transactions?status=unmatched".to_owned(),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/matches?status=suggested".to_owned(),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/settings/reconciliation".to_owned(),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            200,
+        ),
+        (
+            Method::POST,
+            "/api/reconcile".to_owned(),
+            None,
+            &["financial_admin"],
+            200,
+        ),
+        (
+            Method::GET,
+            "/api/whmcs/instances".to_owned(),
+            None,
+            &["financial_admin"],
+            200,
+        ),
+        (
+            Method::POST,
+            "/api/whmcs/instances".to_owned(),
+            Some(
+                json!({"base_url": "http://127.0.0.1:9", "api_identifier": "x",
+                        "api_secret": "y", "default_currency": "EUR"}),
+            ),
+            &["financial_admin"],
+            503,
+        ),
+        (
+            Method::POST,
+            "/api/whmcs/instances/0190f3a1-7c1e-7b3a-9c1d-2a4b6c8d0e1f/sync".to_owned(),
+            None,
+            &["account_manager", "financial_admin"],
+            404,
+        ),
+        (
+            Method::POST,
+            "/api/matches/0190f3a1-7c1e-7b3a-9c1d-2a4b6c8d0e1f/approve".to_owned(),
+            None,
+            &["financial_admin"],
+            404,
+        ),
+        (
+            Method::POST,
+            "/api/transactions/0190f3a1-7c1e-7b3a-9c1d-2a4b6c8d0e1f/ignore".to_owned(),
+            None,
+            &["financial_admin"],
+            404,
+        ),
     ];
     for (row, (method, path, body, allowed, success)) in table.iter().enumerate() {
         for caller in &callers {

@@ -63,6 +63,22 @@ use utoipa::OpenApi;
         crate::routes::stripe::payments,
         crate::routes::stripe::payouts,
         crate::routes::stripe::webhook,
+        crate::routes::reconciliation::connect_whmcs,
+        crate::routes::reconciliation::list_whmcs,
+        crate::routes::reconciliation::remove_whmcs,
+        crate::routes::reconciliation::sync_whmcs,
+        crate::routes::reconciliation::list_invoices,
+        crate::routes::reconciliation::list_transactions,
+        crate::routes::reconciliation::ignore_transaction,
+        crate::routes::reconciliation::get_settings,
+        crate::routes::reconciliation::put_settings,
+        crate::routes::reconciliation::reconcile,
+        crate::routes::reconciliation::list_matches,
+        crate::routes::reconciliation::get_match,
+        crate::routes::reconciliation::approve,
+        crate::routes::reconciliation::reject,
+        crate::routes::reconciliation::undo,
+        crate::routes::reconciliation::manual_match,
     ),
     components(schemas(
         crate::problem::Problem,
@@ -130,6 +146,11 @@ use utoipa::OpenApi;
         crate::routes::stripe::StripePayoutView,
         crate::routes::stripe::StripePayoutPage,
         crate::routes::stripe::WebhookAckView,
+        crate::routes::reconciliation::ConnectWhmcs,
+        crate::routes::reconciliation::WhmcsInstanceBody,
+        crate::routes::reconciliation::PutSettings,
+        crate::routes::reconciliation::ManualAllocationBody,
+        crate::routes::reconciliation::ManualMatchBody,
     )),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -141,6 +162,7 @@ use utoipa::OpenApi;
         (name = "licences", description = "WHMCS addon licences: validation (public) and administration"),
         (name = "banking", description = "Open banking through GoCardless: banks, links, accounts, transactions, sync"),
         (name = "stripe", description = "Stripe connections, payments, payouts and webhooks"),
+        (name = "reconciliation", description = "WHMCS instances, invoices, transactions, matches and their application to WHMCS"),
     )
 )]
 pub struct ApiDoc;

@@ -20,6 +20,9 @@ use payymo_services::banking::{BankingConfig, BankingPorts, BankingService};
 use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityService};
 use payymo_services::jobs::{JobHandler, JobRunner, RunnerConfig};
 use payymo_services::licences::{LicencePorts, LicenceService};
+use payymo_services::reconciliation::{
+    ReconciliationConfig, ReconciliationPorts, ReconciliationService,
+};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -58,6 +61,8 @@ pub struct Adapters {
     pub banking: BankingPorts,
     /// The ports of the Stripe service.
     pub stripe: payymo_services::stripe::StripePorts,
+    /// The ports of the reconciliation workflow (stores, WHMCS connector, crypto, clock).
+    pub reconciliation: ReconciliationPorts,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -136,6 +141,8 @@ impl Application {
             adapters.stripe,
             payymo_services::stripe::StripeConfig::default(),
         );
+        let reconciliation =
+            ReconciliationService::new(adapters.reconciliation, ReconciliationConfig::default());
         let state = SharedState {
             stripe: web::Data::new(stripe),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
@@ -146,6 +153,7 @@ impl Application {
             database: web::Data::new(adapters.database),
             identity: web::Data::new(identity.clone()),
             banking: web::Data::new(banking.clone()),
+            reconciliation: web::Data::new(reconciliation),
             metrics: web::Data::new(Metrics::new()),
             limiters: web::Data::new(limiters.clone()),
             openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
@@ -316,6 +324,7 @@ struct SharedState {
     platform_stats: web::Data<Arc<dyn PlatformStats>>,
     banking: web::Data<BankingService>,
     stripe: web::Data<payymo_services::stripe::StripeService>,
+    reconciliation: web::Data<ReconciliationService>,
 }
 
 fn build_app(
@@ -346,6 +355,7 @@ fn build_app(
         platform_stats,
         banking,
         stripe,
+        reconciliation,
     } = state;
     let max_body = settings.max_body_bytes;
     let mut app = App::new()
@@ -364,6 +374,7 @@ fn build_app(
         .app_data(platform_stats)
         .app_data(banking)
         .app_data(stripe)
+        .app_data(reconciliation)
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body)
@@ -402,7 +413,8 @@ fn build_app(
         .configure(licences::configure)
         .configure(platform::configure)
         .configure(banking_routes::configure)
-        .configure(stripe_routes::configure);
+        .configure(stripe_routes::configure)
+        .configure(crate::routes::reconciliation::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }

@@ -10,6 +10,7 @@ use payymo_adapter_crypto::{
 use payymo_adapter_diesel::DieselStore;
 use payymo_adapter_gocardless::GoCardlessClient;
 use payymo_adapter_tls::CertificateStore;
+use payymo_adapter_whmcs::WhmcsConnector;
 use payymo_ports::bank_feed::BankFeed;
 use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::FieldCipher;
@@ -17,6 +18,8 @@ use payymo_ports::storage::AuditLog;
 use payymo_services::banking::BankingPorts;
 use payymo_services::identity::IdentityPorts;
 use payymo_services::jobs::JobHandler;
+use payymo_services::reconciliation::ReconciliationPorts;
+use std::time::Duration;
 
 use crate::config::Settings;
 use crate::keys::KeyReloader;
@@ -217,6 +220,7 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         stripe: stripe_ports(settings, store, &identity)?,
         identity,
         job_handlers: job_handlers(settings, store, &field_cipher_dyn),
+        reconciliation: reconciliation_ports(store, Arc::clone(&field_cipher_dyn))?,
         field_cipher: cipher,
         outbound,
         reloader: Some(Arc::new(reloader)),
@@ -384,5 +388,36 @@ pub fn stripe_ports(
         cipher: Arc::clone(&identity.cipher),
         clock: Arc::clone(&identity.clock),
         ids: Arc::clone(&identity.ids),
+    })
+}
+
+/// The reconciliation workflow's ports over `store`: WHMCS through [`WhmcsConnector`] (a shared
+/// HTTP client with a 10 s connect timeout; 30 s per WHMCS request), the system clock, UUID v7
+/// ids. `cipher` encrypts the WHMCS API secrets (share it with the rest of the app).
+///
+/// # Errors
+/// The HTTP client cannot be built.
+pub fn reconciliation_ports(
+    store: &DieselStore,
+    cipher: Arc<dyn FieldCipher>,
+) -> Result<ReconciliationPorts, StartupError> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| StartupError::Keys(format!("http client: {e}")))?;
+    let store = Arc::new(store.clone());
+    Ok(ReconciliationPorts {
+        tenants: store.clone(),
+        connections: store.clone(),
+        invoices: store.clone(),
+        transactions: store.clone(),
+        matches: store.clone(),
+        workflow: store.clone(),
+        audit: store.clone(),
+        jobs: store,
+        ledgers: Arc::new(WhmcsConnector::new(http, Duration::from_secs(30))),
+        cipher,
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UuidV7Ids),
     })
 }

@@ -387,6 +387,68 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{Id, Instant};
+
+    whmcs_instance_options (instance_id) {
+        instance_id -> Id,
+        tenant_id -> Id,
+        gateway -> Text,
+        default_currency -> Text,
+        deleted_at -> Nullable<Instant>,
+        updated_at -> Instant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{Id, Instant};
+
+    known_payers (tenant_id, key_kind, payer_key) {
+        tenant_id -> Id,
+        key_kind -> Text,
+        payer_key -> Text,
+        client_id -> Text,
+        updated_at -> Instant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{Id, Instant};
+
+    payment_application_retries (application_id) {
+        application_id -> Id,
+        tenant_id -> Id,
+        not_before -> Instant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{Id, Instant};
+
+    match_notes (match_id) {
+        match_id -> Id,
+        tenant_id -> Id,
+        failure_reason -> Nullable<Text>,
+        undo_instructions -> Nullable<Text>,
+        updated_at -> Instant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql_types::{Id, Instant};
+
+    reconciliation_preferences (tenant_id) {
+        tenant_id -> Id,
+        gateway -> Text,
+        updated_at -> Instant,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     stripe_payouts,
@@ -413,6 +475,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     bank_account_sync,
     bank_pending_transactions,
     stripe_payments,
+    whmcs_instance_options,
+    known_payers,
+    payment_application_retries,
+    match_notes,
+    reconciliation_preferences,
 );
 
 diesel::table! {

@@ -13,8 +13,10 @@
 //! [`InvoiceLedger`]: payymo_ports::invoice_ledger::InvoiceLedger
 
 mod client;
+mod connector;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod parse;
 
 pub use client::{WhmcsClient, WhmcsConfig, WhmcsConfigError};
+pub use connector::WhmcsConnector;

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod crypto;
 pub mod health;
 pub mod invoice_ledger;
+pub mod ledger_connector;
 pub mod payment_gateway;
 pub mod payment_webhooks;
 pub mod secrets;

@@ -5,4 +5,5 @@ pub mod identity;
 pub mod jobs;
 pub mod keys;
 pub mod licences;
+pub mod reconciliation;
 pub mod stripe;

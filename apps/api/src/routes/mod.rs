@@ -10,5 +10,6 @@ pub mod health;
 pub mod jwks;
 pub mod licences;
 pub mod platform;
+pub mod reconciliation;
 pub mod stripe;
 pub mod users;

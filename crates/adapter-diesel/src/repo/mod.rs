@@ -9,6 +9,7 @@ mod platform;
 mod stripe;
 mod transactions;
 mod work;
+mod workflow;
 
 use chrono::{DateTime, Utc};
 use payymo_ports::storage::StoreError;

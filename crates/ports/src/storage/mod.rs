@@ -59,3 +59,7 @@ pub use stripe::{
     StripeAccountSummary, StripePaymentFilter, StripePaymentListing, StripePaymentRecord,
     StripePaymentReview, StripePayoutFilter, StripeStore,
 };
+mod workflow;
+#[cfg(feature = "mock")]
+pub use workflow::MockWorkflowStore;
+pub use workflow::{InvoiceAllocationView, MatchNotes, OpenWork, WhmcsOptions, WorkflowStore};

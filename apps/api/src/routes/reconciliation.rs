@@ -1,0 +1,769 @@
+//! The reconciliation workflow over HTTP: WHMCS instances, invoices, transactions, settings,
+//! the matching run and decisions on matches.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use payymo_domain::ids::{ConnectionId, InvoiceId, MatchId, TransactionId};
+use payymo_domain::match_lifecycle::MatchState;
+use payymo_domain::matching::Confidence;
+use payymo_domain::money::{Currency, Money};
+use payymo_ports::invoice_ledger::LedgerError;
+use payymo_ports::storage::TransactionMatchState;
+use payymo_services::identity::Permission;
+use payymo_services::reconciliation::{
+    Caller, InvoiceItem, ManualAllocation, MatchItem, NewWhmcsInstance, ReconciliationError,
+    ReconciliationService, SettingsUpdate, SettingsView, TransactionFilter, TransactionItem,
+    WhmcsInstanceView,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Authenticated, request_context, require};
+use crate::pagination::{Page, PageParams};
+use crate::problem::{ApiError, FieldError, ProblemKind};
+
+const P: &str = "application/problem+json";
+
+impl From<ReconciliationError> for ApiError {
+    fn from(e: ReconciliationError) -> Self {
+        match e {
+            ReconciliationError::NotFound => Self::not_found("no such resource"),
+            ReconciliationError::Invalid { field, message } => Self::invalid(
+                format!("{field} is invalid"),
+                vec![FieldError {
+                    field: field.to_owned(),
+                    message,
+                }],
+            ),
+            ReconciliationError::Ledger(LedgerError::Unavailable { reason }) => Self::new(
+                ProblemKind::Unavailable,
+                format!("WHMCS cannot be reached: {reason}"),
+            ),
+            ReconciliationError::Ledger(e) => Self::new(
+                ProblemKind::BadRequest,
+                format!("WHMCS refused the request: {e}"),
+            ),
+            ReconciliationError::Conflict(reason) => Self::new(ProblemKind::Conflict, reason),
+            ReconciliationError::StaleVersion => Self::new(
+                ProblemKind::Conflict,
+                "the resource changed since it was read; reload and try again",
+            ),
+            ReconciliationError::Unavailable(reason) => Self::new(ProblemKind::Unavailable, reason),
+            ReconciliationError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+fn service(req: &HttpRequest) -> Result<web::Data<ReconciliationService>, ApiError> {
+    req.app_data::<web::Data<ReconciliationService>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&"reconciliation service is not wired"))
+}
+
+/// Checks the permission and returns the service and the caller.
+async fn allowed(
+    req: &HttpRequest,
+    who: &Authenticated,
+    permission: Permission,
+) -> Result<(web::Data<ReconciliationService>, Caller), ApiError> {
+    require(req, who, permission).await?;
+    let ctx = request_context(req);
+    Ok((
+        service(req)?,
+        Caller {
+            tenant: who.0.tenant,
+            actor: who.0.actor(),
+            ip: ctx.ip,
+            request_id: ctx.request_id,
+        },
+    ))
+}
+
+fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::not_found("no such resource"))
+}
+
+fn cursor_id<T: std::str::FromStr>(after: Option<String>) -> Result<Option<T>, ApiError> {
+    after
+        .map(|a| {
+            a.parse().map_err(|_| {
+                ApiError::invalid(
+                    "invalid paging parameters",
+                    vec![FieldError {
+                        field: "cursor".into(),
+                        message: "not a cursor returned by this API".into(),
+                    }],
+                )
+            })
+        })
+        .transpose()
+}
+
+// ---------------------------------------------------------------- WHMCS instances
+
+/// `POST /api/whmcs/instances`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectWhmcs {
+    /// A label (default: the URL's host).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The WHMCS base URL (`https://billing.example.com/whmcs`).
+    pub base_url: String,
+    /// The API credential's identifier.
+    pub api_identifier: String,
+    /// The API credential's secret (stored encrypted, never returned).
+    #[schema(value_type = String)]
+    pub api_secret: SecretString,
+    /// The gateway payments are recorded under (default `banktransfer`).
+    #[serde(default)]
+    pub gateway: Option<String>,
+    /// The currency assumed where WHMCS does not say one (ISO 4217).
+    pub default_currency: String,
+}
+
+/// A connected WHMCS instance (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhmcsInstanceBody {
+    /// Id.
+    pub id: String,
+    /// Label.
+    pub name: String,
+    /// Base URL.
+    pub base_url: String,
+    /// The API credential's identifier.
+    pub api_identifier: String,
+    /// The gateway payments are recorded under.
+    pub gateway: String,
+    /// The default currency.
+    pub default_currency: String,
+    /// `active`, `disabled` or `failing`.
+    pub status: String,
+    /// When its invoices were last synced.
+    pub invoices_synced_at: Option<String>,
+}
+
+impl From<WhmcsInstanceView> for WhmcsInstanceBody {
+    fn from(v: WhmcsInstanceView) -> Self {
+        Self {
+            id: v.id.to_string(),
+            name: v.name,
+            base_url: v.base_url,
+            api_identifier: v.api_identifier,
+            gateway: v.gateway,
+            default_currency: v.default_currency.code().to_owned(),
+            status: v.status.as_str().to_owned(),
+            invoices_synced_at: v.invoices_synced_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+/// Connects a WHMCS instance; the credential is checked with a real call first. Permission
+/// `settings:manage`.
+#[utoipa::path(post, path = "/api/whmcs/instances", tag = "reconciliation", request_body = ConnectWhmcs,
+    responses(
+        (status = 201, description = "Connected", body = WhmcsInstanceBody),
+        (status = 400, description = "Invalid input, or WHMCS refused the credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 409, description = "Already connected", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn connect_whmcs(
+    req: HttpRequest,
+    who: Authenticated,
+    body: web::Json<ConnectWhmcs>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::SettingsManage).await?;
+    let body = body.into_inner();
+    let currency = Currency::from_code(body.default_currency.trim()).map_err(|_| {
+        ApiError::invalid(
+            "default_currency is invalid",
+            vec![FieldError {
+                field: "default_currency".into(),
+                message: "an ISO 4217 currency code".into(),
+            }],
+        )
+    })?;
+    let view = svc
+        .connect_whmcs(
+            &caller,
+            NewWhmcsInstance {
+                name: body.name,
+                base_url: body.base_url,
+                api_identifier: body.api_identifier,
+                api_secret: body.api_secret,
+                gateway: body.gateway,
+                default_currency: currency,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(WhmcsInstanceBody::from(view)))
+}
+
+/// The tenant's WHMCS instances. Permission `settings:manage`.
+#[utoipa::path(get, path = "/api/whmcs/instances", tag = "reconciliation",
+    responses(
+        (status = 200, description = "The instances", body = Value),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn list_whmcs(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::SettingsManage).await?;
+    let items: Vec<WhmcsInstanceBody> = svc
+        .list_whmcs(&caller)
+        .await?
+        .into_iter()
+        .map(WhmcsInstanceBody::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+/// Removes a WHMCS instance (its invoices and matches stay). Permission `settings:manage`.
+#[utoipa::path(delete, path = "/api/whmcs/instances/{id}", tag = "reconciliation",
+    params(("id" = String, Path, description = "Instance id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such instance", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn remove_whmcs(
+    req: HttpRequest,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::SettingsManage).await?;
+    svc.remove_whmcs(&caller, parse_id::<ConnectionId>(&path)?)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Syncs an instance's open invoices into Payymo. Permission `connections:manage`.
+#[utoipa::path(post, path = "/api/whmcs/instances/{id}/sync", tag = "reconciliation",
+    params(("id" = String, Path, description = "Instance id")),
+    responses(
+        (status = 200, description = "Synced: `open` and `closed` counts", body = Value),
+        (status = 404, description = "No such instance", body = crate::problem::Problem, content_type = P),
+        (status = 503, description = "WHMCS unreachable", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn sync_whmcs(
+    req: HttpRequest,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::ConnectionsManage).await?;
+    let report = svc
+        .sync_invoices(&caller, parse_id::<ConnectionId>(&path)?)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"open": report.open, "closed": report.closed})))
+}
+
+// ---------------------------------------------------------------- invoices and transactions
+
+fn invoice_body(item: InvoiceItem) -> Value {
+    let i = item.invoice;
+    json!({
+        "id": i.id,
+        "number": i.number,
+        "client": i.client,
+        "total": i.total,
+        "balance": i.balance,
+        "status": i.status,
+        "date": i.date,
+        "due_date": i.due_date,
+        "matches": item.matches.iter().map(|m| json!({
+            "match_id": m.match_id,
+            "transaction_id": m.transaction_id,
+            "status": m.state,
+            "amount": m.amount,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Open and recently paid invoices, with what Payymo matched to them. Permission `tenant:read`.
+#[utoipa::path(get, path = "/api/invoices", tag = "reconciliation", params(PageParams),
+    responses(
+        (status = 200, description = "A page of invoices", body = Value),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn list_invoices(
+    req: HttpRequest,
+    who: Authenticated,
+    query: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    let page = query.validate()?;
+    let items = svc
+        .list_invoices(&caller, cursor_id::<InvoiceId>(page.after)?, page.limit + 1)
+        .await?;
+    let page = Page::from_overfetch(items, page.limit, |i| i.invoice.id.to_string());
+    Ok(HttpResponse::Ok().json(json!({
+        "items": page.items.into_iter().map(invoice_body).collect::<Vec<_>>(),
+        "page": page.page,
+    })))
+}
+
+/// `GET /api/transactions` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TransactionQuery {
+    /// `unmatched`, `suggested`, `applied` or `ignored`.
+    pub status: Option<String>,
+    /// Items per page, 1 to 200.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn tx_status(state: TransactionMatchState) -> &'static str {
+    match state {
+        TransactionMatchState::Unmatched => "unmatched",
+        TransactionMatchState::Suggested => "suggested",
+        TransactionMatchState::Matched => "applied",
+        TransactionMatchState::Ignored => "ignored",
+    }
+}
+
+fn transaction_body(item: TransactionItem) -> Value {
+    let t = item.transaction;
+    json!({
+        "id": t.id,
+        "source": t.source,
+        "booking_date": t.booking_date,
+        "value_date": t.value_date,
+        "amount": t.amount,
+        "counterparty_name": t.counterparty_name,
+        "counterparty_iban": t.counterparty_iban,
+        "remittance": t.remittance,
+        "reference": t.reference,
+        "status": tx_status(item.state),
+    })
+}
+
+/// Bank and Stripe transactions, newest first, optionally by status. Permission `tenant:read`.
+#[utoipa::path(get, path = "/api/transactions", tag = "reconciliation", params(TransactionQuery),
+    responses(
+        (status = 200, description = "A page of transactions", body = Value),
+        (status = 400, description = "Unknown status", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn list_transactions(
+    req: HttpRequest,
+    who: Authenticated,
+    query: web::Query<TransactionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    let query = query.into_inner();
+    let filter = match query.status.as_deref() {
+        None => None,
+        Some("unmatched") => Some(TransactionFilter::Unmatched),
+        Some("suggested") => Some(TransactionFilter::Suggested),
+        Some("applied") => Some(TransactionFilter::Applied),
+        Some("ignored") => Some(TransactionFilter::Ignored),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "status is invalid",
+                vec![FieldError {
+                    field: "status".into(),
+                    message: "one of unmatched, suggested, applied, ignored".into(),
+                }],
+            ));
+        }
+    };
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .validate()?;
+    let items = svc
+        .list_transactions(
+            &caller,
+            filter,
+            cursor_id::<TransactionId>(page.after)?,
+            page.limit + 1,
+        )
+        .await?;
+    let page = Page::from_overfetch(items, page.limit, |t| t.transaction.id.to_string());
+    Ok(HttpResponse::Ok().json(json!({
+        "items": page.items.into_iter().map(transaction_body).collect::<Vec<_>>(),
+        "page": page.page,
+    })))
+}
+
+/// Marks a transaction as needing no invoice. Permission `matches:decide`.
+#[utoipa::path(post, path = "/api/transactions/{id}/ignore", tag = "reconciliation",
+    params(("id" = String, Path, description = "Transaction id")),
+    responses(
+        (status = 204, description = "Ignored"),
+        (status = 404, description = "No such transaction", body = crate::problem::Problem, content_type = P),
+        (status = 409, description = "Already matched", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn ignore_transaction(
+    req: HttpRequest,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    svc.ignore(&caller, parse_id::<TransactionId>(&path)?)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------- settings
+
+/// `PUT /api/settings/reconciliation`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutSettings {
+    /// The version read (0 when never saved).
+    pub version: u32,
+    /// Apply confident matches without a person.
+    pub auto_apply: bool,
+    /// The confidence (0..1) from which a match is applied automatically.
+    #[schema(value_type = f64)]
+    pub auto_threshold: Confidence,
+    /// Fee tolerance, absolute part, in hundredths of the currency's major unit.
+    pub fee_tolerance_hundredths: i64,
+    /// Fee tolerance, relative part, in basis points of the balance.
+    pub fee_tolerance_basis_points: u32,
+    /// The WHMCS gateway payments are recorded under.
+    pub gateway: String,
+}
+
+fn settings_body(view: &SettingsView) -> Value {
+    json!({
+        "version": view.version,
+        "auto_apply": view.settings.auto_apply,
+        "auto_threshold": view.settings.matching.auto_threshold,
+        "review_threshold": view.settings.matching.review_threshold,
+        "fee_tolerance_hundredths": view.settings.matching.fee_tolerance_hundredths,
+        "fee_tolerance_basis_points": view.settings.matching.fee_tolerance_basis_points,
+        "gateway": view.gateway,
+    })
+}
+
+/// The reconciliation settings. Permission `tenant:read`.
+#[utoipa::path(get, path = "/api/settings/reconciliation", tag = "reconciliation",
+    responses((status = 200, description = "The settings with their version", body = Value)))]
+pub async fn get_settings(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    Ok(HttpResponse::Ok().json(settings_body(&svc.settings(&caller).await?)))
+}
+
+/// Saves the reconciliation settings (409 on a stale version). Permission `settings:manage`.
+#[utoipa::path(put, path = "/api/settings/reconciliation", tag = "reconciliation", request_body = PutSettings,
+    responses(
+        (status = 200, description = "Saved", body = Value),
+        (status = 400, description = "Invalid values", body = crate::problem::Problem, content_type = P),
+        (status = 409, description = "Stale version", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn put_settings(
+    req: HttpRequest,
+    who: Authenticated,
+    body: web::Json<PutSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::SettingsManage).await?;
+    let b = body.into_inner();
+    let view = svc
+        .update_settings(
+            &caller,
+            SettingsUpdate {
+                version: b.version,
+                auto_apply: b.auto_apply,
+                auto_threshold: b.auto_threshold,
+                fee_tolerance_hundredths: b.fee_tolerance_hundredths,
+                fee_tolerance_basis_points: b.fee_tolerance_basis_points,
+                gateway: b.gateway,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(settings_body(&view)))
+}
+
+// ---------------------------------------------------------------- matching and decisions
+
+/// Runs the matching engine now. Permission `matches:decide`.
+#[utoipa::path(post, path = "/api/reconcile", tag = "reconciliation",
+    responses((status = 200, description = "What the run did", body = Value)))]
+pub async fn reconcile(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let r = svc.reconcile(&caller).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "considered": r.considered,
+        "auto_applied": r.auto_applied,
+        "suggested": r.suggested,
+        "unmatched": r.unmatched,
+    })))
+}
+
+/// The API's word for a match state (`applying` and `approved` read as queued).
+fn match_body(item: &MatchItem) -> Value {
+    let m = &item.stored;
+    json!({
+        "id": m.id,
+        "transaction_id": m.transaction_id,
+        "status": m.state,
+        "confidence": m.confidence,
+        "reasons": serde_json::from_str::<Value>(&m.reasons).unwrap_or(Value::Null),
+        "allocations": m.allocations,
+        "version": m.version,
+        "decided_by": m.decided_by,
+        "updated_at": m.updated_at.to_rfc3339(),
+        "applications": item.applications.iter().map(|a| json!({
+            "id": a.id,
+            "invoice_id": a.invoice_id,
+            "amount": a.amount,
+            "status": a.state,
+            "attempts": a.attempts,
+            "idempotency_key": a.idempotency_key,
+            "whmcs_transid": a.external_ref,
+            "last_error": a.last_error,
+        })).collect::<Vec<_>>(),
+        "failure_reason": item.notes.failure_reason,
+        "undo_instructions": item.notes.undo_instructions,
+    })
+}
+
+/// `GET /api/matches` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MatchQuery {
+    /// `suggested`, `approved`, `applying`, `applied`, `rejected`, `failed` or `undone`.
+    pub status: Option<String>,
+    /// Items per page, 1 to 200.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Matches with allocations, confidence and reasons, newest first. Permission `tenant:read`.
+#[utoipa::path(get, path = "/api/matches", tag = "reconciliation", params(MatchQuery),
+    responses(
+        (status = 200, description = "A page of matches", body = Value),
+        (status = 400, description = "Unknown status", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn list_matches(
+    req: HttpRequest,
+    who: Authenticated,
+    query: web::Query<MatchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    let query = query.into_inner();
+    let states = match query.status.as_deref() {
+        None => Vec::new(),
+        Some(word) => vec![MatchState::parse(word).ok_or_else(|| {
+            ApiError::invalid(
+                "status is invalid",
+                vec![FieldError {
+                    field: "status".into(),
+                    message:
+                        "one of suggested, approved, applying, applied, rejected, failed, undone"
+                            .into(),
+                }],
+            )
+        })?],
+    };
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .validate()?;
+    let items = svc
+        .list_matches(
+            &caller,
+            states,
+            cursor_id::<MatchId>(page.after)?,
+            page.limit + 1,
+        )
+        .await?;
+    let page = Page::from_overfetch(items, page.limit, |m| m.stored.id.to_string());
+    Ok(HttpResponse::Ok().json(json!({
+        "items": page.items.iter().map(match_body).collect::<Vec<_>>(),
+        "page": page.page,
+    })))
+}
+
+/// One match. Permission `tenant:read`.
+#[utoipa::path(get, path = "/api/matches/{id}", tag = "reconciliation",
+    params(("id" = String, Path, description = "Match id")),
+    responses(
+        (status = 200, description = "The match", body = Value),
+        (status = 404, description = "No such match", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn get_match(
+    req: HttpRequest,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    let item = svc.get_match(&caller, parse_id::<MatchId>(&path)?).await?;
+    Ok(HttpResponse::Ok().json(match_body(&item)))
+}
+
+async fn decided(
+    svc: &ReconciliationService,
+    caller: &Caller,
+    id: MatchId,
+) -> Result<HttpResponse, ApiError> {
+    let item = svc.get_match(caller, id).await?;
+    Ok(HttpResponse::Ok().json(match_body(&item)))
+}
+
+/// Approves a suggested match: it is queued for WHMCS and the payer remembered. Permission
+/// `matches:decide`.
+#[utoipa::path(post, path = "/api/matches/{id}/approve", tag = "reconciliation",
+    params(("id" = String, Path, description = "Match id")),
+    responses(
+        (status = 200, description = "Approved and queued", body = Value),
+        (status = 404, description = "No such match", body = crate::problem::Problem, content_type = P),
+        (status = 409, description = "Not suggested any more", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn approve(
+    req: HttpRequest,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let id = parse_id::<MatchId>(&path)?;
+    svc.approve(&caller, id).await?;
+    decided(&svc, &caller, id).await
+}
+
+/// Rejects a suggested match. Permission `matches:decide`.
+#[utoipa::path(post, path = "/api/matches/{id}/reject", tag = "reconciliation",
+    params(("id" = String, Path, description = "Match id")),
+    responses(
+        (status = 200, description = "Rejected", body = Value),
+        (status = 404, description = "No such match", body = crate::problem::Problem, content_type = P),
+        (status = 409, description = "Not suggested any more", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn reject(
+    req: HttpRequest,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let id = parse_id::<MatchId>(&path)?;
+    svc.reject(&caller, id).await?;
+    decided(&svc, &caller, id).await
+}
+
+/// Undoes an applied match in Payymo; the answer carries the steps to remove the payment in
+/// WHMCS by hand (WHMCS has no API for it). Permission `matches:decide`.
+#[utoipa::path(post, path = "/api/matches/{id}/undo", tag = "reconciliation",
+    params(("id" = String, Path, description = "Match id")),
+    responses(
+        (status = 200, description = "Undone, with `undo_instructions`", body = Value),
+        (status = 404, description = "No such match", body = crate::problem::Problem, content_type = P),
+        (status = 409, description = "Not applied", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn undo(
+    req: HttpRequest,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let id = parse_id::<MatchId>(&path)?;
+    svc.undo(&caller, id).await?;
+    decided(&svc, &caller, id).await
+}
+
+/// One part of a manual match.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualAllocationBody {
+    /// The invoice.
+    pub invoice_id: String,
+    /// The amount, a decimal string in `currency` (`"60.00"`).
+    pub amount: String,
+}
+
+/// `POST /api/matches`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualMatchBody {
+    /// The transaction.
+    pub transaction_id: String,
+    /// The currency of the amounts (the transaction's).
+    pub currency: String,
+    /// The invoices and amounts; they must add up to the transaction.
+    pub allocations: Vec<ManualAllocationBody>,
+}
+
+fn field_error(field: &str, message: &str) -> ApiError {
+    ApiError::invalid(
+        format!("{field} is invalid"),
+        vec![FieldError {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }],
+    )
+}
+
+/// Matches a transaction by hand to one or several invoices; it is queued for WHMCS.
+/// Permission `matches:decide`.
+#[utoipa::path(post, path = "/api/matches", tag = "reconciliation", request_body = ManualMatchBody,
+    responses(
+        (status = 201, description = "Matched and queued", body = Value),
+        (status = 400, description = "Amounts do not fit", body = crate::problem::Problem, content_type = P),
+        (status = 404, description = "No such transaction or invoice", body = crate::problem::Problem, content_type = P),
+        (status = 409, description = "Already matched", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn manual_match(
+    req: HttpRequest,
+    who: Authenticated,
+    body: web::Json<ManualMatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let body = body.into_inner();
+    let currency = Currency::from_code(body.currency.trim())
+        .map_err(|_| field_error("currency", "an ISO 4217 currency code"))?;
+    let transaction: TransactionId = body
+        .transaction_id
+        .parse()
+        .map_err(|_| field_error("transaction_id", "not an id"))?;
+    let mut allocations = Vec::with_capacity(body.allocations.len());
+    for a in body.allocations {
+        allocations.push(ManualAllocation {
+            invoice_id: a
+                .invoice_id
+                .parse()
+                .map_err(|_| field_error("allocations", "invoice_id is not an id"))?,
+            amount: Money::parse(&a.amount, currency)
+                .map_err(|_| field_error("allocations", "amount is not a decimal amount"))?,
+        });
+    }
+    let stored = svc.manual_match(&caller, transaction, allocations).await?;
+    let item = svc.get_match(&caller, stored.id).await?;
+    Ok(HttpResponse::Created().json(match_body(&item)))
+}
+
+/// Mounts the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/whmcs/instances")
+            .route(web::get().to(list_whmcs))
+            .route(web::post().to(connect_whmcs)),
+    )
+    .service(web::resource("/api/whmcs/instances/{id}").route(web::delete().to(remove_whmcs)))
+    .service(web::resource("/api/whmcs/instances/{id}/sync").route(web::post().to(sync_whmcs)))
+    .service(web::resource("/api/invoices").route(web::get().to(list_invoices)))
+    .service(web::resource("/api/transactions").route(web::get().to(list_transactions)))
+    .service(
+        web::resource("/api/transactions/{id}/ignore").route(web::post().to(ignore_transaction)),
+    )
+    .service(
+        web::resource("/api/settings/reconciliation")
+            .route(web::get().to(get_settings))
+            .route(web::put().to(put_settings)),
+    )
+    .service(web::resource("/api/reconcile").route(web::post().to(reconcile)))
+    .service(
+        web::resource("/api/matches")
+            .route(web::get().to(list_matches))
+            .route(web::post().to(manual_match)),
+    )
+    .service(web::resource("/api/matches/{id}").route(web::get().to(get_match)))
+    .service(web::resource("/api/matches/{id}/approve").route(web::post().to(approve)))
+    .service(web::resource("/api/matches/{id}/reject").route(web::post().to(reject)))
+    .service(web::resource("/api/matches/{id}/undo").route(web::post().to(undo)));
+}

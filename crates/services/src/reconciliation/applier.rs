@@ -1,0 +1,498 @@
+//! The payment applier: carries the outbox's payment applications to WHMCS, exactly once.
+//!
+//! The steps are public ([`ReconciliationService::claim_application`],
+//! [`ReconciliationService::send_application`], [`ReconciliationService::record_outcome`]) so
+//! that a test can stop between any two of them, as a crash would, and show that the next run
+//! still records each payment once.
+
+use payymo_domain::ids::{MatchId, TenantId};
+use payymo_domain::match_lifecycle::MatchState;
+use payymo_domain::outbox::{ApplicationState, PaymentApplication};
+use payymo_ports::invoice_ledger::{ApplyOutcome, NewLedgerPayment, apply_payment_once};
+use payymo_ports::storage::{MatchNotes, StoreError};
+use serde_json::json;
+
+use super::instances::to_cached;
+use super::{Caller, ReconciliationError, ReconciliationService};
+
+/// What one attempt to record a payment in WHMCS found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendResult {
+    /// The payment is on the invoice under `transid`: recorded now, or found there from an
+    /// earlier attempt (`already_present`).
+    Recorded {
+        /// The transaction id the payment carries in WHMCS.
+        transid: String,
+        /// It was already there (an earlier attempt landed before a crash).
+        already_present: bool,
+    },
+    /// WHMCS will not take it (invoice cancelled, balance smaller, not found): for good.
+    Refused(String),
+    /// WHMCS could not be reached or refused the credential: try again later.
+    Retry(String),
+}
+
+/// What one applier run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApplyReport {
+    /// Payments recorded (or found recorded) in WHMCS.
+    pub applied: usize,
+    /// Payments WHMCS refused for good.
+    pub failed: usize,
+    /// Payments given back for a later retry.
+    pub deferred: usize,
+    /// Applications another applier held.
+    pub skipped: usize,
+    /// Matches that became applied.
+    pub matches_applied: usize,
+    /// Matches that became failed.
+    pub matches_failed: usize,
+}
+
+/// The transaction id a payment application is recorded under in WHMCS: derived from the
+/// application id, so that every attempt uses the same one.
+#[must_use]
+pub fn transid_of(application: &PaymentApplication) -> String {
+    format!("PYM-{}", application.id)
+}
+
+impl ReconciliationService {
+    /// One applier run over every tenant: accepted matches whose outbox is not written yet are
+    /// queued, due applications are claimed, sent and settled, and matches whose applications
+    /// are all settled are finished.
+    ///
+    /// # Errors
+    /// Storage failures (WHMCS failures are recorded on the applications, not returned).
+    pub async fn apply_pending(&self) -> Result<ApplyReport, ReconciliationError> {
+        let mut report = ApplyReport::default();
+        for work in self
+            .ports
+            .workflow
+            .list_open_work(self.config.batch)
+            .await?
+        {
+            if work.state == MatchState::Approved {
+                let current = self
+                    .ports
+                    .matches
+                    .get_match(work.tenant_id, work.match_id)
+                    .await?;
+                match self
+                    .start_applying(
+                        &Caller::system(work.tenant_id),
+                        work.match_id,
+                        current.version,
+                    )
+                    .await
+                {
+                    Ok(_)
+                    | Err(ReconciliationError::StaleVersion | ReconciliationError::Conflict(_)) => {
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let now = self.now();
+        let due = self
+            .ports
+            .workflow
+            .list_due_applications(now, now - self.config.lease, self.config.batch)
+            .await?;
+        for application in due {
+            let Some(claimed) = self.claim_application(&application).await? else {
+                report.skipped += 1;
+                continue;
+            };
+            let result = self.send_application(&claimed).await;
+            match &result {
+                SendResult::Recorded { .. } => report.applied += 1,
+                SendResult::Refused(_) => report.failed += 1,
+                SendResult::Retry(_) => report.deferred += 1,
+            }
+            match self.record_outcome(&claimed, result).await? {
+                Some(MatchState::Applied) => report.matches_applied += 1,
+                Some(MatchState::Failed) => report.matches_failed += 1,
+                _ => {}
+            }
+        }
+        for work in self
+            .ports
+            .workflow
+            .list_open_work(self.config.batch)
+            .await?
+        {
+            if work.state == MatchState::Applying {
+                match self.finish_match(work.tenant_id, work.match_id).await? {
+                    Some(MatchState::Applied) => report.matches_applied += 1,
+                    Some(MatchState::Failed) => report.matches_failed += 1,
+                    _ => {}
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Step 1: claims an application for one call to WHMCS, with a lease. `None` when another
+    /// applier holds it or it is settled.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn claim_application(
+        &self,
+        application: &PaymentApplication,
+    ) -> Result<Option<PaymentApplication>, ReconciliationError> {
+        let now = self.now();
+        match self
+            .ports
+            .matches
+            .begin_application_attempt(
+                application.tenant_id,
+                application.id,
+                now - self.config.lease,
+                now,
+            )
+            .await
+        {
+            Ok(claimed) => Ok(Some(claimed)),
+            Err(StoreError::StaleVersion | StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Step 2: records the claimed application's payment in WHMCS unless the invoice already
+    /// carries it (see [`apply_payment_once`]), then refreshes the cached invoice.
+    pub async fn send_application(&self, claimed: &PaymentApplication) -> SendResult {
+        let tenant = claimed.tenant_id;
+        let (instance, external) = match self
+            .ports
+            .workflow
+            .invoice_ledger_ref(tenant, claimed.invoice_id)
+            .await
+        {
+            Ok(found) => found,
+            Err(StoreError::NotFound) => return SendResult::Refused("invoice not found".into()),
+            Err(e) => return SendResult::Retry(e.to_string()),
+        };
+        let Ok(ledger_invoice) = external.parse::<u64>() else {
+            return SendResult::Refused(format!("invoice id {external:?} is not a WHMCS id"));
+        };
+        let (ledger, options) = match self.ledger_for(tenant, instance).await {
+            Ok(found) => found,
+            Err(ReconciliationError::NotFound) => {
+                return SendResult::Refused("the WHMCS instance no longer exists".into());
+            }
+            Err(e) => return SendResult::Retry(e.to_string()),
+        };
+        if options.deleted_at.is_some() {
+            return SendResult::Refused("the WHMCS instance was removed from Payymo".into());
+        }
+        let booked = match self.ports.matches.get_match(tenant, claimed.match_id).await {
+            Ok(stored) => match self
+                .ports
+                .transactions
+                .get_transaction(tenant, stored.transaction_id)
+                .await
+            {
+                Ok((tx, _)) => tx.booking_date,
+                Err(e) => return SendResult::Retry(e.to_string()),
+            },
+            Err(e) => return SendResult::Retry(e.to_string()),
+        };
+        let gateway = match self.ports.workflow.get_gateway_preference(tenant).await {
+            Ok(preferred) => preferred.unwrap_or(options.gateway),
+            Err(e) => return SendResult::Retry(e.to_string()),
+        };
+        let transid = transid_of(claimed);
+        let payment = NewLedgerPayment {
+            invoice_id: ledger_invoice,
+            transid: transid.clone(),
+            gateway,
+            amount: claimed.amount,
+            date: booked.and_hms_opt(0, 0, 0).unwrap_or_default(),
+            fees: None,
+        };
+        let result = match apply_payment_once(ledger.as_ref(), &payment).await {
+            Ok(ApplyOutcome::Applied) => SendResult::Recorded {
+                transid,
+                already_present: false,
+            },
+            Ok(ApplyOutcome::AlreadyApplied { .. }) => SendResult::Recorded {
+                transid,
+                already_present: true,
+            },
+            Ok(ApplyOutcome::Refused(refusal)) => SendResult::Refused(refusal.to_string()),
+            Err(e) if e.is_retryable() || e.is_configuration() => SendResult::Retry(e.to_string()),
+            Err(e) => SendResult::Refused(e.to_string()),
+        };
+        if matches!(result, SendResult::Recorded { .. }) {
+            match ledger.get_invoice(ledger_invoice).await {
+                Ok(fresh) => {
+                    let row = to_cached(claimed.invoice_id, &fresh, self.now().date_naive());
+                    if let Err(e) = self
+                        .ports
+                        .invoices
+                        .upsert_invoices(tenant, instance, &[row], self.now())
+                        .await
+                    {
+                        tracing::warn!(error = %e, "refreshing the cached invoice failed");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "re-reading the invoice failed"),
+            }
+        }
+        result
+    }
+
+    /// Step 3: settles the claimed application (or gives it back for a retry with backoff),
+    /// then finishes its match when all of the match's applications are settled; returns the
+    /// state the match moved to, if it moved.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn record_outcome(
+        &self,
+        claimed: &PaymentApplication,
+        result: SendResult,
+    ) -> Result<Option<MatchState>, ReconciliationError> {
+        let tenant = claimed.tenant_id;
+        let system = Caller::system(tenant);
+        let target = Some(format!("match:{}", claimed.match_id));
+        let now = self.now();
+        match result {
+            SendResult::Recorded {
+                transid,
+                already_present,
+            } => {
+                self.ports
+                    .matches
+                    .settle_application(tenant, claimed.id, Ok(transid.clone()), now)
+                    .await?;
+                self.audit(
+                    &system,
+                    "payment.applied",
+                    target,
+                    json!({"application_id": claimed.id, "invoice_id": claimed.invoice_id,
+                           "amount": claimed.amount, "transid": transid,
+                           "already_present": already_present, "attempt": claimed.attempts}),
+                )
+                .await;
+            }
+            SendResult::Refused(reason) => {
+                self.ports
+                    .matches
+                    .settle_application(tenant, claimed.id, Err(reason.clone()), now)
+                    .await?;
+                self.audit(
+                    &system,
+                    "payment.refused",
+                    target,
+                    json!({"application_id": claimed.id, "invoice_id": claimed.invoice_id,
+                           "amount": claimed.amount, "reason": reason}),
+                )
+                .await;
+            }
+            SendResult::Retry(reason) => {
+                let not_before = now + self.backoff(claimed.attempts);
+                self.ports
+                    .workflow
+                    .defer_application(tenant, claimed.id, &reason, not_before, now)
+                    .await?;
+                self.audit(
+                    &system,
+                    "payment.deferred",
+                    target,
+                    json!({"application_id": claimed.id, "invoice_id": claimed.invoice_id,
+                           "amount": claimed.amount, "reason": reason,
+                           "retry_at": not_before.to_rfc3339(), "attempt": claimed.attempts}),
+                )
+                .await;
+            }
+        }
+        self.finish_match(tenant, claimed.match_id).await
+    }
+
+    fn backoff(&self, attempts: u32) -> chrono::Duration {
+        let doublings = attempts.saturating_sub(1).min(20);
+        self.config
+            .retry_base
+            .checked_mul(1_i32 << doublings)
+            .map_or(self.config.retry_cap, |d| d.min(self.config.retry_cap))
+    }
+
+    /// Moves an applying match to applied (every payment recorded) or failed (some refused for
+    /// good, with the reason); `None` while applications are unsettled or nothing moved.
+    async fn finish_match(
+        &self,
+        tenant: TenantId,
+        id: MatchId,
+    ) -> Result<Option<MatchState>, ReconciliationError> {
+        let current = self.ports.matches.get_match(tenant, id).await?;
+        if current.state != MatchState::Applying {
+            return Ok(None);
+        }
+        let applications = self.ports.matches.list_applications(tenant, id).await?;
+        if applications.is_empty()
+            || applications.iter().any(|a| {
+                matches!(
+                    a.state,
+                    ApplicationState::Pending | ApplicationState::Sending
+                )
+            })
+        {
+            return Ok(None);
+        }
+        let to = if applications
+            .iter()
+            .all(|a| a.state == ApplicationState::Applied)
+        {
+            MatchState::Applied
+        } else {
+            MatchState::Failed
+        };
+        let moved = match self
+            .ports
+            .matches
+            .transition_match(
+                tenant,
+                id,
+                current.version,
+                to,
+                "system",
+                Vec::new(),
+                self.now(),
+            )
+            .await
+        {
+            Ok(moved) => moved,
+            // Another applier finished it.
+            Err(StoreError::StaleVersion | StoreError::InvalidTransition { .. }) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let system = Caller::system(tenant);
+        if to == MatchState::Applied {
+            self.audit(
+                &system,
+                "match.applied",
+                Some(format!("match:{id}")),
+                json!({"transaction_id": moved.transaction_id, "payments": applications.iter()
+                    .map(|a| json!({"invoice_id": a.invoice_id, "amount": a.amount,
+                                    "transid": a.external_ref}))
+                    .collect::<Vec<_>>()}),
+            )
+            .await;
+        } else {
+            let reason = failure_reason(&applications);
+            self.ports
+                .workflow
+                .annotate_match(
+                    tenant,
+                    id,
+                    &MatchNotes {
+                        failure_reason: Some(reason.clone()),
+                        undo_instructions: None,
+                    },
+                    self.now(),
+                )
+                .await?;
+            self.audit(
+                &system,
+                "match.failed",
+                Some(format!("match:{id}")),
+                json!({"transaction_id": moved.transaction_id, "reason": reason}),
+            )
+            .await;
+        }
+        Ok(Some(to))
+    }
+}
+
+/// Why a match failed, for a person: each refused payment with WHMCS's reason, and the payments
+/// that were recorded nevertheless.
+fn failure_reason(applications: &[PaymentApplication]) -> String {
+    let mut reason = applications
+        .iter()
+        .filter(|a| a.state == ApplicationState::Failed)
+        .map(|a| {
+            format!(
+                "WHMCS did not take the payment of {} to invoice {}: {}",
+                a.amount,
+                a.invoice_id,
+                a.last_error.as_deref().unwrap_or("unknown reason")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let landed: Vec<String> = applications
+        .iter()
+        .filter(|a| a.state == ApplicationState::Applied)
+        .map(|a| {
+            format!(
+                "{} to invoice {} (transaction id {})",
+                a.amount,
+                a.invoice_id,
+                a.external_ref.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    if !landed.is_empty() {
+        reason.push_str(". Recorded in WHMCS nevertheless: ");
+        reason.push_str(&landed.join(", "));
+    }
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use payymo_domain::ids::{ApplicationId, InvoiceId, MatchId, TenantId};
+    use payymo_domain::money::{Currency, Money};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn application(state: ApplicationState, n: u128) -> PaymentApplication {
+        PaymentApplication {
+            id: ApplicationId::from_uuid(Uuid::from_u128(n)),
+            tenant_id: TenantId::from_uuid(Uuid::from_u128(1)),
+            match_id: MatchId::from_uuid(Uuid::from_u128(2)),
+            invoice_id: InvoiceId::from_uuid(Uuid::from_u128(n + 100)),
+            amount: Money::from_minor(4_000, Currency::EUR),
+            idempotency_key: format!("k{n}"),
+            state,
+            attempts: 1,
+            external_ref: (state == ApplicationState::Applied).then(|| format!("PYM-{n}")),
+            last_error: (state == ApplicationState::Failed)
+                .then(|| "the invoice is Cancelled and takes no payment".to_owned()),
+            updated_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_transid_is_derived_from_the_application_so_every_attempt_uses_the_same() {
+        let a = application(ApplicationState::Pending, 7);
+        assert_eq!(transid_of(&a), format!("PYM-{}", a.id));
+        assert_eq!(transid_of(&a.clone()), transid_of(&a));
+    }
+
+    #[test]
+    fn a_failure_reason_names_the_refusal_and_what_landed_anyway() {
+        let reason = failure_reason(&[
+            application(ApplicationState::Failed, 3),
+            application(ApplicationState::Applied, 4),
+        ]);
+        assert!(reason.contains("Cancelled"), "{reason}");
+        assert!(
+            reason.contains("40.00 EUR") || reason.contains("40.00"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("Recorded in WHMCS nevertheless"),
+            "{reason}"
+        );
+        assert!(reason.contains("PYM-4"), "{reason}");
+        let only_failed = failure_reason(&[application(ApplicationState::Failed, 3)]);
+        assert!(!only_failed.contains("nevertheless"));
+    }
+}

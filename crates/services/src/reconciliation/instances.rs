@@ -1,0 +1,526 @@
+//! WHMCS instances: connecting (credentials checked with a real call, the secret encrypted),
+//! listing, removing, and syncing their open invoices into the cache.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, Utc};
+use payymo_domain::connection::{ConnectionStatus, WhmcsInstance};
+use payymo_domain::ids::{ConnectionId, InvoiceId};
+use payymo_domain::invoice::{Invoice, InvoiceClient};
+use payymo_domain::money::Currency;
+use payymo_ports::crypto::{EncryptedField, FieldContext};
+use payymo_ports::invoice_ledger::{InvoiceLedger, LedgerError, LedgerInvoice};
+use payymo_ports::ledger_connector::LedgerCredentials;
+use payymo_ports::storage::{StoreError, WhmcsOptions};
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::{Caller, DEFAULT_GATEWAY, ReconciliationError, ReconciliationService};
+
+const SECRET_TABLE: &str = "whmcs_instances";
+const SECRET_COLUMN: &str = "api_secret_encrypted";
+
+/// A WHMCS instance to connect.
+#[derive(Debug, Clone)]
+pub struct NewWhmcsInstance {
+    /// A label (defaults to the URL's host).
+    pub name: Option<String>,
+    /// The WHMCS base URL.
+    pub base_url: String,
+    /// The API credential's identifier.
+    pub api_identifier: String,
+    /// The API credential's secret.
+    pub api_secret: SecretString,
+    /// The gateway payments are recorded under (default `banktransfer`).
+    pub gateway: Option<String>,
+    /// The currency assumed where WHMCS does not say one.
+    pub default_currency: Currency,
+}
+
+/// A WHMCS instance as shown (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhmcsInstanceView {
+    /// Its id.
+    pub id: ConnectionId,
+    /// Its label.
+    pub name: String,
+    /// The base URL.
+    pub base_url: String,
+    /// The API credential's identifier.
+    pub api_identifier: String,
+    /// The gateway payments are recorded under.
+    pub gateway: String,
+    /// The default currency.
+    pub default_currency: Currency,
+    /// Its health.
+    pub status: ConnectionStatus,
+    /// When its invoices were last synced.
+    pub invoices_synced_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncReport {
+    /// Open invoices read from WHMCS and stored.
+    pub open: usize,
+    /// Cached invoices that were open and are no longer (paid, cancelled), refreshed.
+    pub closed: usize,
+}
+
+fn valid_gateway(gateway: &str) -> Result<String, ReconciliationError> {
+    let gateway = gateway.trim();
+    if gateway.is_empty()
+        || gateway.len() > 100
+        || !gateway
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(ReconciliationError::Invalid {
+            field: "gateway",
+            message: "a WHMCS gateway system name: 1 to 100 letters, digits, '_' or '-'".into(),
+        });
+    }
+    Ok(gateway.to_owned())
+}
+
+pub(super) fn checked_gateway(gateway: &str) -> Result<String, ReconciliationError> {
+    valid_gateway(gateway)
+}
+
+fn host_of(url: &str) -> String {
+    url.split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_owned()
+}
+
+/// A ledger invoice as the cache stores it (`id` is used only for a new one).
+pub(super) fn to_cached(
+    id: InvoiceId,
+    invoice: &LedgerInvoice,
+    today: NaiveDate,
+) -> (String, Invoice) {
+    let date = invoice.date.or(invoice.due_date).unwrap_or(today);
+    let due: NaiveDate = invoice.due_date.unwrap_or(date);
+    (
+        invoice.ledger_id.to_string(),
+        Invoice {
+            id,
+            number: invoice.number.clone(),
+            client: InvoiceClient {
+                id: Some(invoice.client_id.to_string()),
+                name: invoice.client_name.clone(),
+                company: invoice.client_company.clone(),
+            },
+            total: invoice.total,
+            balance: invoice.balance,
+            date,
+            due_date: due,
+            status: invoice.status,
+        },
+    )
+}
+
+impl ReconciliationService {
+    /// Connects a WHMCS instance: checks the credential with a real call, then stores it with the
+    /// secret encrypted. Reconnecting a removed instance at the same URL replaces its credential.
+    ///
+    /// # Errors
+    /// [`ReconciliationError::Invalid`] for a bad field; [`ReconciliationError::Ledger`] when
+    /// WHMCS refuses the credential or cannot be reached; [`ReconciliationError::Conflict`] when
+    /// the tenant already has an instance at that URL.
+    pub async fn connect_whmcs(
+        &self,
+        caller: &Caller,
+        new: NewWhmcsInstance,
+    ) -> Result<WhmcsInstanceView, ReconciliationError> {
+        let (base_url, identifier, gateway, name) = validate(&new)?;
+        let credentials = LedgerCredentials {
+            base_url: base_url.clone(),
+            identifier: identifier.clone(),
+            secret: new.api_secret.clone(),
+            default_currency: new.default_currency,
+        };
+        let ledger = self
+            .ports
+            .ledgers
+            .connect(&credentials)
+            .map_err(|e| match e {
+                LedgerError::Validation { message } => ReconciliationError::Invalid {
+                    field: "base_url",
+                    message,
+                },
+                other => ReconciliationError::Ledger(other),
+            })?;
+        if let Err(e) = ledger.verify_credentials().await {
+            self.audit(
+                caller,
+                "whmcs.connect_refused",
+                None,
+                json!({"base_url": base_url, "error": e.to_string()}),
+            )
+            .await;
+            return Err(ReconciliationError::Ledger(e));
+        }
+        let now = self.now();
+        let options = WhmcsOptions {
+            gateway,
+            default_currency: new.default_currency,
+            deleted_at: None,
+        };
+        let id = self
+            .store_instance(caller, &base_url, &name, &identifier, &new.api_secret, now)
+            .await?;
+        self.ports
+            .workflow
+            .put_whmcs_options(caller.tenant, id, &options, now)
+            .await?;
+        self.audit(
+            caller,
+            "whmcs.connected",
+            Some(format!("whmcs_instance:{id}")),
+            json!({"base_url": base_url, "api_identifier": identifier, "gateway": options.gateway,
+                   "default_currency": options.default_currency.code()}),
+        )
+        .await;
+        self.whmcs_instance(caller.tenant, id).await
+    }
+
+    /// Stores a new instance, or gives a removed one at the same URL its new credential.
+    async fn store_instance(
+        &self,
+        caller: &Caller,
+        base_url: &str,
+        name: &str,
+        identifier: &str,
+        secret_plain: &SecretString,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<ConnectionId, ReconciliationError> {
+        let existing = self
+            .ports
+            .connections
+            .list_whmcs_instances(caller.tenant)
+            .await?
+            .into_iter()
+            .find(|i| i.base_url == base_url);
+        if let Some(existing) = existing {
+            let old = self
+                .ports
+                .workflow
+                .get_whmcs_options(caller.tenant, existing.id)
+                .await?;
+            if old.is_some_and(|o| o.deleted_at.is_none()) {
+                return Err(ReconciliationError::Conflict(
+                    "a WHMCS instance at this URL is already connected".into(),
+                ));
+            }
+            let secret = self.encrypt_secret(caller, existing.id, secret_plain)?;
+            self.ports
+                .workflow
+                .replace_whmcs_credential(caller.tenant, existing.id, name, identifier, secret, now)
+                .await?;
+            return Ok(existing.id);
+        }
+        let id = ConnectionId::from_uuid(self.ports.ids.new_id());
+        let secret = self.encrypt_secret(caller, id, secret_plain)?;
+        let instance = WhmcsInstance {
+            id,
+            tenant_id: caller.tenant,
+            name: name.to_owned(),
+            base_url: base_url.to_owned(),
+            api_identifier: identifier.to_owned(),
+            api_secret_encrypted: secret,
+            status: ConnectionStatus::Active,
+            invoices_synced_at: None,
+        };
+        match self
+            .ports
+            .connections
+            .create_whmcs_instance(&instance, now)
+            .await
+        {
+            Ok(()) => Ok(id),
+            Err(StoreError::Duplicate(_)) => Err(ReconciliationError::Conflict(
+                "a WHMCS instance at this URL is already connected".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn encrypt_secret(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+        secret: &SecretString,
+    ) -> Result<Vec<u8>, ReconciliationError> {
+        let context = FieldContext::tenant(caller.tenant, SECRET_TABLE, SECRET_COLUMN)
+            .with_row(id.into_uuid());
+        self.ports
+            .cipher
+            .encrypt(secret, &context)
+            .map(|f| f.into_string().into_bytes())
+            .map_err(|e| ReconciliationError::Internal(format!("encrypting the secret: {e}")))
+    }
+
+    async fn whmcs_instance(
+        &self,
+        tenant: payymo_domain::ids::TenantId,
+        id: ConnectionId,
+    ) -> Result<WhmcsInstanceView, ReconciliationError> {
+        let instance = self
+            .ports
+            .connections
+            .get_whmcs_instance(tenant, id)
+            .await?;
+        let options = self.ports.workflow.get_whmcs_options(tenant, id).await?;
+        if options.as_ref().is_some_and(|o| o.deleted_at.is_some()) {
+            return Err(ReconciliationError::NotFound);
+        }
+        Ok(view(instance, options))
+    }
+
+    /// The tenant's connected WHMCS instances, oldest first.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn list_whmcs(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<WhmcsInstanceView>, ReconciliationError> {
+        let mut out = Vec::new();
+        for instance in self
+            .ports
+            .connections
+            .list_whmcs_instances(caller.tenant)
+            .await?
+        {
+            let options = self
+                .ports
+                .workflow
+                .get_whmcs_options(caller.tenant, instance.id)
+                .await?;
+            if options.as_ref().is_some_and(|o| o.deleted_at.is_some()) {
+                continue;
+            }
+            out.push(view(instance, options));
+        }
+        Ok(out)
+    }
+
+    /// Removes a WHMCS instance: it is disabled and hidden; its invoices and matches stay for
+    /// the record.
+    ///
+    /// # Errors
+    /// [`ReconciliationError::NotFound`] for an unknown (or another tenant's) instance.
+    pub async fn remove_whmcs(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+    ) -> Result<(), ReconciliationError> {
+        let current = self.whmcs_instance(caller.tenant, id).await?;
+        let now = self.now();
+        self.ports
+            .workflow
+            .put_whmcs_options(
+                caller.tenant,
+                id,
+                &WhmcsOptions {
+                    gateway: current.gateway,
+                    default_currency: current.default_currency,
+                    deleted_at: Some(now),
+                },
+                now,
+            )
+            .await?;
+        self.ports
+            .workflow
+            .set_whmcs_status(caller.tenant, id, ConnectionStatus::Disabled, now)
+            .await?;
+        self.audit(
+            caller,
+            "whmcs.removed",
+            Some(format!("whmcs_instance:{id}")),
+            json!({"base_url": current.base_url}),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// A WHMCS client for one of the tenant's instances, with the gateway to record under.
+    pub(super) async fn ledger_for(
+        &self,
+        tenant: payymo_domain::ids::TenantId,
+        id: ConnectionId,
+    ) -> Result<(Arc<dyn InvoiceLedger>, WhmcsOptions), ReconciliationError> {
+        let instance = self
+            .ports
+            .connections
+            .get_whmcs_instance(tenant, id)
+            .await?;
+        let options = self
+            .ports
+            .workflow
+            .get_whmcs_options(tenant, id)
+            .await?
+            .unwrap_or(WhmcsOptions {
+                gateway: DEFAULT_GATEWAY.to_owned(),
+                default_currency: Currency::EUR,
+                deleted_at: None,
+            });
+        let stored = String::from_utf8(instance.api_secret_encrypted)
+            .map_err(|_| ReconciliationError::Internal("stored secret is not text".into()))?;
+        let context =
+            FieldContext::tenant(tenant, SECRET_TABLE, SECRET_COLUMN).with_row(id.into_uuid());
+        let secret = self
+            .ports
+            .cipher
+            .decrypt(&EncryptedField::from_stored(stored), &context)
+            .map_err(|e| ReconciliationError::Internal(format!("decrypting the secret: {e}")))?;
+        let ledger = self
+            .ports
+            .ledgers
+            .connect(&LedgerCredentials {
+                base_url: instance.base_url,
+                identifier: instance.api_identifier,
+                secret,
+                default_currency: options.default_currency,
+            })
+            .map_err(ReconciliationError::Ledger)?;
+        Ok((ledger, options))
+    }
+
+    /// Syncs an instance's open invoices into the cache, and refreshes cached invoices that are
+    /// no longer open in WHMCS (so that paid ones show as paid).
+    ///
+    /// # Errors
+    /// [`ReconciliationError::NotFound`] for an unknown instance; [`ReconciliationError::Ledger`]
+    /// when WHMCS fails (the instance is marked failing on a credential problem).
+    pub async fn sync_invoices(
+        &self,
+        caller: &Caller,
+        id: ConnectionId,
+    ) -> Result<SyncReport, ReconciliationError> {
+        self.whmcs_instance(caller.tenant, id).await?;
+        let (ledger, _) = self.ledger_for(caller.tenant, id).await?;
+        let open = match ledger.list_open_invoices().await {
+            Ok(open) => open,
+            Err(e) => {
+                if e.is_configuration() {
+                    self.ports
+                        .workflow
+                        .set_whmcs_status(caller.tenant, id, ConnectionStatus::Failing, self.now())
+                        .await?;
+                }
+                return Err(ReconciliationError::Ledger(e));
+            }
+        };
+        let today = self.now().date_naive();
+        let mut rows: Vec<(String, Invoice)> = open
+            .iter()
+            .map(|i| to_cached(InvoiceId::from_uuid(self.ports.ids.new_id()), i, today))
+            .collect();
+        let seen: std::collections::HashSet<String> =
+            rows.iter().map(|(ext, _)| ext.clone()).collect();
+        let mut closed = 0;
+        for (cached, external) in self
+            .ports
+            .workflow
+            .open_invoice_refs(caller.tenant, id)
+            .await?
+        {
+            if seen.contains(&external) {
+                continue;
+            }
+            let Ok(ledger_id) = external.parse::<u64>() else {
+                continue;
+            };
+            match ledger.get_invoice(ledger_id).await {
+                Ok(invoice) => {
+                    rows.push(to_cached(cached, &invoice, today));
+                    closed += 1;
+                }
+                Err(LedgerError::InvoiceNotFound) => {}
+                Err(e) => return Err(ReconciliationError::Ledger(e)),
+            }
+        }
+        let now = self.now();
+        self.ports
+            .invoices
+            .upsert_invoices(caller.tenant, id, &rows, now)
+            .await?;
+        self.ports
+            .connections
+            .advance_invoice_watermark(caller.tenant, id, now)
+            .await?;
+        self.ports
+            .workflow
+            .set_whmcs_status(caller.tenant, id, ConnectionStatus::Active, now)
+            .await?;
+        let report = SyncReport {
+            open: open.len(),
+            closed,
+        };
+        self.audit(
+            caller,
+            "whmcs.invoices_synced",
+            Some(format!("whmcs_instance:{id}")),
+            json!({"open": report.open, "closed": report.closed}),
+        )
+        .await;
+        Ok(report)
+    }
+}
+
+fn view(instance: WhmcsInstance, options: Option<WhmcsOptions>) -> WhmcsInstanceView {
+    let (gateway, default_currency) = options.map_or_else(
+        || (DEFAULT_GATEWAY.to_owned(), Currency::EUR),
+        |o| (o.gateway, o.default_currency),
+    );
+    WhmcsInstanceView {
+        id: instance.id,
+        name: instance.name,
+        base_url: instance.base_url,
+        api_identifier: instance.api_identifier,
+        gateway,
+        default_currency,
+        status: instance.status,
+        invoices_synced_at: instance.invoices_synced_at,
+    }
+}
+
+/// The new instance's URL, identifier, gateway and name, checked.
+fn validate(
+    new: &NewWhmcsInstance,
+) -> Result<(String, String, String, String), ReconciliationError> {
+    let base_url = new.base_url.trim().trim_end_matches('/').to_owned();
+    let identifier = new.api_identifier.trim().to_owned();
+    if identifier.is_empty() || identifier.len() > 200 {
+        return Err(ReconciliationError::Invalid {
+            field: "api_identifier",
+            message: "must be 1 to 200 characters".into(),
+        });
+    }
+    if secrecy::ExposeSecret::expose_secret(&new.api_secret).is_empty() {
+        return Err(ReconciliationError::Invalid {
+            field: "api_secret",
+            message: "must not be empty".into(),
+        });
+    }
+    let gateway = valid_gateway(new.gateway.as_deref().unwrap_or(DEFAULT_GATEWAY))?;
+    let name = new
+        .name
+        .clone()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| host_of(&base_url));
+    if name.chars().count() > 200 {
+        return Err(ReconciliationError::Invalid {
+            field: "name",
+            message: "must be at most 200 characters".into(),
+        });
+    }
+    Ok((base_url, identifier, gateway, name))
+}
