@@ -257,9 +257,14 @@ impl TestAppBuilder {
             .unwrap_or_else(|e| panic!("integrations of the test app: {e}"));
         let mut job_handlers = payymo_api::wiring::job_handlers(&settings, &store, &cipher);
         job_handlers.extend(self.job_handlers);
-        let banking =
-            payymo_api::wiring::banking_ports(&settings, &store, Arc::clone(&identity.clock))
-                .expect("banking adapters");
+        let banking = payymo_api::wiring::banking_ports(
+            &settings,
+            &store,
+            Arc::clone(&identity.clock),
+            &outbound,
+            &integrations,
+        )
+        .expect("banking adapters");
         let stripe_ports = payymo_api::wiring::stripe_ports(&settings, &store, &identity)
             .expect("stripe adapters");
         let stripe = payymo_services::stripe::StripeService::new(

@@ -1203,12 +1203,17 @@ async fn due_syncs_are_queued_once_per_window_and_the_job_handler_syncs() {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let settings = Settings::from_vars(&vars).unwrap();
-    let ports = payymo_api::wiring::banking_ports(
+    let clock: Arc<dyn payymo_ports::clock::Clock> = Arc::new(payymo_api::wiring::SystemClock);
+    let outbound = payymo_api::wiring::outbound_clients(
         &settings,
-        &app.store,
-        Arc::new(payymo_api::wiring::SystemClock),
-    )
-    .unwrap();
+        Arc::new(app.store.clone()),
+        Arc::clone(&clock),
+        Arc::new(payymo_api::wiring::UuidV7Ids),
+    );
+    let integrations = payymo_api::wiring::integrations(&settings, Arc::clone(&clock)).unwrap();
+    let ports =
+        payymo_api::wiring::banking_ports(&settings, &app.store, clock, &outbound, &integrations)
+            .unwrap();
     let service = BankingService::new(
         ports,
         BankingConfig::new(format!("{PUBLIC_URL}/api/gocardless/callback")),

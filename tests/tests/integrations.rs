@@ -146,3 +146,103 @@ async fn an_unreachable_vault_opens_the_breaker_and_gocardless_comes_back_after_
         "ready"
     );
 }
+
+/// A financial admin's token, with MFA marked enrolled in storage.
+async fn admin_token(app: &TestApp) -> String {
+    use payymo_ports::storage::UserStore;
+    app.register("fin@gate.example", "Tr1cky-Lattice-Fern", "Gate")
+        .await;
+    let token = app.login("fin@gate.example", "Tr1cky-Lattice-Fern").await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let mut user = app
+        .store
+        .find_user_by_email("fin@gate.example")
+        .await
+        .expect("user");
+    user.mfa_secret_encrypted = Some(b"v1:k1:placeholder".to_vec());
+    app.store
+        .update_user(user.tenant_id, &user)
+        .await
+        .expect("enrol");
+    token
+}
+
+#[tokio::test]
+async fn open_banking_answers_503_naming_gocardless_until_its_secrets_can_be_read() {
+    let dir = tempfile::tempdir().expect("secrets dir");
+    let gocardless = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token/new/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access": "eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwiZXhwIjo0MTAyNDQ0ODAwfQ.c2ln",
+            "access_expires": 86400,
+            "refresh": "eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsImV4cCI6NDEwMjQ0NDgwMH0.c2ln",
+            "refresh_expires": 2_592_000
+        })))
+        .mount(&gocardless)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/institutions/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{
+            "id": "SANDBOXFINANCE_SFIN0000",
+            "name": "Sandbox Finance",
+            "bic": "SFIN0000",
+            "transaction_total_days": "90",
+            "max_access_valid_for_days": "90",
+            "countries": ["GB"],
+            "logo": "https://cdn.example/sandbox.png"
+        }])))
+        .mount(&gocardless)
+        .await;
+    let app = TestApp::builder()
+        .sqlite()
+        .env("PAYYMO_SECRETS_DIR", dir.path().to_str().expect("utf-8"))
+        .env("GOCARDLESS_BASE_URL", &gocardless.uri())
+        .spawn()
+        .await;
+    let token = admin_token(&app).await;
+    let off = app
+        .call(
+            reqwest::Method::GET,
+            "/api/gocardless/banks?country=GB",
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(off.status(), 503);
+    let problem = payymo_tests::problem(off).await;
+    let detail = problem["detail"].as_str().expect("detail");
+    assert!(detail.contains("GoCardless"), "{detail}");
+    assert!(detail.contains("gocardless_client_id"), "{detail}");
+    // The rest keeps working meanwhile.
+    assert_eq!(
+        app.call(reqwest::Method::GET, "/api/auth/me", &token, None)
+            .await
+            .status(),
+        200
+    );
+
+    for (name, value) in [
+        ("gocardless_client_id", "id-from-a-mounted-file"),
+        ("gocardless_client_secret", "secret-from-a-mounted-file"),
+    ] {
+        std::fs::write(dir.path().join(name), value).expect("write secret");
+    }
+    let on = app
+        .call(
+            reqwest::Method::GET,
+            "/api/gocardless/banks?country=GB",
+            &token,
+            None,
+        )
+        .await;
+    let status = on.status();
+    let banks: Value = on.json().await.expect("banks");
+    assert_eq!(status, 200, "{banks}");
+    assert!(
+        banks.to_string().contains("SANDBOXFINANCE_SFIN0000"),
+        "{banks}"
+    );
+}

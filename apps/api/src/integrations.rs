@@ -104,6 +104,12 @@ impl Integration {
         }
     }
 
+    /// Whether it is configured at all (credentials given, or a store to read them from).
+    #[must_use]
+    pub const fn is_configured(&self) -> bool {
+        !matches!(self.source, Source::Fixed(None))
+    }
+
     /// The integration's name.
     #[must_use]
     pub const fn name(&self) -> &'static str {

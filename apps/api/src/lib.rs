@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod gated_feed;
 pub mod integrations;
 pub mod keys;
 pub mod metrics;

@@ -85,6 +85,8 @@ pub struct OutboundClients {
     audit: Arc<dyn PinAuditSink>,
     /// One client per service (its connection pool and its followed certificates).
     built: Arc<Mutex<HashMap<String, reqwest::Client>>>,
+    /// Plain `http://` allowed (development only).
+    allow_plain_http: bool,
 }
 
 impl std::fmt::Debug for OutboundClients {
@@ -104,7 +106,16 @@ impl OutboundClients {
             store,
             audit,
             built: Arc::new(Mutex::new(HashMap::new())),
+            allow_plain_http: false,
         }
+    }
+
+    /// Lets the clients use plain `http://` URLs too (development, tests against local mock
+    /// servers); production never does.
+    #[must_use]
+    pub const fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
     }
 
     /// Builds the client of every service that has a directory under `PAYYMO_CERTS_DIR`, so
@@ -154,6 +165,7 @@ impl OutboundClients {
             OutboundClientBuilder::new(service).register_with(&self.store)
         };
         let client = builder
+            .allow_plain_http(self.allow_plain_http)
             .audit(Arc::clone(&self.audit))
             .timeouts(Duration::from_secs(30), Duration::from_secs(10))
             .user_agent(concat!("payymo/", env!("CARGO_PKG_VERSION")))

@@ -122,7 +122,7 @@ impl Application {
         let reload_interval = settings.key_reload_interval;
         let reloader = adapters.reloader.clone();
         let certificates = Arc::clone(adapters.outbound.certificates());
-        let runners = job_runners(&settings, &adapters)?;
+        let job_clock = Arc::clone(&adapters.identity.clock);
         let licence_service = LicenceService::new(LicencePorts::from_identity(&adapters.identity));
         let shutdown_timeout = settings.shutdown_timeout;
         let identity = IdentityService::new(
@@ -143,6 +143,22 @@ impl Application {
         );
         let reconciliation =
             ReconciliationService::new(adapters.reconciliation, ReconciliationConfig::default());
+        // Every feature's background work, dispatched by kind (the list in `wiring` adds any
+        // other handler, e.g. a test's).
+        let mut handlers = adapters.job_handlers.clone();
+        handlers.push(Arc::new(payymo_services::banking::SyncJobHandler::new(
+            banking.clone(),
+        )));
+        handlers.push(Arc::new(
+            payymo_services::stripe::ProcessEventJobHandler::new(stripe.clone()),
+        ));
+        handlers.push(Arc::new(payymo_services::stripe::SyncJobHandler::new(
+            stripe.clone(),
+        )));
+        handlers.push(Arc::new(
+            payymo_services::reconciliation::ReconciliationJobs::new(reconciliation.clone()),
+        ));
+        let runners = job_runners(&settings, &adapters.jobs, &job_clock, handlers)?;
         let state = SharedState {
             stripe: web::Data::new(stripe),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
@@ -211,6 +227,7 @@ impl Application {
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let limiters = self.limiters.clone();
         let identity = self.identity.clone();
+        let banking = self.banking.clone();
         let housekeeping = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_mins(1));
             loop {
@@ -220,6 +237,12 @@ impl Application {
                         // Revocations of access tokens that have expired anyway are dead weight.
                         if let Err(e) = identity.prune_revocations().await {
                             tracing::warn!(error = %e, "pruning token revocations failed");
+                        }
+                        // Bank accounts due a sync within their daily budget get a job.
+                        match banking.enqueue_due_syncs().await {
+                            Ok(0) => {}
+                            Ok(queued) => tracing::info!(queued, "scheduled bank syncs queued"),
+                            Err(e) => tracing::warn!(error = %e, "scheduling bank syncs failed"),
                         }
                     }
                     _ = stop_rx.changed() => break,
@@ -450,15 +473,20 @@ async fn limit_body(
 
 /// The `PAYYMO_JOB_WORKERS` job runners over the adapters' queue, handlers and clock (none when
 /// it is 0).
-fn job_runners(settings: &Settings, adapters: &Adapters) -> std::io::Result<Vec<JobRunner>> {
+fn job_runners(
+    settings: &Settings,
+    jobs: &Arc<dyn JobQueue>,
+    clock: &Arc<dyn payymo_ports::clock::Clock>,
+    handlers: Vec<Arc<dyn JobHandler>>,
+) -> std::io::Result<Vec<JobRunner>> {
     // One name per process start: a restarted process never takes over its predecessor's leases.
     let process = uuid::Uuid::now_v7().simple().to_string();
     (0..settings.job_workers)
         .map(|n| {
             JobRunner::new(
-                adapters.job_handlers.clone(),
-                Arc::clone(&adapters.jobs),
-                Arc::clone(&adapters.identity.clock),
+                handlers.clone(),
+                Arc::clone(jobs),
+                Arc::clone(clock),
                 RunnerConfig {
                     worker: format!("{}-{process}-{n}", std::process::id()),
                     poll_interval: settings.job_poll_interval,

@@ -141,6 +141,8 @@ pub fn outbound_clients(
         store,
         Arc::new(AuditPinSink::new(audit, clock, ids)),
     )
+    // Production talks TLS only; development may point an integration at a local mock.
+    .allow_plain_http(!settings.environment.is_production())
 }
 
 /// The identity ports over `store`, with the crypto adapters and the system clock. `cipher`
@@ -214,6 +216,13 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         keep_retired_for,
     );
     let integrations = integrations(settings, Arc::clone(&identity.clock))?;
+    let banking = banking_ports(
+        settings,
+        store,
+        Arc::clone(&identity.clock),
+        &outbound,
+        &integrations,
+    )?;
     let field_cipher_dyn: Arc<dyn FieldCipher> = cipher.clone();
     Ok(Adapters {
         database: Arc::new(store.clone()),
@@ -227,44 +236,56 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         integrations,
         jobs: Arc::new(store.clone()),
         platform_stats: Arc::new(store.clone()),
-        banking: banking_ports(settings, store, Arc::new(SystemClock))?,
+        banking,
     })
 }
 
-/// The open-banking ports over `store`: the GoCardless client when `GOCARDLESS_CLIENT_ID` and
-/// `GOCARDLESS_CLIENT_SECRET` are set (else no feed: its endpoints answer 503), reading time
-/// from `clock`.
+/// The open-banking ports over `store`: the GoCardless client over the outgoing client of the
+/// `gocardless` service (its certificates and pins), with the credentials of the variables, or
+/// read from the secret store on each call behind the integration's breaker; no feed when
+/// GoCardless is not configured at all (its endpoints answer 503).
 ///
 /// # Errors
-/// The HTTP client or the GoCardless client cannot be built.
+/// The outgoing client or the GoCardless client cannot be built.
 pub fn banking_ports(
     settings: &Settings,
     store: &DieselStore,
     clock: Arc<dyn Clock>,
+    outbound: &OutboundClients,
+    integrations: &crate::integrations::Integrations,
 ) -> Result<BankingPorts, StartupError> {
-    let feed: Option<Arc<dyn BankFeed>> = match (
-        &settings.integrations.gocardless_client_id,
-        &settings.integrations.gocardless_client_secret,
-    ) {
-        (Some(id), Some(secret)) => {
-            let http = reqwest::Client::builder()
-                .use_rustls_tls()
-                .connect_timeout(std::time::Duration::from_secs(10))
-                .timeout(std::time::Duration::from_secs(30))
-                .user_agent(concat!("payymo/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| StartupError::Integration(format!("http client: {e}")))?;
-            let client = GoCardlessClient::new(
-                &settings.gocardless_base_url,
-                id.clone(),
-                secret.clone(),
-                http,
-            )
-            .map_err(|e| StartupError::Integration(e.to_string()))?
-            .with_clock(Arc::clone(&clock));
-            Some(Arc::new(client))
+    let gocardless = integrations
+        .get("GoCardless")
+        .filter(|i| i.is_configured())
+        .cloned();
+    let feed: Option<Arc<dyn BankFeed>> = match gocardless {
+        None => None,
+        Some(integration) => {
+            let http = outbound
+                .client("gocardless")
+                .map_err(|e| StartupError::Certificates(e.to_string()))?;
+            match (
+                &settings.integrations.gocardless_client_id,
+                &settings.integrations.gocardless_client_secret,
+            ) {
+                (Some(id), Some(secret)) => Some(Arc::new(
+                    GoCardlessClient::new(
+                        &settings.gocardless_base_url,
+                        id.clone(),
+                        secret.clone(),
+                        http,
+                    )
+                    .map_err(|e| StartupError::Integration(e.to_string()))?
+                    .with_clock(Arc::clone(&clock)),
+                )),
+                _ => Some(Arc::new(crate::gated_feed::GatedBankFeed::new(
+                    integration,
+                    settings.gocardless_base_url.clone(),
+                    http,
+                    Arc::clone(&clock),
+                ))),
+            }
         }
-        _ => None,
     };
     let store = Arc::new(store.clone());
     Ok(BankingPorts {

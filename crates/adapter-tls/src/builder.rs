@@ -89,6 +89,7 @@ pub struct OutboundClientBuilder {
     request_timeout: Duration,
     connect_timeout: Duration,
     user_agent: String,
+    allow_plain_http: bool,
 }
 
 impl fmt::Debug for OutboundClientBuilder {
@@ -120,7 +121,16 @@ impl OutboundClientBuilder {
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("payymo/", env!("CARGO_PKG_VERSION")).to_owned(),
+            allow_plain_http: false,
         }
+    }
+
+    /// Also allows plain `http://` URLs (development and tests against local mock servers).
+    /// Off by default: every request goes over TLS, verified and pinned.
+    #[must_use]
+    pub const fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
     }
 
     /// The roots the server's certificate must chain to.
@@ -234,7 +244,7 @@ impl OutboundClientBuilder {
             .timeout(self.request_timeout)
             .connect_timeout(self.connect_timeout)
             .user_agent(self.user_agent)
-            .https_only(true)
+            .https_only(!self.allow_plain_http)
             .build()
             .map_err(|error| TlsError::Config(error.to_string()))?;
         if let Some(store) = &self.store {
