@@ -198,6 +198,10 @@ impl TestAppBuilder {
     ///
     /// # Panics
     /// When the database or the server cannot be started: the test cannot run.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the composition root of a test app: every adapter, in one place"
+    )]
     pub async fn spawn(self) -> TestApp {
         let (backend, migrated) = (self.backend, self.migrated);
         let db = tokio::task::spawn_blocking(move || match (backend, migrated) {

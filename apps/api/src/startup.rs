@@ -158,7 +158,7 @@ impl Application {
         handlers.push(Arc::new(
             payymo_services::reconciliation::ReconciliationJobs::new(reconciliation.clone()),
         ));
-        let runners = job_runners(&settings, &adapters.jobs, &job_clock, handlers)?;
+        let runners = job_runners(&settings, &adapters.jobs, &job_clock, &handlers)?;
         let state = SharedState {
             stripe: web::Data::new(stripe),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
@@ -477,14 +477,14 @@ fn job_runners(
     settings: &Settings,
     jobs: &Arc<dyn JobQueue>,
     clock: &Arc<dyn payymo_ports::clock::Clock>,
-    handlers: Vec<Arc<dyn JobHandler>>,
+    handlers: &[Arc<dyn JobHandler>],
 ) -> std::io::Result<Vec<JobRunner>> {
     // One name per process start: a restarted process never takes over its predecessor's leases.
     let process = uuid::Uuid::now_v7().simple().to_string();
     (0..settings.job_workers)
         .map(|n| {
             JobRunner::new(
-                handlers.clone(),
+                handlers.to_vec(),
                 Arc::clone(jobs),
                 Arc::clone(clock),
                 RunnerConfig {
