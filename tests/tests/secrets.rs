@@ -129,32 +129,113 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
-async fn no_secret_in_a_raw_dump(app: TestApp) {
+const WHMCS_SECRET: &str = "whmcs-api-secret-3f9a1c77e2";
+const STRIPE_KEY: &str = "sk_test_51RawDumpKeyShouldNeverAppear0Zz";
+const STRIPE_WEBHOOK_SECRET: &str = "whsec_RawDumpWebhookSecretNeverInClear";
+
+/// A Stripe that accepts `STRIPE_KEY`.
+async fn stripe() -> wiremock::MockServer {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let auth = format!("Bearer {STRIPE_KEY}");
+    Mock::given(method("GET"))
+        .and(path("/v1/balance"))
+        .and(header("authorization", auth.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "balance",
+            "available": [{"amount": 0, "currency": "eur", "source_types": {"card": 0}}],
+            "livemode": false,
+            "pending": [{"amount": 0, "currency": "eur", "source_types": {"card": 0}}]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/account"))
+        .and(header("authorization", auth.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "acct_1RawDump00000000",
+            "object": "account",
+            "country": "DE",
+            "default_currency": "eur"
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn no_secret_in_a_raw_dump(backend: payymo_tests::Backend) {
+    let stripe = stripe().await;
+    let whmcs = payymo_adapter_whmcs::fake::FakeWhmcs::start("whmcs-ident", WHMCS_SECRET).await;
     let clock = ManualClock::default();
-    let (_, totp, api_key, codes) = arrange_secrets(&app, &clock).await;
+    let app = builder()
+        .backend(backend)
+        .env("STRIPE_API_BASE", &stripe.uri())
+        .spawn()
+        .await;
+    let (token, totp, api_key, codes) = arrange_secrets(&app, &clock).await;
+    let connected = app
+        .call(
+            Method::POST,
+            "/api/whmcs/instances",
+            &token,
+            Some(
+                &json!({"base_url": whmcs.base_url(), "api_identifier": "whmcs-ident",
+                         "api_secret": WHMCS_SECRET, "default_currency": "EUR"}),
+            ),
+        )
+        .await;
+    assert_eq!(connected.status(), 201);
+    let connected = app
+        .call(
+            Method::POST,
+            "/api/stripe/connect",
+            &token,
+            Some(&json!({"api_key": STRIPE_KEY, "webhook_secret": STRIPE_WEBHOOK_SECRET})),
+        )
+        .await;
+    assert_eq!(connected.status(), 201);
     let dump = raw_dump(&app);
     assert!(contains(&dump, "fin@a.example"), "the dump is real");
+    assert!(
+        contains(&dump, "whmcs-ident"),
+        "the WHMCS instance is stored"
+    );
     for (what, secret) in [
         ("TOTP secret", totp.as_str()),
         ("API key", api_key.as_str()),
         ("recovery code", codes[0].as_str()),
         ("password", PASSWORD),
+        ("WHMCS API secret", WHMCS_SECRET),
+        ("Stripe API key", STRIPE_KEY),
+        ("Stripe webhook secret", STRIPE_WEBHOOK_SECRET),
     ] {
         assert!(
             !contains(&dump, secret),
             "the {what} is in the dump in clear"
         );
     }
+
+    // Every one of them is re-encrypted by a key rotation.
+    let ring = FieldKeyRing::new(
+        FieldKey::from_base64("k2", &SecretString::from(key_b64(2))).expect("k2"),
+    )
+    .with_retired(FieldKey::from_base64("k1", &SecretString::from(key_b64(1))).expect("k1"))
+    .expect("ring");
+    let report = payymo_services::keys::rotate_keys(&app.store, &AesGcmFieldCipher::new(ring))
+        .await
+        .expect("rotation");
+    assert_eq!(report.reencrypted, 4, "{report:?}");
 }
 
 #[tokio::test]
 async fn a_raw_dump_of_postgresql_holds_no_secret_in_clear() {
-    no_secret_in_a_raw_dump(builder().postgres().spawn().await).await;
+    no_secret_in_a_raw_dump(payymo_tests::Backend::Postgres).await;
 }
 
 #[tokio::test]
 async fn a_raw_dump_of_sqlite_holds_no_secret_in_clear() {
-    no_secret_in_a_raw_dump(builder().sqlite().spawn().await).await;
+    no_secret_in_a_raw_dump(payymo_tests::Backend::Sqlite).await;
 }
 
 #[tokio::test]

@@ -25,6 +25,27 @@ pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
         column: "mfa_pending_secret_encrypted",
         context_column: "mfa_secret",
     },
+    EncryptedColumn {
+        table: "whmcs_instances",
+        column: "api_secret_encrypted",
+        context_column: "api_secret_encrypted",
+    },
+    EncryptedColumn {
+        table: "stripe_connections",
+        column: "api_key_encrypted",
+        context_column: "api_key_encrypted",
+    },
+    EncryptedColumn {
+        table: "stripe_connections",
+        column: "webhook_secret_encrypted",
+        context_column: "webhook_secret_encrypted",
+    },
+    // The previous secret keeps the binding it was encrypted with as the current one.
+    EncryptedColumn {
+        table: "stripe_connections",
+        column: "webhook_secret_previous_encrypted",
+        context_column: "webhook_secret_encrypted",
+    },
 ];
 
 /// How a backend writes the `n`-th bind parameter of raw SQL.
