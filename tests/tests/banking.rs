@@ -514,6 +514,21 @@ async fn end_to_end(backend: Backend) {
         report,
         json!({"inserted": 3, "already_known": 0, "pending": 1})
     );
+    // New money queues one reconciliation of the tenant.
+    let queued = payymo_ports::storage::JobQueue::list_jobs(
+        &app.store,
+        Some(payymo_domain::job::JobStatus::Queued),
+        100,
+    )
+    .await
+    .expect("jobs");
+    assert_eq!(
+        queued
+            .iter()
+            .filter(|j| j.kind == "reconcile.tenant")
+            .count(),
+        1
+    );
     // The first sync read the whole history the agreement grants.
     let sent = gc
         .requests_to(&format!("/accounts/{ACCOUNT_1}/transactions/"))

@@ -192,10 +192,18 @@ async fn deliver_signed(app: &TestApp, connection: &str, body: &str) -> reqwest:
 }
 
 /// Claims the queued jobs and runs the Stripe handlers on them, as the job runner would.
+/// Runs the queued jobs; returns the outcomes of the Stripe ones (a sync that brought payments
+/// also queues a reconciliation of the tenant, which runs here too).
 async fn run_jobs(app: &TestApp) -> Vec<JobOutcome> {
     let handlers: Vec<Arc<dyn JobHandler>> = vec![
         Arc::new(ProcessEventJobHandler::new(app.stripe.clone())),
         Arc::new(SyncJobHandler::new(app.stripe.clone())),
+        Arc::new(payymo_services::reconciliation::ReconciliationJobs::new(
+            payymo_services::reconciliation::ReconciliationService::new(
+                app.reconciliation.clone(),
+                payymo_services::reconciliation::ReconciliationConfig::default(),
+            ),
+        )),
     ];
     let jobs = app
         .store
@@ -219,7 +227,9 @@ async fn run_jobs(app: &TestApp) -> Vec<JobOutcome> {
             .complete(job.id, "test-worker", Utc::now())
             .await
             .expect("complete");
-        outcomes.push(outcome);
+        if job.kind.starts_with("stripe.") {
+            outcomes.push(outcome);
+        }
     }
     outcomes
 }

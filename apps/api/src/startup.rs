@@ -141,8 +141,14 @@ impl Application {
             adapters.stripe,
             payymo_services::stripe::StripeConfig::default(),
         );
-        let reconciliation =
-            ReconciliationService::new(adapters.reconciliation, ReconciliationConfig::default());
+        let reconciliation = ReconciliationService::new(
+            adapters.reconciliation,
+            ReconciliationConfig {
+                // Production refuses WHMCS URLs into this machine or a private network.
+                allow_private_targets: !settings.environment.is_production(),
+                ..ReconciliationConfig::default()
+            },
+        );
         // Every feature's background work, dispatched by kind (the list in `wiring` adds any
         // other handler, e.g. a test's).
         let mut handlers = adapters.job_handlers.clone();

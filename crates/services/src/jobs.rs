@@ -38,3 +38,29 @@ pub use runner::{JobRunner, Ran, RunnerConfig, RunnerError};
 mod runner;
 #[cfg(test)]
 mod tests;
+
+/// Queues a reconciliation of `tenant` (new money came in): a `reconcile.tenant` job, at most one
+/// queued or running per tenant. A failure to queue is logged, never fatal: the next sync, or
+/// `POST /api/reconcile`, reconciles anyway.
+pub async fn queue_reconciliation(
+    jobs: &dyn payymo_ports::storage::JobQueue,
+    ids: &dyn payymo_ports::clock::IdGenerator,
+    tenant: payymo_domain::ids::TenantId,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let job = payymo_ports::storage::NewJob {
+        id: payymo_domain::ids::JobId::from_uuid(ids.new_id()),
+        tenant_id: Some(tenant),
+        kind: crate::reconciliation::RECONCILE_TENANT_JOB.to_owned(),
+        payload: "{}".to_owned(),
+        run_at: now,
+        max_attempts: 5,
+        dedupe_key: Some(format!(
+            "{}:{tenant}",
+            crate::reconciliation::RECONCILE_TENANT_JOB
+        )),
+    };
+    if let Err(e) = jobs.enqueue(&job, now).await {
+        tracing::warn!(error = %e, %tenant, "reconciliation after a sync not queued");
+    }
+}

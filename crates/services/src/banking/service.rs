@@ -670,6 +670,19 @@ impl BankingService {
             already_known: report.already_known,
             pending: u64::try_from(pending.len()).unwrap_or(u64::MAX),
         };
+        self.synced(tenant, account_id, actor, &result, ctx).await;
+        Ok(result)
+    }
+
+    /// Audits a finished sync and, when it brought new money, queues a reconciliation.
+    async fn synced(
+        &self,
+        tenant: TenantId,
+        account_id: BankAccountId,
+        actor: &str,
+        result: &SyncReport,
+        ctx: &RequestContext,
+    ) {
         self.audit(
             tenant,
             actor,
@@ -680,7 +693,15 @@ impl BankingService {
             ctx,
         )
         .await;
-        Ok(result)
+        if result.inserted > 0 {
+            crate::jobs::queue_reconciliation(
+                self.ports.jobs.as_ref(),
+                self.ports.ids.as_ref(),
+                tenant,
+                self.now(),
+            )
+            .await;
+        }
     }
 
     /// Reads the balances into the state; a convenience: a failure there does not undo the sync.

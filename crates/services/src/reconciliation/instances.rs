@@ -137,7 +137,8 @@ impl ReconciliationService {
         caller: &Caller,
         new: NewWhmcsInstance,
     ) -> Result<WhmcsInstanceView, ReconciliationError> {
-        let (base_url, identifier, gateway, name) = validate(&new)?;
+        let (base_url, identifier, gateway, name) =
+            validate(&new, self.config.allow_private_targets)?;
         let credentials = LedgerCredentials {
             base_url: base_url.clone(),
             identifier: identifier.clone(),
@@ -491,11 +492,88 @@ fn view(instance: WhmcsInstance, options: Option<WhmcsOptions>) -> WhmcsInstance
     }
 }
 
+/// Why a WHMCS URL is refused, if it is: it must be `https://` with a public host name or
+/// address, unless `allow_private` (development) — so a tenant cannot make Payymo call into this
+/// machine or a private network. A name that resolves to a private address is not caught here.
+pub(super) fn refuse_url(url: &str, allow_private: bool) -> Option<&'static str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && !(scheme == "http" && allow_private) {
+        return Some("must be an https:// URL");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    if host.is_empty() {
+        return Some("must name a host");
+    }
+    if allow_private {
+        return None;
+    }
+    let lower = host.to_ascii_lowercase();
+    let lower = lower.trim_end_matches('.');
+    let is_ip = lower.parse::<std::net::IpAddr>().is_ok();
+    let local_name = lower == "localhost"
+        || [".localhost", ".local", ".internal", ".lan", ".home.arpa"]
+            .iter()
+            .any(|suffix| lower.ends_with(suffix))
+        || (!is_ip && !lower.contains('.'));
+    if local_name {
+        return Some("must be a public host, not a local or internal name");
+    }
+    if let Ok(ip) = lower.parse::<std::net::IpAddr>() {
+        let private = match ip {
+            std::net::IpAddr::V4(v4) => {
+                let [a, b, ..] = v4.octets();
+                v4.is_private()
+                    || v4.is_loopback()
+                    || v4.is_link_local()
+                    || v4.is_unspecified()
+                    || v4.is_broadcast()
+                    || v4.is_multicast()
+                    || a == 0
+                    || (a == 100 && (64..128).contains(&b))
+            }
+            std::net::IpAddr::V6(v6) => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || v6.is_unique_local()
+                    || v6.is_unicast_link_local()
+                    || v6.to_ipv4_mapped().is_some()
+            }
+        };
+        if private {
+            return Some("must be a public address, not this machine or a private network");
+        }
+    }
+    None
+}
+
 /// The new instance's URL, identifier, gateway and name, checked.
 fn validate(
     new: &NewWhmcsInstance,
+    allow_private: bool,
 ) -> Result<(String, String, String, String), ReconciliationError> {
     let base_url = new.base_url.trim().trim_end_matches('/').to_owned();
+    if !base_url.contains("://") {
+        return Err(ReconciliationError::Invalid {
+            field: "base_url",
+            message: "must be an https:// URL".into(),
+        });
+    }
+    if let Some(reason) = refuse_url(&base_url, allow_private) {
+        return Err(ReconciliationError::Invalid {
+            field: "base_url",
+            message: reason.into(),
+        });
+    }
     let identifier = new.api_identifier.trim().to_owned();
     if identifier.is_empty() || identifier.len() > 200 {
         return Err(ReconciliationError::Invalid {
@@ -523,4 +601,48 @@ fn validate(
         });
     }
     Ok((base_url, identifier, gateway, name))
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::refuse_url;
+
+    #[test]
+    fn production_accepts_only_public_https_hosts() {
+        for ok in [
+            "https://billing.example.com",
+            "https://billing.example.com:8443/whmcs",
+            "https://203.0.113.10/whmcs",
+            "https://[2001:db8::1]/",
+        ] {
+            assert_eq!(refuse_url(ok, false), None, "{ok}");
+        }
+        for bad in [
+            "http://billing.example.com",
+            "ftp://billing.example.com",
+            "https://localhost/whmcs",
+            "https://whmcs.internal",
+            "https://intranet",
+            "https://127.0.0.1",
+            "https://10.1.2.3",
+            "https://172.16.0.1",
+            "https://192.168.1.1",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1",
+            "https://0.0.0.0",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://[fe80::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://user@127.0.0.1/",
+        ] {
+            assert!(refuse_url(bad, false).is_some(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn development_may_use_a_local_mock_over_http() {
+        assert_eq!(refuse_url("http://127.0.0.1:4010", true), None);
+        assert!(refuse_url("ftp://127.0.0.1", true).is_some());
+    }
 }

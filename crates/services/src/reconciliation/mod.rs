@@ -105,6 +105,10 @@ pub struct ReconciliationConfig {
     pub paid_window: chrono::Duration,
     /// How many applications one applier run takes on.
     pub batch: u32,
+    /// Whether a WHMCS URL may be plain `http://` or name this machine or a private network
+    /// (development and tests against local mocks). Off in production: a tenant must not be able
+    /// to make Payymo call into its own network (SSRF).
+    pub allow_private_targets: bool,
 }
 
 impl Default for ReconciliationConfig {
@@ -115,6 +119,7 @@ impl Default for ReconciliationConfig {
             retry_cap: chrono::Duration::hours(1),
             paid_window: chrono::Duration::days(30),
             batch: 100,
+            allow_private_targets: false,
         }
     }
 }

@@ -120,6 +120,15 @@ impl StripeService {
                     ctx,
                 )
                 .await;
+                if report.payments_seen > 0 {
+                    crate::jobs::queue_reconciliation(
+                        self.ports.jobs.as_ref(),
+                        self.ports.ids.as_ref(),
+                        tenant,
+                        self.now(),
+                    )
+                    .await;
+                }
                 Ok(report)
             }
             Err(StripeError::Gateway(e)) => {
