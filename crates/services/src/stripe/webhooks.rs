@@ -265,6 +265,14 @@ impl StripeService {
             .stripe
             .set_stripe_payment_transaction(tenant, stored.id, id, now)
             .await?;
+        // New money: reconcile the tenant (at most one reconciliation queued per tenant).
+        crate::jobs::queue_reconciliation(
+            self.ports.jobs.as_ref(),
+            self.ports.ids.as_ref(),
+            tenant,
+            now,
+        )
+        .await;
         Ok(StripePaymentRecord {
             transaction_id: Some(id),
             ..stored
