@@ -440,6 +440,39 @@ impl TestApp {
         body
     }
 
+    /// Registers a tenant and logs its first user (a `financial_admin`) in, then marks the user
+    /// MFA-enrolled directly in storage (a placeholder secret: the token from before the marking
+    /// keeps working, a new password login would now ask for a code). Returns the access token and
+    /// the tenant.
+    ///
+    /// # Panics
+    /// When registration, login or the storage update fails.
+    pub async fn enrolled_admin(
+        &self,
+        email: &str,
+        password: &str,
+        organisation: &str,
+    ) -> (String, payymo_domain::ids::TenantId) {
+        use payymo_ports::storage::UserStore;
+        self.register(email, password, organisation).await;
+        let token = self.login(email, password).await["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned();
+        let mut user = self
+            .store
+            .find_user_by_email(email)
+            .await
+            .expect("the registered user");
+        assert_eq!(user.role, payymo_domain::user::Role::FinancialAdmin);
+        user.mfa_secret_encrypted = Some(b"v1:k1:placeholder".to_vec());
+        self.store
+            .update_user(user.tenant_id, &user)
+            .await
+            .expect("marking MFA enrolled");
+        (token, user.tenant_id)
+    }
+
     /// The database URL of this app (`postgres://...` or `sqlite://<file>`).
     #[must_use]
     pub fn database_url(&self) -> &str {

@@ -12,9 +12,6 @@
 use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeDelta, TimeZone, Utc};
-use payymo_domain::ids::{TenantId, UserId};
-use payymo_domain::user::Role;
-use payymo_ports::storage::UserStore;
 use payymo_tests::{Backend, TestApp, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -292,32 +289,9 @@ async fn spawn(backend: Backend, gc: &GoCardless) -> TestApp {
         .await
 }
 
-async fn me(app: &TestApp, token: &str) -> Value {
-    app.call(Method::GET, "/api/auth/me", token, None)
-        .await
-        .json()
-        .await
-        .expect("me body")
-}
-
 /// Registers a tenant; returns its MFA-enrolled financial admin's token.
 async fn admin_of(app: &TestApp, email: &str, organisation: &str) -> String {
-    app.register(email, PASSWORD, organisation).await;
-    let token = app.login(email, PASSWORD).await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let me = me(app, &token).await;
-    let tenant: TenantId = me["tenant_id"].as_str().unwrap().parse().unwrap();
-    let user: UserId = me["id"].as_str().unwrap().parse().unwrap();
-    let mut stored = app.store.get_user(tenant, user).await.expect("user");
-    stored.mfa_secret_encrypted = Some(b"v1:k1:placeholder".to_vec());
-    assert_eq!(stored.role, Role::FinancialAdmin);
-    app.store
-        .update_user(tenant, &stored)
-        .await
-        .expect("update");
-    token
+    app.enrolled_admin(email, PASSWORD, organisation).await.0
 }
 
 /// Connects the bank and completes the bank's redirect with `accounts` linked; returns the

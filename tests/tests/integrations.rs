@@ -149,24 +149,9 @@ async fn an_unreachable_vault_opens_the_breaker_and_gocardless_comes_back_after_
 
 /// A financial admin's token, with MFA marked enrolled in storage.
 async fn admin_token(app: &TestApp) -> String {
-    use payymo_ports::storage::UserStore;
-    app.register("fin@gate.example", "Tr1cky-Lattice-Fern", "Gate")
-        .await;
-    let token = app.login("fin@gate.example", "Tr1cky-Lattice-Fern").await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let mut user = app
-        .store
-        .find_user_by_email("fin@gate.example")
+    app.enrolled_admin("fin@gate.example", "Tr1cky-Lattice-Fern", "Gate")
         .await
-        .expect("user");
-    user.mfa_secret_encrypted = Some(b"v1:k1:placeholder".to_vec());
-    app.store
-        .update_user(user.tenant_id, &user)
-        .await
-        .expect("enrol");
-    token
+        .0
 }
 
 #[tokio::test]

@@ -14,7 +14,6 @@ use chrono::{NaiveDate, Utc};
 use payymo_adapter_stripe::webhook::sign;
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs};
 use payymo_domain::money::{Currency, Money};
-use payymo_ports::storage::UserStore;
 use payymo_tests::TestApp;
 use reqwest::Method;
 use secrecy::SecretString;
@@ -151,22 +150,9 @@ async fn a_stripe_payment_is_applied_to_its_whmcs_invoice_once_by_the_job_runner
         .await;
 
     // A financial admin (MFA marked enrolled in storage).
-    app.register("fin@flow.example", PASSWORD, "Flow Hosting")
+    let (token, _) = app
+        .enrolled_admin("fin@flow.example", PASSWORD, "Flow Hosting")
         .await;
-    let token = app.login("fin@flow.example", PASSWORD).await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let mut user = app
-        .store
-        .find_user_by_email("fin@flow.example")
-        .await
-        .expect("user");
-    user.mfa_secret_encrypted = Some(b"v1:k1:placeholder".to_vec());
-    app.store
-        .update_user(user.tenant_id, &user)
-        .await
-        .expect("enrol");
 
     // WHMCS connected and its open invoices synced; auto-apply on.
     let instance = call(

@@ -12,14 +12,14 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs, Outage};
 use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
-use payymo_domain::ids::{BankAccountId, ConnectionId, MatchId, TenantId, TransactionId, UserId};
+use payymo_domain::ids::{BankAccountId, ConnectionId, MatchId, TenantId, TransactionId};
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::job::{Job, JobStatus};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::outbox::ApplicationState;
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
-    ConnectionStore, MatchStore, NewTransaction, TransactionStore, UserStore, WorkflowStore,
+    ConnectionStore, MatchStore, NewTransaction, TransactionStore, WorkflowStore,
 };
 use payymo_services::jobs::{JobHandler, JobOutcome};
 use payymo_services::reconciliation::{
@@ -49,30 +49,7 @@ struct Scene {
 }
 
 async fn tenant_admin(app: &TestApp, email: &str, organisation: &str) -> (String, TenantId) {
-    app.register(email, PASSWORD, organisation).await;
-    let token = app.login(email, PASSWORD).await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let me: Value = app
-        .call(Method::GET, "/api/auth/me", &token, None)
-        .await
-        .json()
-        .await
-        .expect("me");
-    let tenant: TenantId = me["tenant_id"]
-        .as_str()
-        .expect("tenant")
-        .parse()
-        .expect("id");
-    let user: UserId = me["id"].as_str().expect("id").parse().expect("id");
-    let mut stored = app.store.get_user(tenant, user).await.expect("user");
-    stored.mfa_secret_encrypted = Some(b"v1:k1:placeholder".to_vec());
-    app.store
-        .update_user(tenant, &stored)
-        .await
-        .expect("update");
-    (token, tenant)
+    app.enrolled_admin(email, PASSWORD, organisation).await
 }
 
 async fn bank_account(app: &TestApp, tenant: TenantId) -> BankAccountId {

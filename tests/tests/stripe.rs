@@ -15,12 +15,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
 use payymo_adapter_stripe::webhook::sign;
 use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
-use payymo_domain::ids::{BankAccountId, ConnectionId, JobId, TenantId, TransactionId, UserId};
+use payymo_domain::ids::{BankAccountId, ConnectionId, JobId, TenantId, TransactionId};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     ConnectionStore, JobQueue, NewJob, NewTransaction, TransactionMatchState, TransactionStore,
-    UserStore,
 };
 use payymo_services::jobs::{JobHandler, JobOutcome};
 use payymo_services::stripe::{ProcessEventJobHandler, SyncJobHandler};
@@ -125,23 +124,7 @@ async fn spawn(server: &MockServer, backend: Backend) -> TestApp {
 
 /// Registers a tenant; returns its admin's token (MFA marked enrolled) and the tenant.
 async fn admin(app: &TestApp, email: &str, organisation: &str) -> (String, TenantId) {
-    app.register(email, PASSWORD, organisation).await;
-    let token = app.login(email, PASSWORD).await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let me: Value = app
-        .call(Method::GET, "/api/auth/me", &token, None)
-        .await
-        .json()
-        .await
-        .expect("me");
-    let tenant: TenantId = me["tenant_id"].as_str().unwrap().parse().unwrap();
-    let user: UserId = me["id"].as_str().unwrap().parse().unwrap();
-    let mut stored = app.store.get_user(tenant, user).await.expect("user");
-    stored.mfa_secret_encrypted = Some(b"v1:k1:placeholder".to_vec());
-    app.store.update_user(tenant, &stored).await.expect("mfa");
-    (token, tenant)
+    app.enrolled_admin(email, PASSWORD, organisation).await
 }
 
 async fn connect(app: &TestApp, token: &str) -> String {
