@@ -122,16 +122,20 @@ pub async fn list(
     let events = identity(&req)?
         .list_audit(&who.0, &query, page.limit + 1, &request_context(&req))
         .await?;
-    let views: Vec<(String, AuditEventView)> = events
-        .into_iter()
-        .map(|e| {
-            let key = format!(
-                "{}|{}",
-                e.occurred_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                e.id
-            );
-            let view = AuditEventView {
+    // The cursor continues after the last event: its exact time and id (ties share a time).
+    let page = Page::from_overfetch(events, page.limit, |e| {
+        format!(
+            "{}|{}",
+            e.occurred_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            e.id
+        )
+    });
+    Ok(HttpResponse::Ok().json(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|e| AuditEventView {
                 id: e.id.to_string(),
                 occurred_at: e.occurred_at.to_rfc3339(),
                 actor: e.actor,
@@ -140,20 +144,10 @@ pub async fn list(
                 detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
                 ip: e.ip,
                 request_id: e.request_id,
-            };
-            (key, view)
-        })
-        .collect();
-    let keys: std::collections::HashMap<String, String> = views
-        .iter()
-        .map(|(key, view)| (view.id.clone(), key.clone()))
-        .collect();
-    let views: Vec<AuditEventView> = views.into_iter().map(|(_, v)| v).collect();
-    Ok(
-        HttpResponse::Ok().json(Page::from_overfetch(views, page.limit, |v| {
-            keys.get(&v.id).cloned().unwrap_or_default()
-        })),
-    )
+            })
+            .collect(),
+        page: page.page,
+    }))
 }
 
 /// Mounts the routes.
