@@ -287,6 +287,7 @@ impl TestAppBuilder {
             jobs: Arc::new(store.clone()),
             job_handlers,
             platform_stats: Arc::new(store.clone()),
+            sync_targets: Arc::new(store.clone()),
             banking,
             stripe: stripe_ports,
             reconciliation: reconciliation.clone(),

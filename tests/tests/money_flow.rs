@@ -114,11 +114,64 @@ async fn deliver(app: &TestApp, connection: &str, body: &str) -> Value {
     res.json().await.expect("ack")
 }
 
+/// Connects the fake WHMCS (its open invoices synced) and a Stripe account, with auto-apply on;
+/// returns the Stripe connection id.
+async fn connect_both(app: &TestApp, token: &str, whmcs: &FakeWhmcs) -> String {
+    // WHMCS connected and its open invoices synced; auto-apply on.
+    let instance = call(
+        app,
+        token,
+        Method::POST,
+        "/api/whmcs/instances",
+        Some(
+            &json!({"base_url": whmcs.base_url(), "api_identifier": WHMCS_IDENT,
+                     "api_secret": WHMCS_SECRET, "default_currency": "EUR"}),
+        ),
+    )
+    .await;
+    let instance = instance["id"].as_str().expect("instance id").to_owned();
+    call(
+        app,
+        token,
+        Method::POST,
+        &format!("/api/whmcs/instances/{instance}/sync"),
+        None,
+    )
+    .await;
+    let settings = call(
+        app,
+        token,
+        Method::GET,
+        "/api/settings/reconciliation",
+        None,
+    )
+    .await;
+    call(
+        app,
+        token,
+        Method::PUT,
+        "/api/settings/reconciliation",
+        Some(
+            &json!({"version": settings["version"], "auto_apply": true, "auto_threshold": 0.9,
+                     "fee_tolerance_hundredths": 2500, "fee_tolerance_basis_points": 300,
+                     "gateway": "banktransfer"}),
+        ),
+    )
+    .await;
+
+    // Stripe connected; the payment arrives by webhook.
+    let connection = call(
+        app,
+        token,
+        Method::POST,
+        "/api/stripe/connect",
+        Some(&json!({"api_key": STRIPE_KEY, "webhook_secret": WEBHOOK_SECRET})),
+    )
+    .await;
+    connection["id"].as_str().expect("connection id").to_owned()
+}
+
 #[tokio::test]
-#[expect(
-    clippy::too_many_lines,
-    reason = "one payment's journey, read top to bottom"
-)]
 async fn a_stripe_payment_is_applied_to_its_whmcs_invoice_once_by_the_job_runner() {
     let stripe = stripe().await;
     let whmcs = FakeWhmcs::start(WHMCS_IDENT, WHMCS_SECRET).await;
@@ -154,58 +207,7 @@ async fn a_stripe_payment_is_applied_to_its_whmcs_invoice_once_by_the_job_runner
         .enrolled_admin("fin@flow.example", PASSWORD, "Flow Hosting")
         .await;
 
-    // WHMCS connected and its open invoices synced; auto-apply on.
-    let instance = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/whmcs/instances",
-        Some(
-            &json!({"base_url": whmcs.base_url(), "api_identifier": WHMCS_IDENT,
-                     "api_secret": WHMCS_SECRET, "default_currency": "EUR"}),
-        ),
-    )
-    .await;
-    let instance = instance["id"].as_str().expect("instance id").to_owned();
-    call(
-        &app,
-        &token,
-        Method::POST,
-        &format!("/api/whmcs/instances/{instance}/sync"),
-        None,
-    )
-    .await;
-    let settings = call(
-        &app,
-        &token,
-        Method::GET,
-        "/api/settings/reconciliation",
-        None,
-    )
-    .await;
-    call(
-        &app,
-        &token,
-        Method::PUT,
-        "/api/settings/reconciliation",
-        Some(
-            &json!({"version": settings["version"], "auto_apply": true, "auto_threshold": 0.9,
-                     "fee_tolerance_hundredths": 2500, "fee_tolerance_basis_points": 300,
-                     "gateway": "banktransfer"}),
-        ),
-    )
-    .await;
-
-    // Stripe connected; the payment arrives by webhook.
-    let connection = call(
-        &app,
-        &token,
-        Method::POST,
-        "/api/stripe/connect",
-        Some(&json!({"api_key": STRIPE_KEY, "webhook_secret": WEBHOOK_SECRET})),
-    )
-    .await;
-    let connection = connection["id"].as_str().expect("connection id").to_owned();
+    let connection = connect_both(&app, &token, &whmcs).await;
     let body = payment_succeeded(
         "evt_MoneyFlow001",
         "pi_MoneyFlow001",
@@ -254,5 +256,95 @@ async fn a_stripe_payment_is_applied_to_its_whmcs_invoice_once_by_the_job_runner
     assert!(
         stripe_payments.to_string().contains("INV-2026-0042"),
         "{stripe_payments}"
+    );
+}
+
+/// The client paid through WHMCS's own Stripe module, which recorded the payment on the invoice
+/// under the charge id before Payymo's applier got to it: the match is settled as applied
+/// (found recorded) and WHMCS is not asked to record the money a second time.
+#[tokio::test]
+async fn a_card_payment_whmcs_already_recorded_under_the_charge_id_is_not_applied_again() {
+    let stripe = stripe().await;
+    let whmcs = FakeWhmcs::start(WHMCS_IDENT, WHMCS_SECRET).await;
+    let client = whmcs.add_client("Ada", "Lovelace", None, Currency::EUR);
+    let eur = |minor| Money::from_minor(minor, Currency::EUR);
+    let invoice = whmcs.add_invoice(
+        FakeInvoice::new(client, eur(8_900))
+            .with_number("INV-2026-0077")
+            .with_dates(
+                NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
+                NaiveDate::from_ymd_opt(2026, 11, 30).expect("date"),
+            ),
+    );
+    let app = TestApp::builder()
+        .postgres()
+        .env("RATE_LIMIT_AUTH", "1000/minute")
+        .env("STRIPE_API_BASE", &stripe.uri())
+        .env("PAYYMO_JOB_WORKERS", "1")
+        .env("PAYYMO_JOB_POLL_INTERVAL_MS", "50")
+        .spawn()
+        .await;
+    let (token, _) = app
+        .enrolled_admin("fin@module.example", PASSWORD, "Module Hosting")
+        .await;
+    // The invoice is synced while still open; then WHMCS's Stripe module records the payment.
+    let connection = connect_both(&app, &token, &whmcs).await;
+    whmcs.record_payment(invoice, "ch_ModuleFlow007", eur(8_900));
+    assert_eq!(whmcs.payment_count(invoice), 1);
+
+    let body = payment_succeeded(
+        "evt_ModuleFlow007",
+        "pi_ModuleFlow007",
+        8_900,
+        "INV-2026-0077",
+    );
+    deliver(&app, &connection, &body).await;
+
+    let mut applied = Value::Null;
+    for _ in 0..200 {
+        let page = call(
+            &app,
+            &token,
+            Method::GET,
+            "/api/matches?status=applied",
+            None,
+        )
+        .await;
+        if page["items"]
+            .as_array()
+            .is_some_and(|items| !items.is_empty())
+        {
+            applied = page;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!applied.is_null(), "the match never settled as applied");
+    assert_eq!(
+        whmcs.payment_count(invoice),
+        1,
+        "WHMCS must not record the card payment twice"
+    );
+    assert_eq!(whmcs.invoice_balance(invoice), Some(eur(0)));
+    assert!(
+        whmcs
+            .payments()
+            .iter()
+            .all(|p| !p.transid.starts_with("PYM-")),
+        "{:?}",
+        whmcs.payments()
+    );
+    let failed = call(
+        &app,
+        &token,
+        Method::GET,
+        "/api/matches?status=failed",
+        None,
+    )
+    .await;
+    assert_eq!(
+        failed["items"].as_array().map(Vec::len),
+        Some(0),
+        "{failed}"
     );
 }

@@ -299,6 +299,12 @@ pub struct Settings {
     pub job_poll_interval: Duration,
     /// `PAYYMO_JOB_LEASE`: seconds a claimed job belongs to its runner without a heartbeat.
     pub job_lease: Duration,
+    /// `PAYYMO_STRIPE_SYNC_INTERVAL`: seconds between scheduled syncs of each Stripe connection
+    /// (0: no scheduled sync).
+    pub stripe_sync_interval: Duration,
+    /// `PAYYMO_WHMCS_SYNC_INTERVAL`: seconds between scheduled invoice syncs of each WHMCS
+    /// instance (0: no scheduled sync).
+    pub whmcs_sync_interval: Duration,
     /// `GOCARDLESS_BASE_URL`: the GoCardless Bank Account Data API.
     pub gocardless_base_url: String,
     /// `PAYYMO_PUBLIC_URL`: the public base URL of this deployment (bank redirects come back
@@ -350,6 +356,8 @@ pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "PAYYMO_JOB_WORKERS",
     "PAYYMO_JOB_POLL_INTERVAL_MS",
     "PAYYMO_JOB_LEASE",
+    "PAYYMO_STRIPE_SYNC_INTERVAL",
+    "PAYYMO_WHMCS_SYNC_INTERVAL",
     "GOCARDLESS_BASE_URL",
     "PAYYMO_PUBLIC_URL",
     "STRIPE_API_BASE",
@@ -795,6 +803,26 @@ impl Settings {
         let job_lease = r.parsed("PAYYMO_JOB_LEASE", Duration::from_mins(15), |v| {
             parse_positive::<u64>(v).map(Duration::from_secs)
         });
+        let interval = |v: &str| {
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= 7 * 86_400)
+                .map(Duration::from_secs)
+                .ok_or_else(|| {
+                    "must be a whole number of seconds up to a week (0 turns it off)".to_owned()
+                })
+        };
+        let stripe_sync_interval = r.parsed(
+            "PAYYMO_STRIPE_SYNC_INTERVAL",
+            Duration::from_mins(15),
+            interval,
+        );
+        let whmcs_sync_interval = r.parsed(
+            "PAYYMO_WHMCS_SYNC_INTERVAL",
+            Duration::from_mins(30),
+            interval,
+        );
 
         let gocardless_base_url = r.parsed(
             "GOCARDLESS_BASE_URL",
@@ -853,6 +881,8 @@ impl Settings {
             job_workers,
             job_poll_interval,
             job_lease,
+            stripe_sync_interval,
+            whmcs_sync_interval,
             gocardless_base_url,
             public_url,
             stripe_api_base,

@@ -63,6 +63,8 @@ pub struct Adapters {
     pub stripe: payymo_services::stripe::StripePorts,
     /// The ports of the reconciliation workflow (stores, WHMCS connector, crypto, clock).
     pub reconciliation: ReconciliationPorts,
+    /// The connections synced on a schedule (Stripe, WHMCS).
+    pub sync_targets: Arc<dyn payymo_ports::storage::SyncTargets>,
 }
 
 impl std::fmt::Debug for Adapters {
@@ -87,6 +89,7 @@ pub struct Application {
     runners: Vec<JobRunner>,
     shutdown_timeout: Duration,
     banking: BankingService,
+    scheduler: payymo_services::jobs::SyncScheduler,
 }
 
 impl std::fmt::Debug for Application {
@@ -123,6 +126,7 @@ impl Application {
         let reloader = adapters.reloader.clone();
         let certificates = Arc::clone(adapters.outbound.certificates());
         let job_clock = Arc::clone(&adapters.identity.clock);
+        let job_ids = Arc::clone(&adapters.identity.ids);
         let licence_service = LicenceService::new(LicencePorts::from_identity(&adapters.identity));
         let shutdown_timeout = settings.shutdown_timeout;
         let identity = IdentityService::new(
@@ -165,6 +169,18 @@ impl Application {
             payymo_services::reconciliation::ReconciliationJobs::new(reconciliation.clone()),
         ));
         let runners = job_runners(&settings, &adapters.jobs, &job_clock, &handlers)?;
+        let every = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
+        let scheduler = payymo_services::jobs::SyncScheduler::new(
+            adapters.sync_targets,
+            Arc::clone(&adapters.jobs),
+            Arc::clone(&job_ids),
+            Arc::clone(&job_clock),
+            payymo_services::jobs::ScheduleConfig {
+                stripe_every: every(settings.stripe_sync_interval),
+                whmcs_every: every(settings.whmcs_sync_interval),
+                ..payymo_services::jobs::ScheduleConfig::default()
+            },
+        );
         let state = SharedState {
             stripe: web::Data::new(stripe),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
@@ -201,6 +217,7 @@ impl Application {
             runners,
             shutdown_timeout,
             banking,
+            scheduler,
         })
     }
 
@@ -234,6 +251,7 @@ impl Application {
         let limiters = self.limiters.clone();
         let identity = self.identity.clone();
         let banking = self.banking.clone();
+        let scheduler = self.scheduler.clone();
         let housekeeping = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_mins(1));
             loop {
@@ -249,6 +267,15 @@ impl Application {
                             Ok(0) => {}
                             Ok(queued) => tracing::info!(queued, "scheduled bank syncs queued"),
                             Err(e) => tracing::warn!(error = %e, "scheduling bank syncs failed"),
+                        }
+                        // Stripe connections and WHMCS instances due a sync, and the applier's
+                        // sweep over payments waiting for a retry.
+                        match scheduler.enqueue_due().await {
+                            Ok(r) if r.stripe + r.whmcs > 0 => tracing::info!(
+                                stripe = r.stripe, whmcs = r.whmcs, "scheduled syncs queued"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "scheduling syncs failed"),
                         }
                     }
                     _ = stop_rx.changed() => break,

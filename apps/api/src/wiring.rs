@@ -236,6 +236,7 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         integrations,
         jobs: Arc::new(store.clone()),
         platform_stats: Arc::new(store.clone()),
+        sync_targets: Arc::new(store.clone()),
         banking,
     })
 }
@@ -434,6 +435,7 @@ pub fn reconciliation_ports(
         transactions: store.clone(),
         matches: store.clone(),
         workflow: store.clone(),
+        stripe: store.clone(),
         audit: store.clone(),
         jobs: store,
         ledgers: Arc::new(WhmcsConnector::new(http, Duration::from_secs(30))),

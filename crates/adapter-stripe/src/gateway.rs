@@ -98,6 +98,35 @@ impl PaymentGateway for StripeGateway {
             .collect()
     }
 
+    async fn get_payment(
+        &self,
+        credentials: &GatewayCredentials,
+        charge_id: &str,
+    ) -> Result<GatewayPayment, GatewayError> {
+        // The id goes into the path: only Stripe's id alphabet, never a separator.
+        let well_formed = (charge_id.starts_with("ch_") || charge_id.starts_with("py_"))
+            && charge_id.len() <= 255
+            && charge_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !well_formed {
+            return Err(GatewayError::InvalidRequest {
+                status: 400,
+                code: Some("malformed_id".to_owned()),
+                param: Some("charge".to_owned()),
+            });
+        }
+        let query = vec![
+            ("expand[]".to_owned(), "balance_transaction".to_owned()),
+            ("expand[]".to_owned(), "payment_intent".to_owned()),
+        ];
+        let charge: Charge = self
+            .client
+            .get(credentials, &format!("/v1/charges/{charge_id}"), &query)
+            .await?;
+        charge.into_port().map_err(|e| unexpected(&e))
+    }
+
     async fn list_balance_transactions(
         &self,
         credentials: &GatewayCredentials,

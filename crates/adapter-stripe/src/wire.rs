@@ -106,6 +106,8 @@ pub(crate) struct PaymentIntent {
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
     pub status: String,
+    #[serde(default)]
+    pub latest_charge: Option<Expandable<IdOnly>>,
 }
 
 impl HasId for PaymentIntent {
@@ -350,6 +352,7 @@ impl Charge {
         };
         Ok(GatewayPayment {
             payment_intent: id_of(self.payment_intent.as_ref()),
+            charge: Some(self.id.clone()),
             amount: money(&self.id, self.amount, &self.currency)?,
             fee,
             net,
@@ -379,6 +382,7 @@ impl PaymentIntent {
         };
         Ok(GatewayPayment {
             payment_intent: Some(self.id.clone()),
+            charge: id_of(self.latest_charge.as_ref()),
             amount: money(&self.id, amount, &currency)?,
             fee: None,
             net: None,

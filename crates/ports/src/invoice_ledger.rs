@@ -330,6 +330,13 @@ pub enum ApplyOutcome {
         /// The payment found on the invoice.
         existing: LedgerPayment,
     },
+    /// The invoice already carries this money under another transaction id the caller named
+    /// (WHMCS's own Stripe module records a card payment under the charge or payment intent id);
+    /// nothing was recorded.
+    RecordedElsewhere {
+        /// The payment found on the invoice.
+        existing: LedgerPayment,
+    },
     /// The payment was not recorded, for this reason.
     Refused(PaymentRefusal),
 }
@@ -351,9 +358,33 @@ pub async fn apply_payment_once(
     ledger: &dyn InvoiceLedger,
     payment: &NewLedgerPayment,
 ) -> Result<ApplyOutcome, LedgerError> {
+    apply_payment_once_unless_recorded(ledger, payment, &[]).await
+}
+
+/// [`apply_payment_once`], and also skips the payment when the invoice carries a payment under
+/// one of `recorded_as`: the ids the same money is known by elsewhere (a Stripe charge `ch_…`
+/// or payment intent `pi_…` that WHMCS's own Stripe module recorded) →
+/// [`ApplyOutcome::RecordedElsewhere`]. Blank ids are ignored.
+///
+/// # Errors
+/// As [`apply_payment_once`].
+pub async fn apply_payment_once_unless_recorded(
+    ledger: &dyn InvoiceLedger,
+    payment: &NewLedgerPayment,
+    recorded_as: &[String],
+) -> Result<ApplyOutcome, LedgerError> {
     let invoice = ledger.get_invoice(payment.invoice_id).await?;
     if let Some(existing) = invoice.payment_with_transid(&payment.transid) {
         return Ok(ApplyOutcome::AlreadyApplied {
+            existing: existing.clone(),
+        });
+    }
+    if let Some(existing) = recorded_as
+        .iter()
+        .filter(|id| !id.trim().is_empty())
+        .find_map(|id| invoice.payment_with_transid(id))
+    {
+        return Ok(ApplyOutcome::RecordedElsewhere {
             existing: existing.clone(),
         });
     }

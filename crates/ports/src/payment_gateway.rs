@@ -92,6 +92,9 @@ pub struct GatewayPayment {
     pub id: String,
     /// The payment intent the charge belongs to.
     pub payment_intent: Option<String>,
+    /// The charge (`ch_…`, `py_…`) when known: the charge itself, or a payment intent's latest
+    /// charge.
+    pub charge: Option<String>,
     /// The amount charged, in the charge currency.
     pub amount: Money,
     /// The processing fee, in the settlement currency of the balance transaction; `None` when not
@@ -352,6 +355,17 @@ pub trait PaymentGateway: Send + Sync {
         credentials: &GatewayCredentials,
         range: CreatedRange,
     ) -> Result<Vec<GatewayPayment>, GatewayError>;
+
+    /// One payment by its charge id (`ch_…`, `py_…`), with its refunded amount as it is now.
+    ///
+    /// # Errors
+    /// As [`PaymentGateway::list_payments`]; [`GatewayError::ResourceMissing`] for an unknown
+    /// charge, [`GatewayError::InvalidRequest`] for a malformed id (no call is made).
+    async fn get_payment(
+        &self,
+        credentials: &GatewayCredentials,
+        charge_id: &str,
+    ) -> Result<GatewayPayment, GatewayError>;
 
     /// The balance transactions created in the range.
     ///

@@ -34,8 +34,10 @@ pub trait JobHandler: Send + Sync {
 }
 
 pub use runner::{JobRunner, Ran, RunnerConfig, RunnerError};
+pub use schedule::{ScheduleConfig, ScheduleReport, SyncScheduler};
 
 mod runner;
+mod schedule;
 #[cfg(test)]
 mod tests;
 

@@ -41,6 +41,10 @@ impl From<StripeError> for ApiError {
                 ProblemKind::Conflict,
                 "this Stripe account is already connected",
             ),
+            StripeError::Disabled => ApiError::new(
+                ProblemKind::Conflict,
+                "this Stripe connection is disabled; it is not synced",
+            ),
             StripeError::WebhookRejected(reason) => ApiError::new(
                 ProblemKind::BadRequest,
                 format!("webhook rejected: {reason}"),
@@ -250,6 +254,8 @@ pub struct SyncView {
     pub payments_seen: u64,
     /// Refunds found on stored payments (put up for review).
     pub refunds_flagged: u64,
+    /// Disputes opened or changed since the last sync (up for review).
+    pub disputes_flagged: u64,
     /// Payouts read.
     pub payouts_seen: u64,
     /// Payments whose fee, net and payout came from paid payouts.
@@ -269,6 +275,7 @@ impl From<SyncReport> for SyncView {
         Self {
             payments_seen: r.payments_seen,
             refunds_flagged: r.refunds_flagged,
+            disputes_flagged: r.disputes_flagged,
             payouts_seen: r.payouts_seen,
             payments_settled: r.payments_settled,
             payouts_matched: r

@@ -6,6 +6,7 @@ mod encrypted;
 mod identity;
 mod matching;
 mod platform;
+mod schedule;
 mod stripe;
 mod transactions;
 mod work;

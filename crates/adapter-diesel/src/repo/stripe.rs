@@ -434,6 +434,33 @@ impl StripeStore for DieselStore {
             .await
     }
 
+    async fn stripe_ids_of_transaction(
+        &self,
+        tenant: TenantId,
+        transaction: TransactionId,
+    ) -> Result<Vec<String>, StoreError> {
+        let (t, tx) = (Uid(tenant.into_uuid()), Uid(transaction.into_uuid()));
+        self.pool
+            .run(move |conn| {
+                let rows: Vec<(String, Option<String>)> =
+                    crate::dispatch!(conn, |c| stripe_payments::table
+                        .filter(stripe_payments::tenant_id.eq(t))
+                        .filter(stripe_payments::transaction_id.eq(tx))
+                        .select((stripe_payments::payment_key, stripe_payments::charge_id))
+                        .load(c))?;
+                let mut ids = Vec::new();
+                for (key, charge) in rows {
+                    for id in std::iter::once(key).chain(charge) {
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+                Ok(ids)
+            })
+            .await
+    }
+
     async fn set_stripe_payment_transaction(
         &self,
         tenant: TenantId,

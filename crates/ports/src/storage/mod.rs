@@ -51,6 +51,10 @@ pub use banking::{
 pub use reconciliation::{MockConnectionStore, MockTransactionStore};
 #[cfg(feature = "mock")]
 pub use work::MockJobQueue;
+mod schedule;
+#[cfg(feature = "mock")]
+pub use schedule::MockSyncTargets;
+pub use schedule::{SyncTarget, SyncTargetKind, SyncTargets};
 mod stripe;
 
 #[cfg(feature = "mock")]

@@ -217,6 +217,18 @@ pub trait StripeStore: Send + Sync {
         stripe_id: &str,
     ) -> Result<StripePaymentRecord, StoreError>;
 
+    /// The Stripe ids (payment intent and charge) of the payment behind one of the tenant's
+    /// transactions; empty when the transaction did not come from Stripe. WHMCS's own Stripe
+    /// module records a card payment under one of these ids.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn stripe_ids_of_transaction(
+        &self,
+        tenant: TenantId,
+        transaction: TransactionId,
+    ) -> Result<Vec<String>, StoreError>;
+
     /// Links a payment to its Stripe transaction.
     ///
     /// # Errors

@@ -5,10 +5,14 @@
 //! that a test can stop between any two of them, as a crash would, and show that the next run
 //! still records each payment once.
 
+use chrono::NaiveDate;
 use payymo_domain::ids::{MatchId, TenantId};
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::outbox::{ApplicationState, PaymentApplication};
-use payymo_ports::invoice_ledger::{ApplyOutcome, NewLedgerPayment, apply_payment_once};
+use payymo_domain::transaction::TransactionSource;
+use payymo_ports::invoice_ledger::{
+    ApplyOutcome, NewLedgerPayment, apply_payment_once_unless_recorded,
+};
 use payymo_ports::storage::{MatchNotes, StoreError};
 use serde_json::json;
 
@@ -186,16 +190,8 @@ impl ReconciliationService {
         if options.deleted_at.is_some() {
             return SendResult::Refused("the WHMCS instance was removed from Payymo".into());
         }
-        let booked = match self.ports.matches.get_match(tenant, claimed.match_id).await {
-            Ok(stored) => match self
-                .ports
-                .transactions
-                .get_transaction(tenant, stored.transaction_id)
-                .await
-            {
-                Ok((tx, _)) => tx.booking_date,
-                Err(e) => return SendResult::Retry(e.to_string()),
-            },
+        let (booked, recorded_as) = match self.payment_facts(claimed).await {
+            Ok(facts) => facts,
             Err(e) => return SendResult::Retry(e.to_string()),
         };
         let gateway = match self.ports.workflow.get_gateway_preference(tenant).await {
@@ -211,19 +207,27 @@ impl ReconciliationService {
             date: booked.and_hms_opt(0, 0, 0).unwrap_or_default(),
             fees: None,
         };
-        let result = match apply_payment_once(ledger.as_ref(), &payment).await {
-            Ok(ApplyOutcome::Applied) => SendResult::Recorded {
-                transid,
-                already_present: false,
-            },
-            Ok(ApplyOutcome::AlreadyApplied { .. }) => SendResult::Recorded {
-                transid,
-                already_present: true,
-            },
-            Ok(ApplyOutcome::Refused(refusal)) => SendResult::Refused(refusal.to_string()),
-            Err(e) if e.is_retryable() || e.is_configuration() => SendResult::Retry(e.to_string()),
-            Err(e) => SendResult::Refused(e.to_string()),
-        };
+        let result =
+            match apply_payment_once_unless_recorded(ledger.as_ref(), &payment, &recorded_as).await
+            {
+                Ok(ApplyOutcome::Applied) => SendResult::Recorded {
+                    transid,
+                    already_present: false,
+                },
+                Ok(ApplyOutcome::AlreadyApplied { .. }) => SendResult::Recorded {
+                    transid,
+                    already_present: true,
+                },
+                Ok(ApplyOutcome::RecordedElsewhere { existing }) => SendResult::Recorded {
+                    transid: existing.transid,
+                    already_present: true,
+                },
+                Ok(ApplyOutcome::Refused(refusal)) => SendResult::Refused(refusal.to_string()),
+                Err(e) if e.is_retryable() || e.is_configuration() => {
+                    SendResult::Retry(e.to_string())
+                }
+                Err(e) => SendResult::Refused(e.to_string()),
+            };
         if matches!(result, SendResult::Recorded { .. }) {
             match ledger.get_invoice(ledger_invoice).await {
                 Ok(fresh) => {
@@ -241,6 +245,35 @@ impl ReconciliationService {
             }
         }
         result
+    }
+
+    /// When the money of a claimed application arrived, and the other ids it may already be
+    /// recorded under in WHMCS: a card payment's Stripe charge and payment intent, which WHMCS's
+    /// own Stripe module uses when the client paid through WHMCS.
+    async fn payment_facts(
+        &self,
+        claimed: &PaymentApplication,
+    ) -> Result<(NaiveDate, Vec<String>), StoreError> {
+        let tenant = claimed.tenant_id;
+        let stored = self
+            .ports
+            .matches
+            .get_match(tenant, claimed.match_id)
+            .await?;
+        let (tx, _) = self
+            .ports
+            .transactions
+            .get_transaction(tenant, stored.transaction_id)
+            .await?;
+        let recorded_as = if tx.source == TransactionSource::Stripe {
+            self.ports
+                .stripe
+                .stripe_ids_of_transaction(tenant, tx.id)
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok((tx.booking_date, recorded_as))
     }
 
     /// Step 3: settles the claimed application (or gives it back for a retry with backoff),

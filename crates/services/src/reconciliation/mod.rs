@@ -40,8 +40,8 @@ use payymo_ports::crypto::FieldCipher;
 use payymo_ports::invoice_ledger::LedgerError;
 use payymo_ports::ledger_connector::LedgerConnector;
 use payymo_ports::storage::{
-    AuditLog, ConnectionStore, InvoiceStore, JobQueue, MatchStore, StoreError, TenantStore,
-    TransactionStore, WorkflowStore,
+    AuditLog, ConnectionStore, InvoiceStore, JobQueue, MatchStore, StoreError, StripeStore,
+    TenantStore, TransactionStore, WorkflowStore,
 };
 
 pub use applier::{ApplyReport, SendResult};
@@ -70,6 +70,8 @@ pub struct ReconciliationPorts {
     pub matches: Arc<dyn MatchStore>,
     /// The workflow's own storage.
     pub workflow: Arc<dyn WorkflowStore>,
+    /// Stripe payments (the ids a card payment may already be recorded under in WHMCS).
+    pub stripe: Arc<dyn StripeStore>,
     /// The audit trail.
     pub audit: Arc<dyn AuditLog>,
     /// The job queue (follow-up work is queued there).

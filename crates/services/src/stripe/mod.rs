@@ -115,6 +115,9 @@ pub enum StripeError {
     /// The tenant already connected that Stripe account.
     #[error("this stripe account is already connected")]
     AlreadyConnected,
+    /// The connection is disabled: it is neither synced nor scheduled.
+    #[error("this stripe connection is disabled")]
+    Disabled,
     /// A webhook delivery was refused (signature, timestamp, unknown connection, body).
     #[error("webhook rejected: {0}")]
     WebhookRejected(&'static str),

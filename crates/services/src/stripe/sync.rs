@@ -1,6 +1,6 @@
 //! Syncing a connection from Stripe's API, and pairing payouts with bank credits.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use payymo_domain::connection::{ConnectionStatus, PayoutStatus};
@@ -9,7 +9,9 @@ use payymo_domain::payout_matching::{
     BankCredit, PayoutForMatching, PayoutMatchPolicy, PayoutStatus as MatchStatus, match_payouts,
 };
 use payymo_domain::transaction::TransactionSource;
-use payymo_ports::payment_gateway::{CreatedRange, GatewayError, GatewayPaymentStatus};
+use payymo_ports::payment_gateway::{
+    CreatedRange, GatewayCredentials, GatewayError, GatewayPaymentStatus, GatewayRefundStatus,
+};
 use payymo_ports::storage::{StripePaymentReview, TransactionPage};
 use serde_json::json;
 
@@ -30,6 +32,8 @@ pub struct SyncReport {
     pub payments_seen: u64,
     /// Refunds found on payments already stored (put up for review).
     pub refunds_flagged: u64,
+    /// Disputes opened or changed since the last sync (put up for review, audited).
+    pub disputes_flagged: u64,
     /// Payouts read.
     pub payouts_seen: u64,
     /// Payments whose fee, net and payout were filled from paid payouts' balance transactions.
@@ -90,6 +94,9 @@ impl StripeService {
             .connections
             .get_stripe_connection(tenant, connection)
             .await?;
+        if stored.status == ConnectionStatus::Disabled {
+            return Err(StripeError::Disabled);
+        }
         let now = self.now();
         let result = self.catch_up(&stored, now, ctx).await;
         match result {
@@ -194,6 +201,11 @@ impl StripeService {
                     .await?;
             }
         }
+        let range = CreatedRange { from, until: now };
+        self.refunds_since(&credentials, stored, range, &mut report, ctx)
+            .await?;
+        self.disputes_since(&credentials, stored, range, &mut report, ctx)
+            .await?;
         let payout_from = (now - self.config.payout_lookback).min(from);
         let payouts = self
             .ports
@@ -245,6 +257,106 @@ impl StripeService {
             }
         }
         Ok(report)
+    }
+
+    /// Refunds created in the window, whatever the age of their payment: a refund of a payment
+    /// synced (and perhaps applied) long ago is put up for review too. The charge is read again
+    /// for its refunded total, so a refund already seen by webhook is not counted twice.
+    async fn refunds_since(
+        &self,
+        credentials: &GatewayCredentials,
+        stored: &payymo_domain::connection::StripeConnection,
+        range: CreatedRange,
+        report: &mut SyncReport,
+        ctx: &RequestContext,
+    ) -> Result<(), StripeError> {
+        let (tenant, connection) = (stored.tenant_id, stored.id);
+        let refunds = self
+            .ports
+            .gateway
+            .list_refunds(credentials, range)
+            .await
+            .map_err(StripeError::Gateway)?;
+        let mut charges_read = HashSet::new();
+        for refund in &refunds {
+            if matches!(
+                refund.status,
+                GatewayRefundStatus::Failed | GatewayRefundStatus::Canceled
+            ) {
+                continue;
+            }
+            let mut known = None;
+            for id in [refund.charge.as_deref(), refund.payment_intent.as_deref()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(found) = self.find_known(tenant, connection, id).await? {
+                    known = Some(found);
+                    break;
+                }
+            }
+            // A payment never synced was never matched or applied: nothing to review.
+            let Some(known) = known else { continue };
+            let Some(charge) = refund.charge.clone().or_else(|| known.charge_id.clone()) else {
+                continue;
+            };
+            if !charges_read.insert(charge.clone()) {
+                continue;
+            }
+            let payment = self
+                .ports
+                .gateway
+                .get_payment(credentials, &charge)
+                .await
+                .map_err(StripeError::Gateway)?;
+            if payment.refunded_amount.currency() == known.refunded.currency()
+                && payment.refunded_amount.minor_units() > known.refunded.minor_units()
+            {
+                report.refunds_flagged += 1;
+                self.payment_refunded(tenant, connection, &payment, ctx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Disputes created in the window: each new one (or one whose status moved) is recorded on
+    /// its payment, put up for review and audited.
+    async fn disputes_since(
+        &self,
+        credentials: &GatewayCredentials,
+        stored: &payymo_domain::connection::StripeConnection,
+        range: CreatedRange,
+        report: &mut SyncReport,
+        ctx: &RequestContext,
+    ) -> Result<(), StripeError> {
+        let (tenant, connection) = (stored.tenant_id, stored.id);
+        let disputes = self
+            .ports
+            .gateway
+            .list_disputes(credentials, range)
+            .await
+            .map_err(StripeError::Gateway)?;
+        for dispute in &disputes {
+            let mut already = false;
+            for id in [dispute.charge.as_deref(), dispute.payment_intent.as_deref()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(found) = self.find_known(tenant, connection, id).await? {
+                    already = found.dispute_id.as_deref() == Some(dispute.id.as_str())
+                        && found.dispute_status.as_deref() == Some(dispute.status.as_str());
+                    break;
+                }
+            }
+            if already {
+                continue;
+            }
+            report.disputes_flagged += 1;
+            self.payment_disputed(tenant, connection, dispute, ctx)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn find_known(

@@ -212,7 +212,10 @@ impl StripeService {
             tenant_id: tenant,
             connection_id: connection,
             payment_key: key.clone(),
-            charge_id: payment.id.starts_with("ch_").then(|| payment.id.clone()),
+            charge_id: payment
+                .charge
+                .clone()
+                .or_else(|| payment.id.starts_with("ch_").then(|| payment.id.clone())),
             transaction_id: None,
             status: status_word(&payment.status),
             amount: payment.amount,
@@ -326,7 +329,7 @@ impl StripeService {
         Ok(())
     }
 
-    async fn payment_disputed(
+    pub(crate) async fn payment_disputed(
         &self,
         tenant: TenantId,
         connection: ConnectionId,
