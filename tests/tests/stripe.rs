@@ -109,6 +109,18 @@ async fn stripe() -> MockServer {
         ))
         .mount(&server)
         .await;
+    // No refunds or disputes unless a test says otherwise (its mocks take precedence).
+    for (endpoint, url) in [
+        ("/v1/refunds", "/v1/refunds"),
+        ("/v1/disputes", "/v1/disputes"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(endpoint))
+            .respond_with(ok(list(&[], false, url)))
+            .with_priority(10)
+            .mount(&server)
+            .await;
+    }
     server
 }
 
@@ -1555,5 +1567,162 @@ async fn a_key_revoked_after_connecting_marks_the_connection_failing() {
         account["payments_synced_at"],
         Value::Null,
         "no watermark moved"
+    );
+}
+
+/// A refund and a dispute of a payment synced on an earlier day (so the payment itself is not
+/// listed again) are found by the next sync, put up for review and audited once; a sync that
+/// runs again finds nothing new. A failed refund is no refund.
+#[tokio::test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "two syncs and the Stripe answers of each"
+)]
+async fn sync_surfaces_refunds_and_disputes_of_payments_synced_earlier() {
+    let server = stripe().await;
+    let app = spawn(&server, Backend::Postgres).await;
+    let (token, _) = admin(&app, "admin@a.example", "Tenant A").await;
+    let connection = connect(&app, &token).await;
+    let created = Utc::now().timestamp() - 3 * 86_400;
+    // The first sync sees two paid charges.
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .respond_with(ok(list(
+            &[
+                expanded_charge(
+                    "ch_3SxLateRef01",
+                    "pi_3SxLateRef01",
+                    4990,
+                    95,
+                    "4801",
+                    created,
+                ),
+                expanded_charge(
+                    "ch_3SxLateDsp01",
+                    "pi_3SxLateDsp01",
+                    2500,
+                    60,
+                    "4802",
+                    created,
+                ),
+            ],
+            false,
+            "/v1/charges",
+        )))
+        .with_priority(1)
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payouts"))
+        .respond_with(ok(list(&[], false, "/v1/payouts")))
+        .mount(&server)
+        .await;
+    let sync = format!("/api/stripe/accounts/{connection}/sync");
+    let res = app.call(Method::POST, &sync, &token, None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        payments(&app, &token, "?needs_review=true").await["items"],
+        json!([])
+    );
+
+    // Days later: no new charges, but a partial refund, a failed refund and a dispute.
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .respond_with(ok(list(&[], false, "/v1/charges")))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let now = Utc::now().timestamp();
+    Mock::given(method("GET"))
+        .and(path("/v1/refunds"))
+        .respond_with(ok(list(
+            &[
+                json!({"id": "re_3SxLateRef01", "object": "refund", "amount": 1000,
+                       "charge": "ch_3SxLateRef01", "created": now - 60, "currency": "eur",
+                       "payment_intent": "pi_3SxLateRef01", "reason": "requested_by_customer",
+                       "status": "succeeded", "balance_transaction": "txn_3SxLateRe01"}),
+                json!({"id": "re_3SxLateDspFail", "object": "refund", "amount": 2500,
+                       "charge": "ch_3SxLateDsp01", "created": now - 50, "currency": "eur",
+                       "payment_intent": "pi_3SxLateDsp01", "reason": null,
+                       "status": "failed", "balance_transaction": null}),
+            ],
+            false,
+            "/v1/refunds",
+        )))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let mut refunded = charge(
+        "ch_3SxLateRef01",
+        Some("pi_3SxLateRef01"),
+        4990,
+        1000,
+        created,
+    );
+    refunded["refunded"] = json!(false);
+    Mock::given(method("GET"))
+        .and(path("/v1/charges/ch_3SxLateRef01"))
+        .respond_with(ok(refunded))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/disputes"))
+        .respond_with(ok(list(
+            &[
+                json!({"id": "dp_1SxLateDsp01", "object": "dispute", "amount": 2500,
+                     "charge": "ch_3SxLateDsp01", "created": now - 40, "currency": "eur",
+                     "payment_intent": "pi_3SxLateDsp01", "reason": "product_not_received",
+                     "status": "needs_response"}),
+            ],
+            false,
+            "/v1/disputes",
+        )))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let res = app.call(Method::POST, &sync, &token, None).await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["refunds_flagged"], 1, "{report}");
+    assert_eq!(report["disputes_flagged"], 1, "{report}");
+
+    let page = payments(&app, &token, "?needs_review=true").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    let refund = items
+        .iter()
+        .find(|p| p["charge_id"] == "ch_3SxLateRef01")
+        .unwrap();
+    assert_eq!(refund["review"], "refund_after_payment");
+    assert_eq!(refund["refunded"], "10.00");
+    assert_eq!(refund["refund_state"], "partial");
+    let disputed = items
+        .iter()
+        .find(|p| p["charge_id"] == "ch_3SxLateDsp01")
+        .unwrap();
+    assert_eq!(disputed["review"], "dispute");
+    assert_eq!(disputed["dispute_status"], "needs_response");
+    assert_eq!(disputed["refunded"], "0.00", "a failed refund is no refund");
+
+    // The same window read again (a retried sync) flags nothing twice.
+    let res = app.call(Method::POST, &sync, &token, None).await;
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["refunds_flagged"], 0, "{report}");
+    assert_eq!(report["disputes_flagged"], 0, "{report}");
+    let actions = app.store_actions_of("admin@a.example").await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "stripe.refund_after_payment")
+            .count(),
+        1,
+        "{actions:?}"
+    );
+    assert_eq!(
+        actions.iter().filter(|a| *a == "stripe.dispute").count(),
+        1,
+        "{actions:?}"
     );
 }

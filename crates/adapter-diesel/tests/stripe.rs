@@ -12,15 +12,18 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use payymo_adapter_diesel::DieselStore;
-use payymo_domain::connection::{ConnectionStatus, PayoutStatus, StripeConnection, StripePayout};
+use payymo_domain::connection::{
+    ConnectionStatus, PayoutStatus, StripeConnection, StripePayout, WhmcsInstance,
+};
 use payymo_domain::ids::{ConnectionId, TenantId, TransactionId};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     ConnectionStore, NewTransaction, PayoutStore, StoreError, StripePaymentFilter,
-    StripePaymentRecord, StripePaymentReview, StripePayoutFilter, StripeStore, TenantStore,
-    TransactionMatchState, TransactionStore, WebhookEvent, WebhookInbox,
+    StripePaymentRecord, StripePaymentReview, StripePayoutFilter, StripeStore, SyncTarget,
+    SyncTargetKind, SyncTargets, TenantStore, TransactionMatchState, TransactionStore,
+    WebhookEvent, WebhookInbox, WhmcsOptions, WorkflowStore,
 };
 use payymo_test_support::TestDatabase;
 use uuid::Uuid;
@@ -267,6 +270,18 @@ async fn payments_merge_flag_list_and_reconcile(f: Fixture) {
         .set_stripe_payment_transaction(a, first.id, txn, at(12))
         .await
         .unwrap();
+    // The ids WHMCS's own Stripe module may have recorded the payment under; none elsewhere.
+    assert_eq!(
+        f.store.stripe_ids_of_transaction(a, txn).await.unwrap(),
+        vec!["pi_1".to_owned(), "ch_1".to_owned()]
+    );
+    assert!(
+        f.store
+            .stripe_ids_of_transaction(b, txn)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Flagged for review; settled from a payout.
     f.store
@@ -442,6 +457,95 @@ async fn payments_merge_flag_list_and_reconcile(f: Fixture) {
     assert_eq!(matched.len(), 1);
 }
 
+/// The scheduler's targets: Stripe connections and WHMCS instances of active tenants, except
+/// disabled ones and removed instances; a failing connection stays scheduled.
+async fn sync_targets_leave_out_disabled_removed_and_suspended(f: Fixture) {
+    let (a, stripe_a) = tenant_with_connection(&f, "a").await;
+    let (b, stripe_b) = tenant_with_connection(&f, "b").await;
+    let (_, stripe_off) = tenant_with_connection(&f, "off").await;
+    f.store
+        .record_stripe_sync(
+            a,
+            stripe_a,
+            Some(at(5)),
+            ConnectionStatus::Failing,
+            Some("invalid_api_key".to_owned()),
+            at(5),
+        )
+        .await
+        .unwrap();
+    let off_tenant = f
+        .store
+        .stripe_connection_for_webhook(stripe_off)
+        .await
+        .unwrap()
+        .0
+        .tenant_id;
+    f.store
+        .record_stripe_sync(
+            off_tenant,
+            stripe_off,
+            None,
+            ConnectionStatus::Disabled,
+            None,
+            at(5),
+        )
+        .await
+        .unwrap();
+    let instance = |tenant: TenantId, url: &str| WhmcsInstance {
+        id: ConnectionId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        name: url.to_owned(),
+        base_url: url.to_owned(),
+        api_identifier: "ident".to_owned(),
+        api_secret_encrypted: b"secret".to_vec(),
+        status: ConnectionStatus::Active,
+        invoices_synced_at: None,
+    };
+    let kept = instance(a, "https://billing.a.example");
+    let removed = instance(a, "https://old.a.example");
+    let suspended = instance(b, "https://billing.b.example");
+    for i in [&kept, &removed, &suspended] {
+        f.store.create_whmcs_instance(i, at(1)).await.unwrap();
+    }
+    f.store
+        .put_whmcs_options(
+            a,
+            removed.id,
+            &WhmcsOptions {
+                gateway: "banktransfer".to_owned(),
+                default_currency: Currency::EUR,
+                deleted_at: Some(at(2)),
+            },
+            at(2),
+        )
+        .await
+        .unwrap();
+    f.store
+        .set_tenant_status(b, TenantStatus::Suspended, at(3))
+        .await
+        .unwrap();
+
+    let mut targets = f.store.list_sync_targets().await.unwrap();
+    targets.sort_by_key(|t| t.connection_id.into_uuid());
+    let mut expected = vec![
+        SyncTarget {
+            tenant_id: a,
+            connection_id: stripe_a,
+            kind: SyncTargetKind::Stripe,
+            last_synced_at: Some(at(5)),
+        },
+        SyncTarget {
+            tenant_id: a,
+            connection_id: kept.id,
+            kind: SyncTargetKind::Whmcs,
+            last_synced_at: None,
+        },
+    ];
+    expected.sort_by_key(|t| t.connection_id.into_uuid());
+    assert_eq!(targets, expected, "tenant b ({stripe_b}) is suspended");
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod postgres {
@@ -470,4 +574,5 @@ macro_rules! contract {
 contract!(
     secrets_watermark_and_webhook_lookup,
     payments_merge_flag_list_and_reconcile,
+    sync_targets_leave_out_disabled_removed_and_suspended,
 );

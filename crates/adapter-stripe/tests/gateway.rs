@@ -728,3 +728,58 @@ fn the_range_helper_is_a_day() {
     assert_eq!((r.until - r.from).num_hours(), 24);
     let _: DateTime<Utc> = r.from;
 }
+
+#[tokio::test]
+async fn one_charge_is_read_with_its_refunded_total() {
+    let server = MockServer::start().await;
+    stripe_get("/v1/charges/ch_3SxA1aLkD9v7hRt30k1Pq7Za")
+        .and(query_param("expand[]", "balance_transaction"))
+        .respond_with(ok("charge_partly_refunded.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let payment = gateway(&server)
+        .get_payment(&credentials(), "ch_3SxA1aLkD9v7hRt30k1Pq7Za")
+        .await
+        .unwrap();
+    assert_eq!(payment.id, "ch_3SxA1aLkD9v7hRt30k1Pq7Za");
+    assert_eq!(
+        payment.charge.as_deref(),
+        Some("ch_3SxA1aLkD9v7hRt30k1Pq7Za")
+    );
+    assert_eq!(payment.amount, eur(11_900));
+    assert_eq!(payment.refunded_amount, eur(4_000));
+    assert_eq!(payment.fee, Some(eur(192)));
+}
+
+#[tokio::test]
+async fn an_unknown_charge_is_resource_missing_and_a_malformed_id_is_never_sent() {
+    let server = MockServer::start().await;
+    stripe_get("/v1/charges/ch_3SxNopeLkD9v7hRt3")
+        .respond_with(stripe_error(404, "resource_missing_404.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let gateway = gateway(&server);
+    let missing = gateway
+        .get_payment(&credentials(), "ch_3SxNopeLkD9v7hRt3")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, GatewayError::ResourceMissing { .. }),
+        "{missing:?}"
+    );
+    for id in [
+        "ch_../../v1/account",
+        "ch_a/b",
+        "pi_3SxA1a",
+        "",
+        "ch_x?expand=y",
+    ] {
+        let refused = gateway.get_payment(&credentials(), id).await.unwrap_err();
+        assert!(
+            matches!(refused, GatewayError::InvalidRequest { .. }),
+            "{id}: {refused:?}"
+        );
+    }
+}
