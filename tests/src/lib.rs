@@ -275,8 +275,9 @@ impl TestAppBuilder {
             stripe_ports.clone(),
             payymo_services::stripe::StripeConfig::default(),
         );
-        let reconciliation = payymo_api::wiring::reconciliation_ports(&store, Arc::clone(&cipher))
-            .expect("reconciliation adapters");
+        let reconciliation =
+            payymo_api::wiring::reconciliation_ports(&store, Arc::clone(&cipher), false)
+                .expect("reconciliation adapters");
         let adapters = Adapters {
             integrations,
             database: self.database.unwrap_or_else(|| Arc::new(store.clone())),

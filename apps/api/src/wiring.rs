@@ -229,7 +229,11 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         stripe: stripe_ports(settings, store, &identity)?,
         identity,
         job_handlers: job_handlers(settings, store, &field_cipher_dyn),
-        reconciliation: reconciliation_ports(store, Arc::clone(&field_cipher_dyn))?,
+        reconciliation: reconciliation_ports(
+            store,
+            Arc::clone(&field_cipher_dyn),
+            settings.environment.is_production(),
+        )?,
         field_cipher: cipher,
         outbound,
         reloader: Some(Arc::new(reloader)),
@@ -415,16 +419,28 @@ pub fn stripe_ports(
 
 /// The reconciliation workflow's ports over `store`: WHMCS through [`WhmcsConnector`] (a shared
 /// HTTP client with a 10 s connect timeout; 30 s per WHMCS request), the system clock, UUID v7
-/// ids. `cipher` encrypts the WHMCS API secrets (share it with the rest of the app).
+/// ids; `cipher` encrypts the WHMCS API secrets (share it with the rest of the app). The WHMCS
+/// client follows no redirects (an API call is never redirected); with `public_only`
+/// (production) it resolves host names through [`PublicOnlyResolver`] and uses no proxy, so a
+/// tenant's WHMCS URL cannot lead into this machine or a private network, whatever its name
+/// resolves to.
 ///
 /// # Errors
 /// The HTTP client cannot be built.
 pub fn reconciliation_ports(
     store: &DieselStore,
     cipher: Arc<dyn FieldCipher>,
+    public_only: bool,
 ) -> Result<ReconciliationPorts, StartupError> {
-    let http = reqwest::Client::builder()
+    let mut http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none());
+    if public_only {
+        http = http
+            .dns_resolver(Arc::new(payymo_adapter_tls::PublicOnlyResolver))
+            .no_proxy();
+    }
+    let http = http
         .build()
         .map_err(|e| StartupError::Keys(format!("http client: {e}")))?;
     let store = Arc::new(store.clone());

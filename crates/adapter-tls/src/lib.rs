@@ -18,6 +18,7 @@ mod error;
 mod identity;
 mod info;
 mod pin;
+mod public_only;
 mod store;
 mod verifier;
 
@@ -28,6 +29,7 @@ pub use error::TlsError;
 pub use identity::{ClientIdentity, TrustRoots};
 pub use info::{CertificateInfo, ExpiryStatus};
 pub use pin::{PinSet, SpkiPin};
+pub use public_only::{PrivateTarget, PublicOnlyResolver, public_addresses};
 pub use store::{
     CertificateKind, CertificateStatus, CertificateStore, IdentitySource, ReloadOutcome,
     ReloadableIdentity,

@@ -12,6 +12,7 @@ pub mod job;
 pub mod match_lifecycle;
 pub mod matching;
 pub mod money;
+pub mod network;
 pub mod outbox;
 pub mod password_policy;
 pub mod payout_matching;

@@ -494,7 +494,9 @@ fn view(instance: WhmcsInstance, options: Option<WhmcsOptions>) -> WhmcsInstance
 
 /// Why a WHMCS URL is refused, if it is: it must be `https://` with a public host name or
 /// address, unless `allow_private` (development) — so a tenant cannot make Payymo call into this
-/// machine or a private network. A name that resolves to a private address is not caught here.
+/// machine or a private network. A name that resolves to a private address is caught when the
+/// call is made: production's WHMCS client resolves names through `PublicOnlyResolver`
+/// (adapter-tls), which refuses them.
 pub(super) fn refuse_url(url: &str, allow_private: bool) -> Option<&'static str> {
     let (scheme, rest) = url.split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
@@ -527,31 +529,10 @@ pub(super) fn refuse_url(url: &str, allow_private: bool) -> Option<&'static str>
     if local_name {
         return Some("must be a public host, not a local or internal name");
     }
-    if let Ok(ip) = lower.parse::<std::net::IpAddr>() {
-        let private = match ip {
-            std::net::IpAddr::V4(v4) => {
-                let [a, b, ..] = v4.octets();
-                v4.is_private()
-                    || v4.is_loopback()
-                    || v4.is_link_local()
-                    || v4.is_unspecified()
-                    || v4.is_broadcast()
-                    || v4.is_multicast()
-                    || a == 0
-                    || (a == 100 && (64..128).contains(&b))
-            }
-            std::net::IpAddr::V6(v6) => {
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || v6.is_unique_local()
-                    || v6.is_unicast_link_local()
-                    || v6.to_ipv4_mapped().is_some()
-            }
-        };
-        if private {
-            return Some("must be a public address, not this machine or a private network");
-        }
+    if let Ok(ip) = lower.parse::<std::net::IpAddr>()
+        && !payymo_domain::network::is_public_address(ip)
+    {
+        return Some("must be a public address, not this machine or a private network");
     }
     None
 }
