@@ -30,6 +30,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub mod gocardless;
+
 /// Which database backs the app under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -238,6 +240,14 @@ impl TestAppBuilder {
         // No job runners unless a test asks for them: they would poll every test's database.
         vars.entry("PAYYMO_JOB_WORKERS".into())
             .or_insert_with(|| "0".into());
+        // Nor scheduled syncs and sweeps, which would queue jobs a test did not ask for.
+        for schedule in [
+            "PAYYMO_STRIPE_SYNC_INTERVAL",
+            "PAYYMO_WHMCS_SYNC_INTERVAL",
+            "PAYYMO_APPLY_SWEEP_INTERVAL",
+        ] {
+            vars.entry(schedule.into()).or_insert_with(|| "0".into());
+        }
         let settings = Settings::from_vars(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
         let store = DieselStore::connect(&settings.database_url, settings.database_pool_size)
             .expect("opening the test database");

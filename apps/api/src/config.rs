@@ -305,6 +305,9 @@ pub struct Settings {
     /// `PAYYMO_WHMCS_SYNC_INTERVAL`: seconds between scheduled invoice syncs of each WHMCS
     /// instance (0: no scheduled sync).
     pub whmcs_sync_interval: Duration,
+    /// `PAYYMO_APPLY_SWEEP_INTERVAL`: seconds between sweeps of the payment applier over
+    /// applications waiting for a retry (0: none; accepted matches are applied at once anyway).
+    pub apply_sweep_interval: Duration,
     /// `GOCARDLESS_BASE_URL`: the GoCardless Bank Account Data API.
     pub gocardless_base_url: String,
     /// `PAYYMO_PUBLIC_URL`: the public base URL of this deployment (bank redirects come back
@@ -358,6 +361,7 @@ pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "PAYYMO_JOB_LEASE",
     "PAYYMO_STRIPE_SYNC_INTERVAL",
     "PAYYMO_WHMCS_SYNC_INTERVAL",
+    "PAYYMO_APPLY_SWEEP_INTERVAL",
     "GOCARDLESS_BASE_URL",
     "PAYYMO_PUBLIC_URL",
     "STRIPE_API_BASE",
@@ -823,6 +827,11 @@ impl Settings {
             Duration::from_mins(30),
             interval,
         );
+        let apply_sweep_interval = r.parsed(
+            "PAYYMO_APPLY_SWEEP_INTERVAL",
+            Duration::from_mins(5),
+            interval,
+        );
 
         let gocardless_base_url = r.parsed(
             "GOCARDLESS_BASE_URL",
@@ -883,6 +892,7 @@ impl Settings {
             job_lease,
             stripe_sync_interval,
             whmcs_sync_interval,
+            apply_sweep_interval,
             gocardless_base_url,
             public_url,
             stripe_api_base,

@@ -178,7 +178,7 @@ impl Application {
             payymo_services::jobs::ScheduleConfig {
                 stripe_every: every(settings.stripe_sync_interval),
                 whmcs_every: every(settings.whmcs_sync_interval),
-                ..payymo_services::jobs::ScheduleConfig::default()
+                apply_every: every(settings.apply_sweep_interval),
             },
         );
         let state = SharedState {
