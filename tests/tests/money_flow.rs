@@ -348,3 +348,244 @@ async fn a_card_payment_whmcs_already_recorded_under_the_charge_id_is_not_applie
         "{failed}"
     );
 }
+
+/// Polls `until` every 50 ms for up to 10 s.
+async fn eventually(what: &str, mut until: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if until() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within 10 s");
+}
+
+/// The items of a matches page with this status.
+async fn matches_with(app: &TestApp, token: &str, status: &str) -> Vec<Value> {
+    let page = call(
+        app,
+        token,
+        Method::GET,
+        &format!("/api/matches?status={status}&limit=200"),
+        None,
+    )
+    .await;
+    page["items"].as_array().expect("items").clone()
+}
+
+/// The whole loop with all three connected, through the real job runner: money seen by the bank
+/// (GoCardless) and by Stripe is matched to WHMCS invoices and each invoice is paid once; with
+/// auto-apply off, one suggestion is approved (and applied) and one rejected; one applied match
+/// is undone; and syncing, redelivering and reconciling again changes nothing in WHMCS.
+#[tokio::test]
+#[expect(clippy::too_many_lines, reason = "the whole loop, read top to bottom")]
+async fn bank_and_card_money_pays_the_right_whmcs_invoices_once_end_to_end() {
+    use payymo_tests::gocardless::{
+        ACCOUNT_1, GoCardless, PUBLIC_URL, SECRET_ID, SECRET_KEY, account_answer, booked, link,
+        transactions,
+    };
+    let gc = GoCardless::start().await;
+    let stripe = stripe().await;
+    let whmcs = FakeWhmcs::start(WHMCS_IDENT, WHMCS_SECRET).await;
+    let acme = whmcs.add_client("Wile", "Coyote", Some("Acme Widgets Ltd"), Currency::GBP);
+    let grace = whmcs.add_client("Grace", "Hopper", None, Currency::EUR);
+    let dates = |inv: FakeInvoice| {
+        inv.with_dates(
+            NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
+            NaiveDate::from_ymd_opt(2026, 11, 30).expect("date"),
+        )
+    };
+    let gbp = |minor| Money::from_minor(minor, Currency::GBP);
+    let eur = |minor| Money::from_minor(minor, Currency::EUR);
+    let by_bank = whmcs.add_invoice(dates(
+        FakeInvoice::new(acme, gbp(12_000)).with_number("INV-3001"),
+    ));
+    let approved_one = whmcs.add_invoice(dates(
+        FakeInvoice::new(acme, gbp(8_000)).with_number("INV-3002"),
+    ));
+    let rejected_one = whmcs.add_invoice(dates(
+        FakeInvoice::new(acme, gbp(5_550)).with_number("INV-3003"),
+    ));
+    let by_card = whmcs.add_invoice(dates(
+        FakeInvoice::new(grace, eur(4_500)).with_number("INV-3004"),
+    ));
+
+    let app = TestApp::builder()
+        .postgres()
+        .env("RATE_LIMIT_AUTH", "1000/minute")
+        .env("RATE_LIMIT_BANK", "1000/minute")
+        .env("GOCARDLESS_CLIENT_ID", SECRET_ID)
+        .env("GOCARDLESS_CLIENT_SECRET", SECRET_KEY)
+        .env("GOCARDLESS_BASE_URL", &gc.server.uri())
+        .env("PAYYMO_PUBLIC_URL", PUBLIC_URL)
+        .env("STRIPE_API_BASE", &stripe.uri())
+        .env("PAYYMO_JOB_WORKERS", "2")
+        .env("PAYYMO_JOB_POLL_INTERVAL_MS", "50")
+        .spawn()
+        .await;
+    let (token, _) = app
+        .enrolled_admin("fin@loop.example", PASSWORD, "Loop Hosting")
+        .await;
+    let connection = connect_both(&app, &token, &whmcs).await;
+
+    // The bank: linked through GoCardless; its first sync brings one credit naming INV-3001.
+    link(&app, &gc, &token, &[ACCOUNT_1]).await;
+    let today = Utc::now().date_naive().to_string();
+    let first_day = [booked(
+        "bk-3001",
+        &today,
+        "120.00",
+        "Payment INV-3001 thank you",
+    )];
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT_1}/transactions/")))
+        .respond_with(account_answer(
+            200,
+            &transactions(&first_day, &[]),
+            3,
+            86_000,
+        ))
+        .up_to_n_times(1)
+        .mount(&gc.server)
+        .await;
+    let accounts = call(&app, &token, Method::GET, "/api/gocardless/accounts", None).await;
+    let account = accounts["items"][0]["id"]
+        .as_str()
+        .expect("account")
+        .to_owned();
+    let sync = format!("/api/gocardless/accounts/{account}/sync");
+    call(&app, &token, Method::POST, &sync, None).await;
+    // Stripe: a card payment for INV-3004.
+    let card = payment_succeeded("evt_Loop3004", "pi_Loop3004", 4_500, "INV-3004");
+    deliver(&app, &connection, &card).await;
+
+    eventually("bank and card payments applied", || {
+        whmcs.payment_count(by_bank) == 1 && whmcs.payment_count(by_card) == 1
+    })
+    .await;
+    assert_eq!(whmcs.invoice_balance(by_bank), Some(gbp(0)));
+    assert_eq!(whmcs.invoice_balance(by_card), Some(eur(0)));
+
+    // Auto-apply off: the next bank credits wait for a person.
+    let settings = call(
+        &app,
+        &token,
+        Method::GET,
+        "/api/settings/reconciliation",
+        None,
+    )
+    .await;
+    call(
+        &app,
+        &token,
+        Method::PUT,
+        "/api/settings/reconciliation",
+        Some(
+            &json!({"version": settings["version"], "auto_apply": false, "auto_threshold": 0.9,
+                      "fee_tolerance_hundredths": 2500, "fee_tolerance_basis_points": 300,
+                      "gateway": "banktransfer"}),
+        ),
+    )
+    .await;
+    let second_day = [
+        first_day[0].clone(),
+        booked("bk-3002", &today, "80.00", "INV-3002"),
+        booked("bk-3003", &today, "55.50", "INV-3003"),
+    ];
+    Mock::given(method("GET"))
+        .and(path(format!("/accounts/{ACCOUNT_1}/transactions/")))
+        .respond_with(account_answer(
+            200,
+            &transactions(&second_day, &[]),
+            2,
+            86_000,
+        ))
+        .mount(&gc.server)
+        .await;
+    let synced = call(&app, &token, Method::POST, &sync, None).await;
+    assert_eq!(
+        synced["inserted"], 2,
+        "the overlap is not imported twice: {synced}"
+    );
+    let mut suggested = Vec::new();
+    for _ in 0..200 {
+        suggested = matches_with(&app, &token, "suggested").await;
+        if suggested.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(suggested.len(), 2, "{suggested:?}");
+    let suggestion_for = |number: &str| {
+        suggested
+            .iter()
+            .find(|m| m.to_string().contains(number))
+            .unwrap_or_else(|| panic!("no suggestion for {number}: {suggested:?}"))["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let (approve, reject) = (suggestion_for("INV-3002"), suggestion_for("INV-3003"));
+    call(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/matches/{approve}/approve"),
+        None,
+    )
+    .await;
+    call(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/matches/{reject}/reject"),
+        None,
+    )
+    .await;
+    eventually("the approved suggestion applied", || {
+        whmcs.payment_count(approved_one) == 1
+    })
+    .await;
+    assert_eq!(whmcs.payment_count(rejected_one), 0);
+
+    // Undo the bank match: Payymo forgets it and says what to remove in WHMCS.
+    let applied = matches_with(&app, &token, "applied").await;
+    let bank_match = applied
+        .iter()
+        .find(|m| m.to_string().contains("INV-3001"))
+        .expect("the bank match is applied");
+    let undone = call(
+        &app,
+        &token,
+        Method::POST,
+        &format!(
+            "/api/matches/{}/undo",
+            bank_match["id"].as_str().expect("id")
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(undone["status"], "undone");
+    assert!(
+        undone["undo_instructions"]
+            .as_str()
+            .is_some_and(|text| text.contains("INV-3001")),
+        "{undone}"
+    );
+
+    // Everything again: sync, redelivery, reconcile. WHMCS sees no new payment.
+    call(&app, &token, Method::POST, &sync, None).await;
+    let ack = deliver(&app, &connection, &card).await;
+    assert_eq!(ack["duplicate"], true, "{ack}");
+    call(&app, &token, Method::POST, "/api/reconcile", None).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(
+        [by_bank, approved_one, rejected_one, by_card].map(|i| whmcs.payment_count(i)),
+        [1, 1, 0, 1]
+    );
+    assert_eq!(whmcs.payments().len(), 3);
+    assert_eq!(matches_with(&app, &token, "applied").await.len(), 2);
+    assert_eq!(matches_with(&app, &token, "rejected").await.len(), 1);
+    assert_eq!(matches_with(&app, &token, "undone").await.len(), 1);
+    assert!(matches_with(&app, &token, "failed").await.is_empty());
+}
