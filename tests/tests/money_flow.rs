@@ -578,7 +578,7 @@ async fn bank_and_card_money_pays_the_right_whmcs_invoices_once_end_to_end() {
     let ack = deliver(&app, &connection, &card).await;
     assert_eq!(ack["duplicate"], true, "{ack}");
     call(&app, &token, Method::POST, "/api/reconcile", None).await;
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         [by_bank, approved_one, rejected_one, by_card].map(|i| whmcs.payment_count(i)),
         [1, 1, 0, 1]
