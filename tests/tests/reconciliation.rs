@@ -23,7 +23,7 @@ use payymo_ports::storage::{
 };
 use payymo_services::jobs::{JobHandler, JobOutcome};
 use payymo_services::reconciliation::{
-    APPLY_PAYMENTS_JOB, RECONCILE_TENANT_JOB, ReconciliationConfig, ReconciliationJobs,
+    APPLY_PAYMENTS_JOB, Caller, RECONCILE_TENANT_JOB, ReconciliationConfig, ReconciliationJobs,
     ReconciliationService, SYNC_INVOICES_JOB, SendResult,
 };
 use payymo_tests::{Backend, ManualClock, TestApp, problem};
@@ -684,6 +684,65 @@ async fn two_appliers_side_by_side_apply_each_payment_once() {
         assert_eq!(s.match_of(*tx).await["status"], "applied");
     }
     assert_eq!(s.whmcs.payments().len(), 6);
+}
+
+/// Two Payymo processes (and a person pressing "reconcile") reconcile the same tenant at the same
+/// moment, then both run their appliers: each transaction gets one match, each payment is
+/// recorded in WHMCS once.
+async fn concurrent_reconcilers(backend: Backend) {
+    let s = scene(backend).await;
+    let instance = s.connect().await;
+    let mut pairs = Vec::new();
+    for n in 0..8_i64 {
+        let number = format!("INV-40{n:02}");
+        let minor = 20_000 + n * 1_357;
+        let invoice = s.invoice(&number, minor);
+        pairs.push((invoice, minor, number));
+    }
+    s.sync(&instance).await;
+    s.auto_apply(true).await;
+    let mut txs = Vec::new();
+    for (invoice, minor, number) in &pairs {
+        let tx = s
+            .credit(*minor, "Ada Lovelace", &format!("Invoice {number}"))
+            .await;
+        txs.push((*invoice, tx));
+    }
+    let (one, two) = (s.service(), s.service());
+    let caller = Caller::system(s.tenant);
+    let (a, b, c) = tokio::join!(
+        one.reconcile(&caller),
+        two.reconcile(&caller),
+        s.call(Method::POST, "/api/reconcile", None),
+    );
+    let (a, b) = (a.expect("first reconciler"), b.expect("second reconciler"));
+    assert_eq!(c.status(), 200);
+    let c: Value = c.json().await.expect("report");
+    let created = a.auto_applied
+        + b.auto_applied
+        + usize::try_from(c["auto_applied"].as_u64().expect("count")).expect("small");
+    assert_eq!(created, 8, "each transaction matched once: {a:?} {b:?} {c}");
+
+    let (x, y) = tokio::join!(one.apply_pending(), two.apply_pending());
+    let (x, y) = (x.expect("first applier"), y.expect("second applier"));
+    assert_eq!(x.applied + y.applied, 8, "{x:?} {y:?}");
+    let all = s.json(Method::GET, "/api/matches?limit=200", None).await;
+    assert_eq!(all["items"].as_array().expect("items").len(), 8, "{all}");
+    for (invoice, tx) in &txs {
+        assert_eq!(s.whmcs.payment_count(*invoice), 1, "invoice {invoice}");
+        assert_eq!(s.match_of(*tx).await["status"], "applied");
+    }
+    assert_eq!(s.whmcs.payments().len(), 8);
+}
+
+#[tokio::test]
+async fn two_reconcilers_side_by_side_match_and_apply_each_payment_once_on_postgres() {
+    concurrent_reconcilers(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn two_reconcilers_side_by_side_match_and_apply_each_payment_once_on_sqlite() {
+    concurrent_reconcilers(Backend::Sqlite).await;
 }
 
 #[tokio::test]
