@@ -710,18 +710,22 @@ async fn concurrent_reconcilers(backend: Backend) {
     }
     let (one, two) = (s.service(), s.service());
     let caller = Caller::system(s.tenant);
-    let (a, b, c) = tokio::join!(
+    let (first, second, by_api) = tokio::join!(
         one.reconcile(&caller),
         two.reconcile(&caller),
         s.call(Method::POST, "/api/reconcile", None),
     );
-    let (a, b) = (a.expect("first reconciler"), b.expect("second reconciler"));
-    assert_eq!(c.status(), 200);
-    let c: Value = c.json().await.expect("report");
-    let created = a.auto_applied
-        + b.auto_applied
-        + usize::try_from(c["auto_applied"].as_u64().expect("count")).expect("small");
-    assert_eq!(created, 8, "each transaction matched once: {a:?} {b:?} {c}");
+    let first = first.expect("first reconciler");
+    let second = second.expect("second reconciler");
+    assert_eq!(by_api.status(), 200);
+    let by_api: Value = by_api.json().await.expect("report");
+    let created = first.auto_applied
+        + second.auto_applied
+        + usize::try_from(by_api["auto_applied"].as_u64().expect("count")).expect("small");
+    assert_eq!(
+        created, 8,
+        "each transaction matched once: {first:?} {second:?} {by_api}"
+    );
 
     let (x, y) = tokio::join!(one.apply_pending(), two.apply_pending());
     let (x, y) = (x.expect("first applier"), y.expect("second applier"));
