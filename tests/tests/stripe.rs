@@ -1065,6 +1065,36 @@ async fn sync_follows_pagination_retries_a_rate_limit_and_settles_fees(backend: 
     );
     assert_eq!(rest[0]["invoice_hint"], "4711");
 
+    // The payout's report: what it carried, with fees, for the books.
+    let listed = payouts(&app, &token, "").await;
+    let payout = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .call(
+            Method::GET,
+            &format!("/api/stripe/payouts/{payout}/report"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["payout"]["payout_id"], "po_1SxSyncPaid01");
+    assert_eq!(report["balance_transactions"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        report["totals"],
+        json!({"gross": "144.00", "fees": "2.58", "net": "141.42", "currency": "EUR"}),
+        "{report}"
+    );
+    let res = app
+        .call(
+            Method::GET,
+            &format!("/api/stripe/payouts/{}/report", uuid::Uuid::now_v7()),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+
     let requests = server.received_requests().await.unwrap();
     let charge_calls: Vec<_> = requests
         .iter()

@@ -448,6 +448,7 @@ async fn payments_merge_flag_list_and_reconcile(f: Fixture) {
                 matched: Some(true),
                 status: Some("paid".to_owned()),
                 connection: Some(conn),
+                payout: None,
             },
             5,
             None,

@@ -628,6 +628,7 @@ pub async fn payouts(
         connection: q.connection_id.map(ConnectionId::from_uuid),
         status: q.status,
         matched: q.matched,
+        payout: None,
     };
     let rows = service(&req)?
         .list_payouts(who.0.tenant, &filter, page.limit + 1, after)
@@ -711,6 +712,108 @@ pub async fn webhook(
     }))
 }
 
+/// One balance transaction of a payout.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalanceTransactionView {
+    /// Stripe's id (`txn_…`).
+    pub id: String,
+    /// Stripe's type (`charge`, `refund`, `stripe_fee`, `payout`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Stripe's reporting category.
+    pub reporting_category: String,
+    /// The amount, as a decimal string.
+    pub amount: String,
+    /// The fee.
+    pub fee: String,
+    /// The amount after the fee.
+    pub net: String,
+    /// The settlement currency.
+    pub currency: String,
+    /// What it moved money for (`ch_…`, `re_…`, `po_…`).
+    pub source: Option<String>,
+    /// Stripe's description.
+    pub description: Option<String>,
+    /// When it was created (RFC 3339).
+    pub created: String,
+}
+
+/// Totals of what a payout carried.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayoutTotals {
+    /// Before fees.
+    pub gross: String,
+    /// The fees.
+    pub fees: String,
+    /// After fees.
+    pub net: String,
+    /// The settlement currency.
+    pub currency: String,
+}
+
+/// A payout with what it carried to the bank.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayoutReportView {
+    /// The payout and the bank transaction it became.
+    pub payout: StripePayoutView,
+    /// Its balance transactions, its own included, as Stripe lists them.
+    pub balance_transactions: Vec<BalanceTransactionView>,
+    /// The totals of what it carried (its own transaction left out); `null` when it carried
+    /// nothing or several currencies.
+    pub totals: Option<PayoutTotals>,
+}
+
+/// What a payout carried to the bank, read from Stripe: its balance transactions with gross,
+/// fee and net totals, for the report. Permission `tenant:read`.
+#[utoipa::path(get, path = "/api/stripe/payouts/{id}/report", tag = "stripe",
+    params(("id" = String, Path, description = "Our payout id")),
+    responses(
+        (status = 200, description = "The payout and what it carried", body = PayoutReportView),
+        (status = 400, description = "A manual payout, which Stripe does not itemise", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 404, description = "No such payout in this tenant", body = crate::problem::Problem, content_type = P),
+        (status = 503, description = "Stripe unreachable", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn payout_report(
+    req: HttpRequest,
+    who: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require(&req, &who, Permission::TenantRead).await?;
+    let payout = uuid::Uuid::parse_str(&id)
+        .map_err(|_| ApiError::not_found("no such Stripe resource in this tenant"))?;
+    let report = service(&req)?.payout_report(who.0.tenant, payout).await?;
+    let totals = match (report.gross, report.fees, report.net) {
+        (Some(gross), Some(fees), Some(net)) => Some(PayoutTotals {
+            gross: money_view(&gross),
+            fees: money_view(&fees),
+            net: money_view(&net),
+            currency: gross.currency().code().to_owned(),
+        }),
+        _ => None,
+    };
+    Ok(HttpResponse::Ok().json(PayoutReportView {
+        payout: StripePayoutView::from(report.listing),
+        balance_transactions: report
+            .balance_transactions
+            .into_iter()
+            .map(|t| BalanceTransactionView {
+                id: t.id,
+                kind: t.kind,
+                reporting_category: t.reporting_category,
+                amount: money_view(&t.amount),
+                fee: money_view(&t.fee),
+                net: money_view(&t.net),
+                currency: t.amount.currency().code().to_owned(),
+                source: t.source,
+                description: t.description,
+                created: t.created.to_rfc3339(),
+            })
+            .collect(),
+        totals,
+    }))
+}
+
 /// Mounts the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/stripe/connect").route(web::post().to(connect)))
@@ -722,6 +825,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/stripe/accounts/{id}/sync").route(web::post().to(sync)))
         .service(web::resource("/api/stripe/payments").route(web::get().to(payments)))
         .service(web::resource("/api/stripe/payouts").route(web::get().to(payouts)))
+        .service(
+            web::resource("/api/stripe/payouts/{id}/report").route(web::get().to(payout_report)),
+        )
         .service(
             web::resource("/api/webhooks/stripe/{connection_id}").route(web::post().to(webhook)),
         );

@@ -699,6 +699,9 @@ impl StripeStore for DieselStore {
                     if let Some(status) = &filter.status {
                         query = query.filter(stripe_payouts::status.eq(status.clone()));
                     }
+                    if let Some(id) = filter.payout {
+                        query = query.filter(stripe_payouts::id.eq(Uid(id)));
+                    }
                     match filter.matched {
                         Some(true) => {
                             query = query.filter(stripe_payouts::bank_transaction_id.is_not_null());

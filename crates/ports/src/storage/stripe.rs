@@ -138,6 +138,8 @@ pub struct StripePayoutFilter {
     pub status: Option<String>,
     /// Only payouts linked to a bank transaction (`Some(true)`), or only unlinked ones.
     pub matched: Option<bool>,
+    /// Only the payout with this id of ours.
+    pub payout: Option<uuid::Uuid>,
 }
 
 /// The Stripe-specific storage.

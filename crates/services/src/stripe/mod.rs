@@ -19,10 +19,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use payymo_domain::audit::AuditEvent;
 use payymo_domain::connection::{ConnectionStatus, StripeConnection, StripePayout};
 use payymo_domain::ids::{AuditEventId, ConnectionId, TenantId};
+use payymo_domain::money::Money;
 use payymo_domain::transaction::Transaction;
 use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::{EncryptedField, FieldCipher, FieldContext};
-use payymo_ports::payment_gateway::{GatewayCredentials, GatewayError, PaymentGateway};
+use payymo_ports::payment_gateway::{
+    GatewayBalanceTransaction, GatewayCredentials, GatewayError, PaymentGateway,
+};
 use payymo_ports::payment_webhooks::{PaymentWebhooks, WebhookRejection};
 use payymo_ports::storage::{
     AuditLog, ConnectionStore, JobQueue, PayoutStore, StoreError, StripeAccountSummary,
@@ -139,6 +142,21 @@ impl From<StoreError> for StripeError {
             other => Self::Store(other),
         }
     }
+}
+
+/// A payout with what it carried to the bank (see [`StripeService::payout_report`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutReport {
+    /// The payout and its bank transaction.
+    pub listing: PayoutListing,
+    /// Every balance transaction of the payout, its own included, as Stripe lists them.
+    pub balance_transactions: Vec<GatewayBalanceTransaction>,
+    /// The sum of what it carried before fees; `None` when it carried nothing or mixed currencies.
+    pub gross: Option<Money>,
+    /// The fees of what it carried.
+    pub fees: Option<Money>,
+    /// What it carried after fees (its amount, when Stripe's books balance).
+    pub net: Option<Money>,
 }
 
 /// What the listing of payouts shows for each: the payout and the bank transaction it became.
@@ -485,6 +503,68 @@ impl StripeService {
             });
         }
         Ok(listed)
+    }
+
+    /// What one of the tenant's payouts carried to the bank, read from Stripe: its balance
+    /// transactions (charges, refunds, fees, adjustments, and the payout's own) with the gross,
+    /// fee and net totals of what it carried, for the report.
+    ///
+    /// # Errors
+    /// [`StripeError::NotFound`] for an unknown payout; [`StripeError::Invalid`] for a manual
+    /// payout (Stripe does not itemise those); [`StripeError::Gateway`] when Stripe fails.
+    pub async fn payout_report(
+        &self,
+        tenant: TenantId,
+        payout: uuid::Uuid,
+    ) -> Result<PayoutReport, StripeError> {
+        let filter = StripePayoutFilter {
+            payout: Some(payout),
+            ..StripePayoutFilter::default()
+        };
+        let listing = self
+            .list_payouts(tenant, &filter, 1, None)
+            .await?
+            .pop()
+            .ok_or(StripeError::NotFound)?;
+        let connection = self
+            .ports
+            .connections
+            .get_stripe_connection(tenant, listing.payout.stripe_connection_id)
+            .await?;
+        let credentials = self.credentials(&connection)?;
+        let balance_transactions = match self
+            .ports
+            .gateway
+            .payout_balance_transactions(&credentials, &listing.payout.payout_id)
+            .await
+        {
+            Ok(found) => found,
+            Err(GatewayError::InvalidRequest { .. }) => {
+                return Err(StripeError::Invalid(
+                    "a manual payout is not itemised by Stripe".to_owned(),
+                ));
+            }
+            Err(GatewayError::ResourceMissing { .. }) => return Err(StripeError::NotFound),
+            Err(e) => return Err(StripeError::Gateway(e)),
+        };
+        let carried: Vec<&GatewayBalanceTransaction> = balance_transactions
+            .iter()
+            .filter(|t| t.kind != "payout")
+            .collect();
+        let total = |part: fn(&GatewayBalanceTransaction) -> Money| {
+            let first = carried.first()?;
+            carried
+                .iter()
+                .skip(1)
+                .try_fold(part(first), |sum, t| sum.checked_add(part(t)).ok())
+        };
+        Ok(PayoutReport {
+            gross: total(|t| t.amount),
+            fees: total(|t| t.fee),
+            net: total(|t| t.net),
+            listing,
+            balance_transactions,
+        })
     }
 
     /// The match state of a stored transaction, for audit details.
