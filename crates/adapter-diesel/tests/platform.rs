@@ -265,6 +265,43 @@ async fn a_renewed_lease_keeps_the_job_from_other_workers(f: Fixture) {
     );
 }
 
+/// A running job whose dedupe key is released lets the same work be queued again at once, while
+/// it still runs; only its holder may release it.
+async fn a_released_dedupe_key_lets_the_work_be_queued_again_while_it_runs(f: Fixture) {
+    let first = job("test.coalesce", at(0), 3);
+    f.store.enqueue(&first, at(0)).await.unwrap();
+    let again = job("test.coalesce", at(0), 3);
+    assert!(
+        !f.store.enqueue(&again, at(0)).await.unwrap(),
+        "held while queued"
+    );
+    let lease = std::time::Duration::from_mins(5);
+    assert_eq!(f.store.claim("w1", 1, lease, at(1)).await.unwrap().len(), 1);
+    assert!(
+        !f.store.enqueue(&again, at(1)).await.unwrap(),
+        "held while running"
+    );
+    assert_eq!(
+        f.store
+            .release_dedupe_key(first.id, "w2")
+            .await
+            .unwrap_err(),
+        StoreError::StaleVersion
+    );
+    f.store.release_dedupe_key(first.id, "w1").await.unwrap();
+    assert!(
+        f.store.enqueue(&again, at(2)).await.unwrap(),
+        "free once released"
+    );
+    // The first run completes; the second is still queued, under the key.
+    f.store.complete(first.id, "w1", at(3)).await.unwrap();
+    let third = job("test.coalesce", at(0), 3);
+    assert!(!f.store.enqueue(&third, at(3)).await.unwrap());
+    let next = f.store.claim("w1", 5, lease, at(4)).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].id, again.id);
+}
+
 async fn jobs_list_newest_first_and_filter_by_status(f: Fixture) {
     let (old, new, done) = (
         job("test.old", at(0), 3),
@@ -596,6 +633,7 @@ contract!(
     a_permanent_failure_ends_the_job_whatever_attempts_are_left,
     jobs_list_newest_first_and_filter_by_status,
     a_renewed_lease_keeps_the_job_from_other_workers,
+    a_released_dedupe_key_lets_the_work_be_queued_again_while_it_runs,
     platform_counts_count_every_tenant_but_the_platform_s,
     matches_and_failed_applications_are_counted_by_state,
 );

@@ -31,6 +31,15 @@ pub trait JobHandler: Send + Sync {
     /// Does the work of `job`. Must be idempotent: a job can run again after a crash that
     /// happened after its work but before its completion was recorded.
     async fn handle(&self, job: &Job) -> JobOutcome;
+
+    /// Whether a job of `kind` may be queued again (under its dedupe key) as soon as a run of it
+    /// starts: `true` for work that must also cover what arrives while it runs, so that a
+    /// request made then is not swallowed by the run already under way. Default `false`: the
+    /// dedupe key holds until the job is done.
+    fn requeue_while_running(&self, kind: &str) -> bool {
+        let _ = kind;
+        false
+    }
 }
 
 pub use runner::{JobRunner, Ran, RunnerConfig, RunnerError};
@@ -42,7 +51,8 @@ mod schedule;
 mod tests;
 
 /// Queues a reconciliation of `tenant` (new money came in): a `reconcile.tenant` job, at most one
-/// queued or running per tenant. A failure to queue is logged, never fatal: the next sync, or
+/// queued per tenant (a running one frees its key when it starts, so money stored during a run
+/// queues the next run). A failure to queue is logged, never fatal: the next sync, or
 /// `POST /api/reconcile`, reconciles anyway.
 pub async fn queue_reconciliation(
     jobs: &dyn payymo_ports::storage::JobQueue,

@@ -324,6 +324,29 @@ impl JobQueue for DieselStore {
             .await
     }
 
+    async fn release_dedupe_key(&self, job: JobId, worker: &str) -> Result<(), StoreError> {
+        let id = Uid(job.into_uuid());
+        let worker = worker.to_owned();
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| c.write_transaction(|c| {
+                    let rows = diesel::update(
+                        jobs::table
+                            .filter(jobs::id.eq(id))
+                            .filter(jobs::status.eq(JobStatus::Running.as_str()))
+                            .filter(jobs::locked_by.eq(&worker)),
+                    )
+                    .set(jobs::dedupe_key.eq(None::<String>))
+                    .execute(c)?;
+                    if rows == 0 {
+                        return Err(not_held!(c, id));
+                    }
+                    Ok(())
+                }))
+            })
+            .await
+    }
+
     async fn extend_lease(
         &self,
         job: JobId,

@@ -85,6 +85,15 @@ pub trait JobQueue: Send + Sync {
     /// [`StoreError::NotFound`] for an unknown job.
     async fn get_job(&self, job: JobId) -> Result<Job, StoreError>;
 
+    /// Frees the dedupe key of a running job `worker` holds, so that the same work can be
+    /// queued again while this run goes on (for work that must see what arrives after it
+    /// started reading, such as a reconciliation).
+    ///
+    /// # Errors
+    /// [`StoreError::StaleVersion`] when `worker` no longer holds it; [`StoreError::NotFound`]
+    /// for an unknown job.
+    async fn release_dedupe_key(&self, job: JobId, worker: &str) -> Result<(), StoreError>;
+
     /// Extends the lease of a job `worker` holds to `now + lease` (a heartbeat while a long job
     /// runs, so that no other worker takes it).
     ///

@@ -172,6 +172,14 @@ impl JobRunner {
         let Some(handler) = self.handlers.get(job.kind.as_str()) else {
             return JobOutcome::Fail(format!("no handler for job kind {:?}", job.kind));
         };
+        if handler.requeue_while_running(&job.kind)
+            && let Err(e) = self
+                .queue
+                .release_dedupe_key(job.id, &self.config.worker)
+                .await
+        {
+            tracing::warn!(job = %job.id, kind = %job.kind, error = %e, "dedupe key not released");
+        }
         let (handler, owned) = (Arc::clone(handler), job.clone());
         let mut task = tokio::spawn(async move { handler.handle(&owned).await });
         // A heartbeat: the lease is renewed every third of its length while the job runs, so a

@@ -318,3 +318,56 @@ async fn an_idle_runner_stops_at_once() {
         .expect("an idle runner did not stop")
         .unwrap();
 }
+
+/// Coalesces while queued only: asks for its dedupe key to be freed when it starts.
+struct Coalescing;
+
+#[async_trait]
+impl JobHandler for Coalescing {
+    fn kinds(&self) -> &'static [&'static str] {
+        &["test.coalescing"]
+    }
+    async fn handle(&self, _job: &Job) -> JobOutcome {
+        JobOutcome::Done
+    }
+    fn requeue_while_running(&self, kind: &str) -> bool {
+        kind == "test.coalescing"
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_requeues_while_running_gets_its_key_freed_before_it_runs() {
+    let mut queue = MockJobQueue::new();
+    let mut order = mockall::Sequence::new();
+    claiming(&mut queue, job("test.coalescing", 1));
+    queue
+        .expect_release_dedupe_key()
+        .with(eq(JobId::from_uuid(Uuid::from_u128(7))), eq("w1"))
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _| Ok(()));
+    queue
+        .expect_complete()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _, _| Ok(()));
+    let ran = runner(queue, Arc::new(Coalescing))
+        .run_once()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ran.outcome, JobOutcome::Done);
+}
+
+#[tokio::test]
+async fn other_handlers_keep_their_key_while_they_run() {
+    let mut queue = MockJobQueue::new();
+    claiming(&mut queue, job("test.fixed", 1));
+    queue.expect_release_dedupe_key().times(0);
+    queue.expect_complete().times(1).returning(|_, _, _| Ok(()));
+    runner(queue, Arc::new(Fixed(Some(JobOutcome::Done))))
+        .run_once()
+        .await
+        .unwrap()
+        .unwrap();
+}

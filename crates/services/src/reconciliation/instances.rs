@@ -593,12 +593,15 @@ mod url_tests {
         for ok in [
             "https://billing.example.com",
             "https://billing.example.com:8443/whmcs",
-            "https://203.0.113.10/whmcs",
-            "https://[2001:db8::1]/",
+            "https://93.184.216.34/whmcs",
+            "https://[2606:4700::1111]/",
         ] {
             assert_eq!(refuse_url(ok, false), None, "{ok}");
         }
         for bad in [
+            "https://203.0.113.10/whmcs",
+            "https://[2001:db8::1]/",
+            "https://169.254.169.254/latest/meta-data",
             "http://billing.example.com",
             "ftp://billing.example.com",
             "https://localhost/whmcs",

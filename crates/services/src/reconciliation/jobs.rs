@@ -88,4 +88,10 @@ impl JobHandler for ReconciliationJobs {
             other => JobOutcome::Fail(format!("unknown job kind {other}")),
         }
     }
+
+    /// A reconciliation reads the unmatched money when it starts: money stored after that must
+    /// queue another run, not be swallowed by this one's dedupe key.
+    fn requeue_while_running(&self, kind: &str) -> bool {
+        kind == RECONCILE_TENANT_JOB
+    }
 }
