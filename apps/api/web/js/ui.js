@@ -219,9 +219,9 @@ export function table(columns, rows, { empty = 'Nothing here yet.', onRowClick, 
     h('table', { class: 'table' }, caption ? h('caption', { class: 'sr-only' }, caption) : null, head, body));
 }
 
-/** "First" / "Next" paging for `{has_more, next_cursor}` pages. */
+/** "First" / "Next" paging for the API's `page` objects (`{next_cursor}`; more when set). */
 export function pager(page, onNext, onFirst) {
-  const more = Boolean(page && page.has_more && page.next_cursor);
+  const more = Boolean(page && page.next_cursor && page.has_more !== false);
   return h('nav', { class: 'pager', 'aria-label': 'Pages' },
     h('button', { type: 'button', class: 'btn', dataset: { test: 'page-first' }, disabled: !onFirst, on: { click: () => onFirst && onFirst() } }, 'First'),
     h('button', { type: 'button', class: 'btn', dataset: { test: 'page-next' }, disabled: !more, on: { click: () => more && onNext(page.next_cursor) } }, 'Next'));

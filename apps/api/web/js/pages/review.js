@@ -66,6 +66,14 @@ function confidenceLabel(percent) {
   return 'Low';
 }
 
+function clientName(client) {
+  if (!client) return '—';
+  if (typeof client === 'string') return client;
+  const name = client.name || '';
+  if (client.company && client.company !== name) return name ? `${client.company} (${name})` : client.company;
+  return name || '—';
+}
+
 function isTyping(target) {
   if (!target || !(target instanceof Element)) return false;
   return Boolean(target.closest('input, textarea, select, [contenteditable="true"], dialog'));
@@ -176,7 +184,7 @@ export const page = {
         h('h2', { class: 'card-title', id: 'rv-inv' }, invoiceRows.length > 1 ? 'Suggested invoices' : 'Suggested invoice'),
         ui.table([
           { label: 'Invoice', render: (r) => (r.inv ? r.inv.number : `…${String(r.a.invoice_id).slice(-8)}`) },
-          { label: 'Client', render: (r) => (r.inv ? r.inv.client || '—' : '—') },
+          { label: 'Client', render: (r) => (r.inv ? clientName(r.inv.client) : '—') },
           { label: 'Due', render: (r) => (r.inv && r.inv.due_date ? ui.date(r.inv.due_date) : '—') },
           { label: 'Balance', class: 'num', render: (r) => (r.inv ? ui.money(r.inv.balance) : '—') },
           { label: 'Paid from this payment', class: 'num', render: (r) => ui.money(r.a.amount) },
@@ -323,7 +331,7 @@ export const page = {
         } else {
           chosenBody.appendChild(ui.table([
             { label: 'Invoice', render: (c) => c.invoice.number },
-            { label: 'Client', render: (c) => c.invoice.client || '—' },
+            { label: 'Client', render: (c) => clientName(c.invoice.client) },
             { label: 'Balance', class: 'num', render: (c) => ui.money(c.invoice.balance) },
             { label: 'Amount', class: 'num', render: (c) => c.input },
             {
@@ -372,7 +380,7 @@ export const page = {
           clear(results);
           results.appendChild(ui.table([
             { label: 'Invoice', render: (i) => i.number },
-            { label: 'Client', render: (i) => i.client || '—' },
+            { label: 'Client', render: (i) => clientName(i.client) },
             { label: 'Due', render: (i) => (i.due_date ? ui.date(i.due_date) : '—') },
             { label: 'Balance', class: 'num', render: (i) => ui.money(i.balance) },
             {
@@ -506,7 +514,7 @@ export const page = {
       const page = await api.get('/api/matches', { status: 'suggested', limit: PAGE_SIZE, cursor });
       const items = page.items || [];
       state.items = cursor ? state.items.concat(items) : items;
-      state.next = page.page && page.page.has_more ? page.page.next_cursor : null;
+      state.next = (page.page && page.page.next_cursor) || null;
       select(cursor ? state.selected : 0, false);
     }
 
