@@ -178,6 +178,7 @@ async function route() {
   const seq = ++state.renderSeq;
   clear(main);
   main.dataset.page = id;
+  delete main.dataset.ready;
   if (!can(page.permission)) {
     main.append(h('h1', null, page.title), h('p', { class: 'notice notice-warn' }, 'Your role does not give access to this page.'));
     return;
