@@ -69,6 +69,7 @@ use utoipa::OpenApi;
         crate::routes::reconciliation::sync_whmcs,
         crate::routes::reconciliation::list_invoices,
         crate::routes::reconciliation::list_transactions,
+        crate::routes::reconciliation::get_transaction,
         crate::routes::reconciliation::ignore_transaction,
         crate::routes::reconciliation::get_settings,
         crate::routes::reconciliation::put_settings,

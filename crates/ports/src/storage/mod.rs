@@ -62,4 +62,7 @@ pub use stripe::{
 mod workflow;
 #[cfg(feature = "mock")]
 pub use workflow::MockWorkflowStore;
-pub use workflow::{InvoiceAllocationView, MatchNotes, OpenWork, WhmcsOptions, WorkflowStore};
+pub use workflow::{
+    InvoiceAllocationView, InvoiceListQuery, InvoiceScope, MatchNotes, OpenWork,
+    TransactionListQuery, WhmcsOptions, WorkflowStore,
+};
