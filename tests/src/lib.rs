@@ -30,6 +30,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub mod browser;
+
 /// Which database backs the app under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -287,6 +289,7 @@ impl TestAppBuilder {
             jobs: Arc::new(store.clone()),
             job_handlers,
             platform_stats: Arc::new(store.clone()),
+            overview: Arc::new(store.clone()),
             banking,
             stripe: stripe_ports,
             reconciliation: reconciliation.clone(),

@@ -236,6 +236,7 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         integrations,
         jobs: Arc::new(store.clone()),
         platform_stats: Arc::new(store.clone()),
+        overview: Arc::new(store.clone()),
         banking,
     })
 }

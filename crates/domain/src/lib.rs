@@ -13,6 +13,7 @@ pub mod match_lifecycle;
 pub mod matching;
 pub mod money;
 pub mod outbox;
+pub mod overview;
 pub mod password_policy;
 pub mod payout_matching;
 pub mod tenant;

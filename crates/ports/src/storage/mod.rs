@@ -59,6 +59,10 @@ pub use stripe::{
     StripeAccountSummary, StripePaymentFilter, StripePaymentListing, StripePaymentRecord,
     StripePaymentReview, StripePayoutFilter, StripeStore,
 };
+mod overview;
+#[cfg(feature = "mock")]
+pub use overview::MockOverviewStore;
+pub use overview::{OverviewFacts, OverviewStore};
 mod workflow;
 #[cfg(feature = "mock")]
 pub use workflow::MockWorkflowStore;
