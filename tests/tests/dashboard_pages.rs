@@ -1,0 +1,645 @@
+//! The dashboard's transactions, invoices, connections and settings pages in a real headless
+//! Chromium: a financial admin (signed in with a code) filters transactions and opens one with
+//! its history, ignores one, searches invoices, connects Stripe against a mock Stripe and sees
+//! the webhook URL, creates and revokes an API key, changes a reconciliation setting and reads
+//! the audit log; an account manager sees no user or API-key management.
+
+#![expect(
+    clippy::expect_used,
+    reason = "test helpers that cannot arrange their precondition must fail the test loudly"
+)]
+#![expect(
+    clippy::too_many_lines,
+    reason = "a browser scenario reads best as one story, top to bottom"
+)]
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use payymo_adapter_crypto::TotpAuthenticator;
+use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs};
+use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
+use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId, TransactionId};
+use payymo_domain::money::{Currency, Money};
+use payymo_domain::transaction::{Transaction, TransactionSource};
+use payymo_ports::clock::Clock;
+use payymo_ports::crypto::TotpSecret;
+use payymo_ports::storage::{
+    ConnectionStore, NewTransaction, TenantStore, TransactionMatchState, TransactionStore,
+    UserStore,
+};
+use payymo_services::reconciliation::{
+    Caller, NewWhmcsInstance, ReconciliationConfig, ReconciliationService,
+};
+use payymo_tests::browser::Browser;
+use payymo_tests::{ManualClock, TestApp};
+use reqwest::Method;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const PASSWORD: &str = "Tr1cky-Lattice-Fern";
+const IDENT: &str = "pages-ident";
+const SECRET: &str = "pages-secret-value-5521";
+const STRIPE_KEY: &str = "sk_test_51RkPayymoPagesKey3Xy";
+
+fn eur(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::EUR)
+}
+
+/// A Stripe that knows `STRIPE_KEY` (the calls a connection makes).
+async fn stripe() -> MockServer {
+    let server = MockServer::start().await;
+    let auth = format!("Bearer {STRIPE_KEY}");
+    Mock::given(method("GET"))
+        .and(path("/v1/balance"))
+        .and(header("authorization", auth.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "balance",
+            "available": [{"amount": 1000, "currency": "eur", "source_types": {"card": 1000}}],
+            "livemode": false,
+            "pending": [{"amount": 0, "currency": "eur", "source_types": {"card": 0}}]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/account"))
+        .and(header("authorization", auth.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "acct_1PagesTest0000A",
+            "object": "account",
+            "country": "DE",
+            "default_currency": "eur"
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A tenant's books: WHMCS with three open invoices, a bank account, three credits the engine
+/// suggests matches for and a debit from a statement.
+struct Books {
+    transactions: Vec<TransactionId>,
+    _whmcs: FakeWhmcs,
+}
+
+async fn books(app: &TestApp, tenant: TenantId) -> Books {
+    let service = ReconciliationService::new(
+        app.reconciliation.clone(),
+        ReconciliationConfig {
+            allow_private_targets: true,
+            ..ReconciliationConfig::default()
+        },
+    );
+    let caller = Caller {
+        tenant,
+        actor: "system:test-setup".into(),
+        ip: None,
+        request_id: None,
+    };
+    let whmcs = FakeWhmcs::start(IDENT, SECRET).await;
+    let ada = whmcs.add_client("Ada", "Lovelace", None, Currency::EUR);
+    let grace = whmcs.add_client("Grace", "Hopper", Some("Navy Labs"), Currency::EUR);
+    for (client, number, minor) in [
+        (ada, "INV-1001", 12_000),
+        (ada, "INV-1002", 8_000),
+        (grace, "INV-1003", 15_000),
+    ] {
+        let _ = whmcs.add_invoice(
+            FakeInvoice::new(client, eur(minor))
+                .with_number(number)
+                .with_dates(
+                    NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+                    NaiveDate::from_ymd_opt(2026, 1, 31).expect("date"),
+                ),
+        );
+    }
+    let instance = service
+        .connect_whmcs(
+            &caller,
+            NewWhmcsInstance {
+                name: Some("Main billing".into()),
+                base_url: whmcs.base_url(),
+                api_identifier: IDENT.into(),
+                api_secret: SecretString::from(SECRET.to_owned()),
+                gateway: None,
+                default_currency: Currency::EUR,
+            },
+        )
+        .await
+        .expect("connecting WHMCS");
+    service
+        .sync_invoices(&caller, instance.id)
+        .await
+        .expect("syncing invoices");
+
+    let ids = &app.reconciliation.ids;
+    let now = chrono::Utc::now();
+    let connection = BankConnection {
+        id: ConnectionId::from_uuid(ids.new_id()),
+        tenant_id: tenant,
+        institution_id: "SANDBOXFINANCE_SFIN0000".into(),
+        requisition_id: format!("req-{}", ids.new_id()),
+        agreement_id: None,
+        status: BankConnectionStatus::Linked,
+        access_expires_at: Some(now + chrono::Duration::days(60)),
+    };
+    app.store
+        .create_bank_connection(&connection, now)
+        .await
+        .expect("bank connection");
+    let account = BankAccount {
+        id: BankAccountId::from_uuid(ids.new_id()),
+        tenant_id: tenant,
+        connection_id: connection.id,
+        provider_account_id: format!("acc-{}", ids.new_id()),
+        iban: Some("NL91ABNA0417164300".into()),
+        name: Some("Main".into()),
+        currency: Currency::EUR,
+        last_synced_at: None,
+    };
+    app.store
+        .add_bank_account(&account, now)
+        .await
+        .expect("bank account");
+    let mut transactions = Vec::new();
+    for (minor, name, remittance, source) in [
+        (
+            12_000,
+            "Ada Lovelace",
+            "Payment INV-1001",
+            TransactionSource::Bank,
+        ),
+        (
+            8_000,
+            "Ada Lovelace",
+            "INV-1002 thanks",
+            TransactionSource::Bank,
+        ),
+        (
+            15_000,
+            "Navy Labs",
+            "Invoice INV-1003",
+            TransactionSource::Bank,
+        ),
+        (
+            -4_200,
+            "Office Rent Ltd",
+            "rent january",
+            TransactionSource::Statement,
+        ),
+    ] {
+        let id = TransactionId::from_uuid(ids.new_id());
+        let row = NewTransaction {
+            transaction: Transaction {
+                id,
+                booking_date: now.date_naive(),
+                value_date: None,
+                amount: eur(minor),
+                counterparty_name: name.into(),
+                counterparty_iban: Some("DE89370400440532013000".into()),
+                remittance: remittance.into(),
+                reference: None,
+                source,
+            },
+            provider_id: Some(format!("tx-{id}")),
+        };
+        let report = app
+            .store
+            .ingest_bank_transactions(tenant, account.id, &[row], now)
+            .await
+            .expect("ingest");
+        transactions.push(report.inserted_ids[0]);
+    }
+    service.reconcile(&caller).await.expect("reconcile");
+    Books {
+        transactions,
+        _whmcs: whmcs,
+    }
+}
+
+fn code(secret: &str, clock: &ManualClock) -> String {
+    TotpAuthenticator::code_at(
+        &TotpSecret::from_base32(SecretString::from(secret.to_owned())),
+        clock.now(),
+    )
+    .expect("a TOTP code")
+}
+
+/// Registers a financial admin and enrols them in MFA through the API; returns the API token,
+/// the tenant and the TOTP secret.
+async fn enrolled_admin(
+    app: &TestApp,
+    clock: &ManualClock,
+    email: &str,
+) -> (String, TenantId, String) {
+    app.register(email, PASSWORD, "Tenant P").await;
+    let token = app.login(email, PASSWORD).await["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let setup: Value = app
+        .call(Method::POST, "/api/auth/mfa/setup", &token, None)
+        .await
+        .json()
+        .await
+        .expect("mfa setup");
+    let secret = setup["secret"].as_str().expect("secret").replace(' ', "");
+    let res = app
+        .call(
+            Method::POST,
+            "/api/auth/mfa/enable",
+            &token,
+            Some(&json!({"code": code(&secret, clock)})),
+        )
+        .await;
+    assert!(res.status().is_success(), "enabling MFA: {}", res.status());
+    let tenant = app
+        .store
+        .find_user_by_email(email)
+        .await
+        .expect("the admin")
+        .tenant_id;
+    (token, tenant, secret)
+}
+
+async fn sign_in(browser: &Browser, email: &str) {
+    browser.fill("[data-test=login-email]", email).await;
+    browser.fill("[data-test=login-password]", PASSWORD).await;
+    browser.click("[data-test=login-submit]").await;
+}
+
+/// Sets a `<select>` (or any input) to `value` as a person would, firing `change`.
+async fn choose(browser: &Browser, selector: &str, value: &str) {
+    browser.find(selector).await;
+    browser
+        .eval(
+            "const el = document.querySelector(arguments[0]); el.value = arguments[1];
+             el.dispatchEvent(new Event('change', { bubbles: true }));",
+            vec![json!(selector), json!(value)],
+        )
+        .await;
+}
+
+async fn count(browser: &Browser, selector: &str) -> i64 {
+    browser
+        .eval(
+            "return document.querySelectorAll(arguments[0]).length;",
+            vec![json!(selector)],
+        )
+        .await
+        .as_i64()
+        .expect("a count")
+}
+
+async fn wait_count(browser: &Browser, selector: &str, n: usize) {
+    browser
+        .wait_until(
+            &format!("{n} of {selector}"),
+            &format!("document.querySelectorAll('{selector}').length === {n}"),
+        )
+        .await;
+}
+
+/// Clicks `button` (which re-renders the page) and waits until `region` was built anew: the
+/// old one is marked first, so a check cannot pass on what was there before.
+async fn submit(browser: &Browser, button: &str, region: &str) {
+    browser
+        .eval(
+            "document.querySelector(arguments[0]).dataset.stale = '1';",
+            vec![json!(region)],
+        )
+        .await;
+    browser.click(button).await;
+    browser
+        .wait_until(
+            &format!("{region} rendered again"),
+            &format!(
+                "document.querySelector('{region}') && !document.querySelector('{region}[data-stale]') && document.querySelector('main[data-ready=\"1\"]')"
+            ),
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_works_the_transactions_invoices_connections_and_settings_pages() {
+    let clock = ManualClock::default();
+    let stripe = stripe().await;
+    // GoCardless is configured (listing accounts needs it) but never called here.
+    let gocardless = MockServer::start().await;
+    let app = TestApp::builder()
+        .env("RATE_LIMIT_AUTH", "1000/minute")
+        .env("STRIPE_API_BASE", &stripe.uri())
+        .env("GOCARDLESS_BASE_URL", &gocardless.uri())
+        .env("GOCARDLESS_CLIENT_ID", "pages-secret-id")
+        .env("GOCARDLESS_CLIENT_SECRET", "pages-secret-key")
+        .with_clock(Arc::new(clock.clone()))
+        .spawn()
+        .await;
+    let (token, tenant, secret) = enrolled_admin(&app, &clock, "admin@p.example").await;
+    let b = books(&app, tenant).await;
+    let [paid, second, _navy, rent] = b.transactions.as_slice() else {
+        panic!("four transactions expected");
+    };
+
+    let browser = Browser::start(&app.address, "pages-admin").await;
+    browser.open("/#/transactions").await;
+    sign_in(&browser, "admin@p.example").await;
+    clock.advance(chrono::Duration::seconds(60));
+    browser
+        .fill("[data-test=mfa-code]", &code(&secret, &clock))
+        .await;
+    browser.click("[data-test=mfa-submit]").await;
+
+    // Transactions: all four, then filtered by status, source and search.
+    browser.route("#/transactions").await;
+    browser.wait_for_page("transactions").await;
+    wait_count(&browser, "[data-test=tx-row]", 4).await;
+    choose(&browser, "[data-test=tx-status]", "suggested").await;
+    submit(&browser, "[data-test=tx-filter]", "[data-test=tx-list]").await;
+    wait_count(&browser, "[data-test=tx-row]", 3).await;
+    choose(&browser, "[data-test=tx-status]", "").await;
+    choose(&browser, "[data-test=tx-source]", "statement").await;
+    submit(&browser, "[data-test=tx-filter]", "[data-test=tx-list]").await;
+    browser
+        .wait_until(
+            "only the statement line",
+            &format!(
+                "document.querySelectorAll('[data-test=tx-row]').length === 1 && document.querySelector('[data-test=tx-row][data-id=\"{rent}\"]')"
+            ),
+        )
+        .await;
+    choose(&browser, "[data-test=tx-source]", "").await;
+    browser.fill("[data-test=tx-search]", "inv-1002").await;
+    submit(&browser, "[data-test=tx-filter]", "[data-test=tx-list]").await;
+    browser
+        .wait_until(
+            "only the INV-1002 payment",
+            &format!(
+                "document.querySelectorAll('[data-test=tx-row]').length === 1 && document.querySelector('[data-test=tx-row][data-id=\"{second}\"]')"
+            ),
+        )
+        .await;
+    assert!(
+        browser
+            .eval("return location.hash;", vec![])
+            .await
+            .as_str()
+            .expect("hash")
+            .contains("q=inv-1002"),
+        "the filter is in the address, so it can be shared and survives a reload"
+    );
+
+    // Its detail: remittance verbatim, counterparty, the suggested match with its invoice, and
+    // its history.
+    submit(
+        &browser,
+        &format!("[data-test=tx-row][data-id=\"{second}\"]"),
+        "[data-test=tx-list]",
+    )
+    .await;
+    browser
+        .wait_for_text("[data-test=tx-remittance]", "INV-1002 thanks")
+        .await;
+    browser
+        .wait_for_text("[data-test=tx-detail]", "Ada Lovelace")
+        .await;
+    browser
+        .wait_for_text("[data-test=tx-match]", "INV-1002")
+        .await;
+    browser
+        .wait_for_text("[data-test=tx-history]", "Match suggested")
+        .await;
+    browser.screenshot("transaction-detail").await;
+
+    // Ignore it: the suggestion is rejected, the history grows, the state is stored.
+    browser.click("[data-test=tx-ignore]").await;
+    browser.click("[data-test=confirm-yes]").await;
+    browser
+        .wait_for_text("[data-test=tx-history]", "Ignored")
+        .await;
+    browser
+        .wait_for_text("[data-test=tx-history]", "Rejected")
+        .await;
+    assert!(!browser.exists("[data-test=tx-ignore]").await);
+    let (_, state) = app
+        .store
+        .get_transaction(tenant, *second)
+        .await
+        .expect("the transaction");
+    assert_eq!(state, TransactionMatchState::Ignored);
+    let (_, untouched) = app
+        .store
+        .get_transaction(tenant, *paid)
+        .await
+        .expect("the transaction");
+    assert_eq!(untouched, TransactionMatchState::Suggested);
+
+    // Invoices: by number, by client company, by amount; what was matched shows.
+    browser.route("#/invoices").await;
+    browser.wait_for_page("invoices").await;
+    wait_count(&browser, "[data-test=invoice-row]", 3).await;
+    browser.fill("[data-test=invoice-search]", "1003").await;
+    submit(
+        &browser,
+        "[data-test=invoice-filter]",
+        "[data-test=invoice-list]",
+    )
+    .await;
+    wait_count(&browser, "[data-test=invoice-row]", 1).await;
+    browser
+        .wait_for_text("[data-test=invoice-row]", "INV-1003")
+        .await;
+    browser.fill("[data-test=invoice-search]", "navy").await;
+    submit(
+        &browser,
+        "[data-test=invoice-filter]",
+        "[data-test=invoice-list]",
+    )
+    .await;
+    browser
+        .wait_for_text("[data-test=invoice-list]", "Navy Labs")
+        .await;
+    wait_count(&browser, "[data-test=invoice-row]", 1).await;
+    browser.fill("[data-test=invoice-search]", "120.00").await;
+    submit(
+        &browser,
+        "[data-test=invoice-filter]",
+        "[data-test=invoice-list]",
+    )
+    .await;
+    browser
+        .wait_for_text("[data-test=invoice-row]", "INV-1001")
+        .await;
+    wait_count(&browser, "[data-test=invoice-row]", 1).await;
+    browser
+        .wait_for_text("[data-test=invoice-matches]", "suggested")
+        .await;
+    browser.screenshot("invoices").await;
+
+    // Connections: Stripe against the mock, and the webhook URL to give Stripe.
+    browser.route("#/connections").await;
+    browser.wait_for_page("connections").await;
+    browser.test_id("stripe-empty").await;
+    browser.click("[data-test=connect-stripe]").await;
+    browser.fill("[data-test=stripe-key]", STRIPE_KEY).await;
+    browser.click("[data-test=stripe-connect]").await;
+    browser
+        .wait_until(
+            "Stripe connected, or an error shown",
+            "document.querySelector('[data-test=stripe-webhook-url]') || !document.querySelector('[data-test=stripe-connect-error]').hidden",
+        )
+        .await;
+    let refused = browser
+        .eval(
+            "const e = document.querySelector('[data-test=stripe-connect-error]'); return e.hidden ? '' : e.textContent;",
+            vec![],
+        )
+        .await;
+    assert_eq!(refused, json!(""), "connecting Stripe failed");
+    let url = browser
+        .wait_for_text("[data-test=stripe-webhook-url]", "/api/webhooks/stripe/")
+        .await;
+    let listed: Value = app
+        .call(Method::GET, "/api/stripe/accounts", &token, None)
+        .await
+        .json()
+        .await
+        .expect("accounts");
+    let id = listed["items"][0]["id"].as_str().expect("a connection");
+    assert!(url.trim().ends_with(id), "{url} names the connection {id}");
+    browser
+        .wait_for_text("[data-test=stripe-account]", "acct_1PagesTest0000A")
+        .await;
+    assert_eq!(count(&browser, "[data-test=whmcs-instance]").await, 1);
+    assert_eq!(count(&browser, "[data-test=bank-account]").await, 1);
+    browser.screenshot("connections").await;
+
+    // API keys: create one, see its secret once, revoke it.
+    browser.route("#/settings?tab=api-keys").await;
+    browser.wait_for_page("settings").await;
+    browser.fill("[data-test=api-key-name]", "Export job").await;
+    browser.click("[data-test=api-key-create]").await;
+    let key = browser
+        .test_id("api-key-secret")
+        .await
+        .text()
+        .await
+        .expect("the key");
+    wait_count(&browser, "[data-test=api-key-row][data-revoked=\"0\"]", 1).await;
+    let res = app
+        .client
+        .get(app.url("/api/transactions"))
+        .bearer_auth(key.trim())
+        .send()
+        .await
+        .expect("a call with the key");
+    assert_eq!(res.status(), 200, "the new key works");
+    browser.screenshot("api-keys").await;
+    browser.click("[data-test=api-key-revoke]").await;
+    browser.click("[data-test=confirm-yes]").await;
+    wait_count(&browser, "[data-test=api-key-row][data-revoked=\"1\"]", 1).await;
+    let res = app
+        .client
+        .get(app.url("/api/transactions"))
+        .bearer_auth(key.trim())
+        .send()
+        .await
+        .expect("a call with the revoked key");
+    assert_eq!(res.status(), 401, "the revoked key is refused");
+
+    // Reconciliation settings: change the fixed fee tolerance.
+    browser.route("#/settings?tab=reconciliation").await;
+    browser.wait_for_page("settings").await;
+    browser.fill("[data-test=set-fee-fixed]", "30.00").await;
+    browser.click("[data-test=settings-save]").await;
+    browser
+        .wait_for_text("[data-test=settings-version]", "Version 1")
+        .await;
+    let (settings, version) = app.store.get_settings(tenant).await.expect("settings");
+    assert_eq!(settings.matching.fee_tolerance_hundredths, 3_000);
+    assert_eq!(version, 1);
+    browser.screenshot("settings").await;
+
+    // The audit log, filtered to API keys.
+    browser.route("#/settings?tab=audit").await;
+    browser.wait_for_page("settings").await;
+    browser.fill("[data-test=audit-action]", "api_key.").await;
+    submit(
+        &browser,
+        "[data-test=audit-filter]",
+        "[data-test=audit-list]",
+    )
+    .await;
+    browser
+        .wait_until(
+            "only API key events",
+            "document.querySelectorAll('[data-test=audit-row]').length >= 2 && [...document.querySelectorAll('[data-test=audit-row]')].every((r) => r.dataset.action.startsWith('api_key.'))",
+        )
+        .await;
+    browser.screenshot("audit").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_manager_sees_no_user_or_api_key_management() {
+    let app = TestApp::builder()
+        .sqlite()
+        .env("RATE_LIMIT_AUTH", "1000/minute")
+        .spawn()
+        .await;
+    let (admin, _) = app
+        .enrolled_admin("admin@m.example", PASSWORD, "Tenant M")
+        .await;
+    let created = app
+        .call(
+            Method::POST,
+            "/api/users",
+            &admin,
+            Some(&json!({"email": "manager@m.example", "password": PASSWORD, "role": "account_manager"})),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+
+    let browser = Browser::start(&app.address, "pages-manager").await;
+    browser.open("/#/settings").await;
+    sign_in(&browser, "manager@m.example").await;
+    browser.wait_for_page("settings").await;
+    browser.test_id("tab-reconciliation").await;
+    for tab in ["users", "api-keys", "licences", "audit"] {
+        assert!(
+            !browser.exists(&format!("[data-test=tab-{tab}]")).await,
+            "an account manager has no {tab} tab"
+        );
+    }
+    // The settings show, but cannot be saved.
+    browser.test_id("settings-form").await;
+    assert!(!browser.exists("[data-test=settings-save]").await);
+    // Asking for a tab the role lacks shows what it may see instead.
+    for tab in ["users", "api-keys"] {
+        browser.route(&format!("#/settings?tab={tab}")).await;
+        browser.wait_for_page("settings").await;
+        browser.test_id("panel-reconciliation").await;
+        assert!(!browser.exists("[data-test=new-user-form]").await);
+        assert!(!browser.exists("[data-test=api-key-form]").await);
+    }
+    browser.screenshot("settings").await;
+    // Connections: may connect banks and Stripe, not WHMCS.
+    browser.route("#/connections").await;
+    browser.wait_for_page("connections").await;
+    browser.test_id("connect-stripe").await;
+    browser.test_id("connect-bank").await;
+    assert!(!browser.exists("[data-test=connect-whmcs]").await);
+    browser.screenshot("connections").await;
+    // And the server refuses the user list to this session anyway.
+    let status = browser
+        .eval_async(
+            "const done = arguments[0];
+             fetch('/api/users', { credentials: 'same-origin' }).then((r) => done(r.status), (e) => done(String(e)));",
+            vec![],
+        )
+        .await;
+    assert_eq!(status, json!(403));
+    browser.close().await;
+}
