@@ -135,6 +135,8 @@ export function toast(message, kind = 'info') {
     h('span', { class: 'toast-text' }, message),
     h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', on: { click: () => item.remove() } }, '×'));
   region.appendChild(item);
+  // A calm screen: at most three at a time, the oldest goes first.
+  while (region.children.length > 3) region.firstElementChild.remove();
   setTimeout(() => item.remove(), kind === 'error' ? 9000 : 4500);
   return item;
 }
