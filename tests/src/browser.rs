@@ -1,4 +1,4 @@
-//! A real headless Chromium for the dashboard tests, driven through WebDriver: each [`Browser`]
+//! A real headless Chromium for the dashboard tests, driven through `WebDriver`: each [`Browser`]
 //! starts its own `chromedriver` on a free port, with a fresh Chromium profile in a temporary
 //! directory, so tests can run in parallel threads. Dropping it (also while a failing test
 //! unwinds) kills the driver's whole process group, Chromium included.
@@ -30,7 +30,7 @@ pub const CHROMIUM_FLAGS: [&str; 6] = [
 
 /// A headless Chromium with its own driver and profile.
 pub struct Browser {
-    /// The WebDriver session.
+    /// The `WebDriver` session.
     pub client: Client,
     driver: Child,
     base: String,
@@ -62,8 +62,10 @@ fn on_path(names: &[&str]) -> Option<PathBuf> {
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port for chromedriver: {e}"))
+        .map_or_else(
+            |e| panic!("no free port for chromedriver: {e}"),
+            |a| a.port(),
+        )
 }
 
 /// Kills a process group (the driver and every Chromium process it started).
@@ -217,7 +219,7 @@ impl Browser {
     /// Whether an element matches `selector` right now.
     ///
     /// # Panics
-    /// When the WebDriver call fails.
+    /// When the `WebDriver` call fails.
     pub async fn exists(&self, selector: &str) -> bool {
         !self
             .client
@@ -361,7 +363,7 @@ impl Browser {
         path
     }
 
-    /// Ends the WebDriver session (Chromium quits) and the driver.
+    /// Ends the `WebDriver` session (Chromium quits) and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         kill_group(self.driver.id());

@@ -411,7 +411,7 @@ async fn flows_matches_and_connections_stay_within_the_tenant(f: Fixture) {
     for gone in ["Gone", "BANK_REVOKED", "Billing b", "BANK_b"] {
         assert!(!names.contains(&gone), "{gone} is listed: {names:?}");
     }
-    let named = |name: &str| {
+    let listed = |name: &str| {
         facts
             .connections
             .iter()
@@ -419,27 +419,27 @@ async fn flows_matches_and_connections_stay_within_the_tenant(f: Fixture) {
             .unwrap_or_else(|| panic!("{name} is not listed: {names:?}"))
     };
     assert_eq!(
-        named("Billing a").facts,
+        listed("Billing a").facts,
         ConnectionFacts::Whmcs {
             status: ConnectionStatus::Active
         }
     );
-    assert_eq!(named("Billing a").last_synced_at, Some(at(30)));
+    assert_eq!(listed("Billing a").last_synced_at, Some(at(30)));
     assert_eq!(
-        named("Old billing").facts,
+        listed("Old billing").facts,
         ConnectionFacts::Whmcs {
             status: ConnectionStatus::Failing
         }
     );
     assert_eq!(
-        named("BANK_a").facts,
+        listed("BANK_a").facts,
         ConnectionFacts::Bank {
             status: BankConnectionStatus::Linked,
             access_expires_at: Some(at(60 * 24 * 3)),
         }
     );
-    assert_eq!(named("BANK_a").id, a.bank);
-    let stripe_state = named("acct_1Overview");
+    assert_eq!(listed("BANK_a").id, a.bank);
+    let stripe_state = listed("acct_1Overview");
     assert_eq!(
         stripe_state.facts,
         ConnectionFacts::Stripe {

@@ -183,8 +183,7 @@ impl OverviewStore for DieselStore {
                             .get_result(c)?,
                     );
                     let waiting_for_review = count_of(
-                        mine.clone()
-                            .filter(matches::state.eq("suggested"))
+                        mine.filter(matches::state.eq("suggested"))
                             .count()
                             .get_result(c)?,
                     );
