@@ -22,6 +22,7 @@ use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatu
 use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId, TransactionId};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::transaction::{Transaction, TransactionSource};
+use payymo_domain::user::Role;
 use payymo_ports::clock::Clock;
 use payymo_ports::crypto::TotpSecret;
 use payymo_ports::storage::{
@@ -234,7 +235,8 @@ async fn enrolled_admin(
     clock: &ManualClock,
     email: &str,
 ) -> (String, TenantId, String) {
-    app.register(email, PASSWORD, "Tenant P").await;
+    let organisation = format!("Tenant of {email}");
+    app.register(email, PASSWORD, &organisation).await;
     let token = app.login(email, PASSWORD).await["access_token"]
         .as_str()
         .expect("access token")
@@ -298,6 +300,35 @@ async fn wait_count(browser: &Browser, selector: &str, n: usize) {
         .wait_until(
             &format!("{n} of {selector}"),
             &format!("document.querySelectorAll('{selector}').length === {n}"),
+        )
+        .await;
+}
+
+/// Waits until `done` shows or the error line `error` does; fails with the error's text.
+async fn succeeded(browser: &Browser, done: &str, error: &str) {
+    browser
+        .wait_until(
+            &format!("{done} or {error}"),
+            &format!(
+                "document.querySelector('{done}') || (document.querySelector('{error}') && !document.querySelector('{error}').hidden)"
+            ),
+        )
+        .await;
+    let refused = browser
+        .eval(
+            "const e = document.querySelector(arguments[0]); return e && !e.hidden ? e.textContent : '';",
+            vec![json!(error)],
+        )
+        .await;
+    assert_eq!(refused, json!(""), "the page reported an error");
+}
+
+/// Dismisses the toasts, which may sit over the button a test clicks next.
+async fn dismiss_toasts(browser: &Browser) {
+    browser
+        .eval(
+            "document.querySelectorAll('.toast').forEach((t) => t.remove());",
+            vec![],
         )
         .await;
 }
@@ -641,5 +672,212 @@ async fn an_account_manager_sees_no_user_or_api_key_management() {
         )
         .await;
     assert_eq!(status, json!(403));
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_manages_users_and_whmcs_and_an_operator_issues_licences() {
+    let clock = ManualClock::default();
+    let app = TestApp::builder()
+        .sqlite()
+        .env("RATE_LIMIT_AUTH", "1000/minute")
+        .with_clock(Arc::new(clock.clone()))
+        .spawn()
+        .await;
+    let (token, tenant, secret) = enrolled_admin(&app, &clock, "admin@u.example").await;
+    let whmcs = FakeWhmcs::start(IDENT, SECRET).await;
+    let res = app
+        .call(
+            Method::POST,
+            "/api/whmcs/instances",
+            &token,
+            Some(
+                &json!({"base_url": whmcs.base_url(), "api_identifier": IDENT,
+                         "api_secret": SECRET, "default_currency": "EUR", "name": "Billing"}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+
+    let browser = Browser::start(&app.address, "pages-users").await;
+    browser.open("/#/settings?tab=users").await;
+    sign_in(&browser, "admin@u.example").await;
+    clock.advance(chrono::Duration::seconds(60));
+    browser
+        .fill("[data-test=mfa-code]", &code(&secret, &clock))
+        .await;
+    browser.click("[data-test=mfa-submit]").await;
+    browser.wait_for_page("settings").await;
+
+    // Add a read-only user, make them an account manager, disable them, delete them.
+    browser
+        .fill("[data-test=new-user-email]", "clerk@u.example")
+        .await;
+    browser
+        .fill("[data-test=new-user-password]", PASSWORD)
+        .await;
+    choose(&browser, "[data-test=new-user-role]", "read_only").await;
+    browser.click("[data-test=new-user-save]").await;
+    let row = "[data-test=user-row][data-email=\"clerk@u.example\"]";
+    browser.find(row).await;
+    let stored = app
+        .store
+        .find_user_by_email("clerk@u.example")
+        .await
+        .expect("the new user");
+    assert_eq!(stored.role, Role::ReadOnly);
+    choose(
+        &browser,
+        &format!("{row} [data-test=user-role]"),
+        "account_manager",
+    )
+    .await;
+    browser
+        .wait_for_text("#toasts", "now Account manager")
+        .await;
+    let stored = app
+        .store
+        .get_user(tenant, stored.id)
+        .await
+        .expect("the user");
+    assert_eq!(stored.role, Role::AccountManager);
+    dismiss_toasts(&browser).await;
+    browser
+        .click(&format!("{row} [data-test=user-disable]"))
+        .await;
+    browser
+        .find(&format!("{row} [data-test=user-enable]"))
+        .await;
+    assert!(
+        app.store
+            .get_user(tenant, stored.id)
+            .await
+            .expect("the user")
+            .disabled
+    );
+    browser.screenshot("users").await;
+    dismiss_toasts(&browser).await;
+    browser
+        .click(&format!("{row} [data-test=user-delete]"))
+        .await;
+    browser.click("[data-test=confirm-yes]").await;
+    browser
+        .wait_until(
+            "the user leaves the list",
+            "!document.querySelector('[data-test=user-row][data-email=\"clerk@u.example\"]')",
+        )
+        .await;
+    assert!(
+        app.store
+            .find_user_by_email("clerk@u.example")
+            .await
+            .is_err(),
+        "the user is deleted"
+    );
+
+    // WHMCS: sync now, then remove after confirming.
+    browser.route("#/connections").await;
+    browser.wait_for_page("connections").await;
+    browser.test_id("whmcs-instance").await;
+    let _ = whmcs.add_invoice(FakeInvoice::new(
+        whmcs.add_client("Ada", "Lovelace", None, Currency::EUR),
+        eur(4_200),
+    ));
+    dismiss_toasts(&browser).await;
+    browser.click("[data-test=whmcs-sync]").await;
+    browser.wait_for_text("#toasts", "1 open invoices").await;
+    dismiss_toasts(&browser).await;
+    browser.click("[data-test=whmcs-delete]").await;
+    browser.click("[data-test=confirm-no]").await;
+    assert_eq!(count(&browser, "[data-test=whmcs-instance]").await, 1);
+    browser.click("[data-test=whmcs-delete]").await;
+    browser.click("[data-test=confirm-yes]").await;
+    browser.test_id("whmcs-empty").await;
+    let listed: Value = app
+        .call(Method::GET, "/api/whmcs/instances", &token, None)
+        .await
+        .json()
+        .await
+        .expect("instances");
+    assert!(listed["items"].as_array().expect("items").is_empty());
+
+    // A platform operator sees only the licences tab; issues one and revokes it.
+    let (_, _, ops_secret) = enrolled_admin(&app, &clock, "ops@platform.example").await;
+    let mut ops = app
+        .store
+        .find_user_by_email("ops@platform.example")
+        .await
+        .expect("operator");
+    ops.role = Role::SystemAdmin;
+    app.store
+        .update_user(ops.tenant_id, &ops)
+        .await
+        .expect("promote");
+    dismiss_toasts(&browser).await;
+    browser.click("[data-test=sign-out]").await;
+    browser.test_id("login-email").await;
+    browser.open("/#/settings").await;
+    sign_in(&browser, "ops@platform.example").await;
+    clock.advance(chrono::Duration::seconds(60));
+    browser
+        .fill("[data-test=mfa-code]", &code(&ops_secret, &clock))
+        .await;
+    browser.click("[data-test=mfa-submit]").await;
+    browser.route("#/settings").await;
+    browser.wait_for_page("settings").await;
+    browser.test_id("panel-licences").await;
+    for tab in ["reconciliation", "users", "api-keys", "audit"] {
+        assert!(
+            !browser.exists(&format!("[data-test=tab-{tab}]")).await,
+            "an operator has no {tab} tab"
+        );
+    }
+    choose(&browser, "[data-test=licence-tenant]", &tenant.to_string()).await;
+    browser
+        .fill("[data-test=licence-new-domain]", "billing.u.example")
+        .await;
+    browser.click("[data-test=licence-issue]").await;
+    succeeded(
+        &browser,
+        "[data-test=licence-key]",
+        "[data-test=licence-issue-error]",
+    )
+    .await;
+    let key = browser
+        .test_id("licence-key")
+        .await
+        .text()
+        .await
+        .expect("the licence key");
+    assert!(!key.trim().is_empty());
+    wait_count(&browser, "[data-test=licence-row]", 1).await;
+    let res = app
+        .client
+        .post(app.url("/api/license/validate"))
+        .json(&json!({"license_key": key.trim(), "domain": "billing.u.example"}))
+        .send()
+        .await
+        .expect("validate");
+    let verdict: Value = res.json().await.expect("verdict");
+    assert_eq!(verdict["status"], "valid", "{verdict}");
+    browser.screenshot("licences").await;
+    dismiss_toasts(&browser).await;
+    browser.click("[data-test=licence-revoke]").await;
+    browser.click("[data-test=confirm-yes]").await;
+    browser
+        .wait_for_text("[data-test=licence-row]", "revoked")
+        .await;
+    assert!(!browser.exists("[data-test=licence-revoke]").await);
+    let verdict: Value = app
+        .client
+        .post(app.url("/api/license/validate"))
+        .json(&json!({"license_key": key.trim(), "domain": "billing.u.example"}))
+        .send()
+        .await
+        .expect("validate")
+        .json()
+        .await
+        .expect("verdict");
+    assert_ne!(verdict["status"], "valid", "a revoked licence: {verdict}");
     browser.close().await;
 }

@@ -470,7 +470,7 @@ async function renderLicences(ctx, root) {
         domain.value = '';
         expires.value = '';
         clear(keyRegion);
-        keyRegion.append(secretOnce(ui, `Licence key for ${issued.licence.domain}`, issued.license_key, 'licence-key'));
+        keyRegion.append(secretOnce(ui, `Licence key for ${issued.domain}`, issued.license_key, 'licence-key'));
         await reload();
       } catch (err) {
         showError(ui, issueError, err);
