@@ -259,6 +259,8 @@ async fn an_admin_signs_in_with_mfa_reviews_the_queue_and_connects_whmcs() {
     browser.open("/").await;
 
     // First sign-in: the role requires MFA, so enrolment comes first.
+    browser.test_id("login-email").await;
+    browser.screenshot("sign-in").await;
     sign_in(&browser, "admin@a.example").await;
     let secret = browser
         .test_id("mfa-secret")
@@ -499,8 +501,38 @@ async fn a_read_only_user_sees_no_approve_button_and_the_server_refuses_anyway()
             "a read-only user sees no {control} button"
         );
     }
-    // The shortcut does nothing either.
+    // The shortcut does nothing either; moving through the queue and the help still work.
     browser.press("a").await;
+    browser.press("j").await;
+    browser
+        .wait_until(
+            "j selects the next suggestion",
+            &format!(
+                "document.activeElement.dataset.id !== '{first}' && document.activeElement.getAttribute('aria-current') === 'true'"
+            ),
+        )
+        .await;
+    browser.press("k").await;
+    browser
+        .wait_until(
+            "k goes back",
+            &format!("document.activeElement.dataset.id === '{first}'"),
+        )
+        .await;
+    browser.press("?").await;
+    let help = browser.test_id("shortcuts-dialog").await;
+    let text = help.text().await.expect("help text");
+    assert!(
+        text.contains("Next suggestion") && !text.contains("Approve"),
+        "{text}"
+    );
+    browser.press("\u{e00c}").await; // Escape
+    browser
+        .wait_until(
+            "Escape closes the help",
+            "!document.querySelector('[data-test=shortcuts-dialog]')",
+        )
+        .await;
     // Hidden is not the protection: the server refuses the call from this very session.
     let status = page_fetch(&browser, "POST", &format!("/api/matches/{first}/approve")).await;
     assert_eq!(status, 403);
