@@ -223,6 +223,17 @@ async fn sign_in(browser: &Browser, email: &str) {
     browser.click("[data-test=login-submit]").await;
 }
 
+/// Dismisses the toasts, so screenshots show the page itself.
+async fn shoot(browser: &Browser, name: &str) {
+    browser
+        .eval(
+            "document.querySelectorAll('.toast').forEach((t) => t.remove());",
+            vec![],
+        )
+        .await;
+    browser.screenshot(name).await;
+}
+
 /// A `fetch` from the page with the page's own cookies and CSRF token; the HTTP status.
 async fn page_fetch(browser: &Browser, method: &str, path: &str) -> i64 {
     browser
@@ -260,7 +271,7 @@ async fn an_admin_signs_in_with_mfa_reviews_the_queue_and_connects_whmcs() {
 
     // First sign-in: the role requires MFA, so enrolment comes first.
     browser.test_id("login-email").await;
-    browser.screenshot("sign-in").await;
+    shoot(&browser, "sign-in").await;
     sign_in(&browser, "admin@a.example").await;
     let secret = browser
         .test_id("mfa-secret")
@@ -323,7 +334,7 @@ async fn an_admin_signs_in_with_mfa_reviews_the_queue_and_connects_whmcs() {
         .wait_for_text("[data-test=overview-received-today]", "350.00")
         .await;
     browser.test_id("overview-chart").await;
-    browser.screenshot("overview").await;
+    shoot(&browser, "overview").await;
 
     // The review queue, without page reloads from here on.
     browser.route("#/review").await;
@@ -331,7 +342,7 @@ async fn an_admin_signs_in_with_mfa_reviews_the_queue_and_connects_whmcs() {
     browser
         .eval("window.e2eMarker = 'no reload';", vec![])
         .await;
-    browser.screenshot("review").await;
+    shoot(&browser, "review").await;
     let item = |id: MatchId| format!("[data-test=review-item][data-id=\"{id}\"]");
     let gone = |id: MatchId| {
         format!("!document.querySelector('[data-test=review-item][data-id=\"{id}\"]')")
@@ -444,13 +455,13 @@ async fn an_admin_signs_in_with_mfa_reviews_the_queue_and_connects_whmcs() {
         instances.iter().any(|i| i.base_url == second.base_url()),
         "the second instance is stored"
     );
-    browser.screenshot("connections").await;
+    shoot(&browser, "connections").await;
 
     // The other main pages render and are captured.
     for page in ["transactions", "invoices", "settings", "account"] {
         browser.route(&format!("#/{page}")).await;
         browser.wait_for_page(page).await;
-        browser.screenshot(page).await;
+        shoot(&browser, page).await;
     }
     assert!(b.whmcs.request_count() > 0);
 
@@ -549,6 +560,6 @@ async fn a_read_only_user_sees_no_approve_button_and_the_server_refuses_anyway()
             .expect("links")
             .contains(&json!("nav-review"))
     );
-    browser.screenshot("review").await;
+    shoot(&browser, "review").await;
     browser.close().await;
 }
