@@ -266,7 +266,8 @@ async fn an_admin_signs_in_with_mfa_reviews_the_queue_and_connects_whmcs() {
         panic!("three suggestions expected");
     };
 
-    let browser = Browser::start(&app.address, "admin").await;
+    // A tall laptop window, so the screenshots show whole pages.
+    let browser = Browser::start_sized(&app.address, "admin", (1280, 1400)).await;
     browser.open("/").await;
 
     // First sign-in: the role requires MFA, so enrolment comes first.

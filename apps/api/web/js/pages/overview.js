@@ -84,7 +84,7 @@ function chart(ui, days) {
     ], days.slice().reverse(), { caption: 'Received versus matched per day' }));
 
   return h('section', { class: 'card section', 'aria-labelledby': 'chart-heading' },
-    h('h2', { class: 'card-title', id: 'chart-heading' }, 'Received versus matched, last 14 days'),
+    h('h2', { class: 'card-title', id: 'chart-heading' }, 'Payments received and matched per day, last 14 days'),
     svg,
     h('div', { class: 'legend', 'aria-hidden': 'true' },
       h('span', null, h('span', { class: 'legend-swatch legend-received' }), 'Received'),
