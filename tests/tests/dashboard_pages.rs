@@ -78,6 +78,111 @@ async fn stripe() -> MockServer {
     server
 }
 
+const INSTITUTION: &str = "MONZO_MONZGB2L";
+const REQUISITION: &str = "d3a8b0f2-4c6e-4d9a-b2f7-8e0c1a3d5b72";
+const BANK_ACCOUNT: &str = "5f2c8d0e-3a7b-4e4f-9b6c-2d1a0f8e7b63";
+const BANK_IBAN: &str = "GB33BUKB20201555555555";
+
+fn gc_answer(body: &Value) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "application/json")
+        .insert_header("HTTP_X_RATELIMIT_LIMIT", "100")
+        .insert_header("HTTP_X_RATELIMIT_REMAINING", "99")
+        .insert_header("HTTP_X_RATELIMIT_RESET", "59")
+        .insert_header("HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_LIMIT", "4")
+        .insert_header("HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_REMAINING", "3")
+        .insert_header("HTTP_X_RATELIMIT_ACCOUNT_SUCCESS_RESET", "86000")
+        .set_body_json(body)
+}
+
+fn gc_requisition(server: &MockServer, status: &str, reference: &str, accounts: &[&str]) -> Value {
+    json!({
+        "id": REQUISITION, "created": "2026-11-20T09:14:28.002117Z",
+        "redirect": "http://localhost:8080/api/gocardless/callback", "status": status,
+        "institution_id": INSTITUTION, "agreement": "7b1f5d3a-0e2c-4a8b-9d6f-3c5e7a9b1d20",
+        "reference": reference, "accounts": accounts, "user_language": "EN",
+        // The "bank": a page of the mock, so the browser really goes somewhere.
+        "link": format!("{}/consent/{REQUISITION}", server.uri()),
+        "ssn": null, "account_selection": false, "redirect_immediate": false
+    })
+}
+
+/// A GoCardless with one bank in GB (Monzo) whose consent page is served by the mock itself.
+async fn gocardless() -> MockServer {
+    let server = MockServer::start().await;
+    let agreement = json!({
+        "id": "7b1f5d3a-0e2c-4a8b-9d6f-3c5e7a9b1d20", "created": "2026-11-20T09:14:27.418306Z",
+        "institution_id": INSTITUTION, "max_historical_days": 730, "access_valid_for_days": 180,
+        "access_scope": ["balances", "details", "transactions"],
+        "accepted": "2026-11-20T09:20:00Z", "reconfirmation": false
+    });
+    let institution = json!({
+        "id": INSTITUTION, "name": "Monzo Bank", "bic": "MONZGB2L",
+        "transaction_total_days": "730", "max_access_valid_for_days": "180", "countries": ["GB"],
+        "logo": "https://cdn-logos.gocardless.com/ais/MONZO_MONZGB2L.png",
+        "supported_payments": {}, "supported_features": [], "identification_codes": []
+    });
+    for (verb, at, body) in [
+        (
+            "POST",
+            "/token/new/".to_owned(),
+            json!({"access": "YWNjZXNz", "access_expires": 86400,
+            "refresh": "cmVmcmVzaA", "refresh_expires": 2_592_000}),
+        ),
+        (
+            "GET",
+            "/institutions/".to_owned(),
+            json!([institution.clone()]),
+        ),
+        (
+            "GET",
+            format!("/institutions/{INSTITUTION}/"),
+            institution.clone(),
+        ),
+        ("POST", "/agreements/enduser/".to_owned(), agreement.clone()),
+        (
+            "GET",
+            "/agreements/enduser/7b1f5d3a-0e2c-4a8b-9d6f-3c5e7a9b1d20/".to_owned(),
+            agreement.clone(),
+        ),
+        (
+            "POST",
+            "/requisitions/".to_owned(),
+            gc_requisition(&server, "CR", "set-by-request", &[]),
+        ),
+        (
+            "GET",
+            format!("/accounts/{BANK_ACCOUNT}/details/"),
+            json!({"account": {
+            "resourceId": "res-1", "iban": BANK_IBAN, "currency": "GBP",
+            "ownerName": "Harbour Hosting Ltd", "name": "Business Current", "cashAccountType": "CACC"}}),
+        ),
+        (
+            "GET",
+            format!("/accounts/{BANK_ACCOUNT}/balances/"),
+            json!({"balances": [
+            {"balanceAmount": {"amount": "18425.07", "currency": "GBP"},
+             "balanceType": "interimAvailable", "referenceDate": "2026-11-21"}]}),
+        ),
+    ] {
+        Mock::given(method(verb))
+            .and(path(at))
+            .respond_with(gc_answer(&body))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(format!("/consent/{REQUISITION}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string("<!doctype html><title>Your bank</title><p>Allow access?</p>"),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
 /// A tenant's books: WHMCS with three open invoices, a bank account, three credits the engine
 /// suggests matches for and a debit from a statement.
 struct Books {
@@ -614,10 +719,15 @@ async fn an_admin_works_the_transactions_invoices_connections_and_settings_pages
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_account_manager_sees_no_user_or_api_key_management() {
+async fn an_account_manager_links_a_bank_but_sees_no_user_or_api_key_management() {
+    let gc = gocardless().await;
     let app = TestApp::builder()
         .sqlite()
         .env("RATE_LIMIT_AUTH", "1000/minute")
+        .env("RATE_LIMIT_BANK", "1000/minute")
+        .env("GOCARDLESS_BASE_URL", &gc.uri())
+        .env("GOCARDLESS_CLIENT_ID", "pages-secret-id")
+        .env("GOCARDLESS_CLIENT_SECRET", "pages-secret-key")
         .spawn()
         .await;
     let (admin, _) = app
@@ -662,6 +772,62 @@ async fn an_account_manager_sees_no_user_or_api_key_management() {
     browser.test_id("connect-stripe").await;
     browser.test_id("connect-bank").await;
     assert!(!browser.exists("[data-test=connect-whmcs]").await);
+
+    // Link a bank: a country, then one of its banks, then off to the bank.
+    browser.click("[data-test=connect-bank]").await;
+    choose(&browser, "[data-test=bank-country]", "GB").await;
+    succeeded(
+        &browser,
+        &format!("[data-test=bank-institution] option[value=\"{INSTITUTION}\"]"),
+        "[data-test=bank-connect-error]",
+    )
+    .await;
+    choose(&browser, "[data-test=bank-institution]", INSTITUTION).await;
+    browser.click("[data-test=bank-connect]").await;
+    let consent = format!("{}/consent/{REQUISITION}", gc.uri());
+    browser
+        .wait_until(
+            "the browser is at the bank",
+            &format!("location.href === '{consent}'"),
+        )
+        .await;
+    // The bank says yes and sends the browser back through the callback.
+    let asked = gc
+        .received_requests()
+        .await
+        .expect("requests recorded")
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == "/requisitions/")
+        .expect("a requisition was created");
+    let body: Value = serde_json::from_slice(&asked.body).expect("requisition body");
+    let connection = body["reference"]
+        .as_str()
+        .expect("our reference")
+        .to_owned();
+    Mock::given(method("GET"))
+        .and(path(format!("/requisitions/{REQUISITION}/")))
+        .respond_with(gc_answer(&gc_requisition(
+            &gc,
+            "LN",
+            &connection,
+            &[BANK_ACCOUNT],
+        )))
+        .mount(&gc)
+        .await;
+    browser
+        .open(&format!("/api/gocardless/callback?ref={connection}"))
+        .await;
+    browser.wait_for_page("connections").await;
+    browser
+        .wait_for_text("[data-test=bank-return]", "linked")
+        .await;
+    browser
+        .wait_for_text("[data-test=bank-account]", BANK_IBAN)
+        .await;
+    assert_eq!(
+        browser.eval("return location.hash;", vec![]).await,
+        json!("#/connections?bank=linked")
+    );
     browser.screenshot("connections").await;
     // And the server refuses the user list to this session anyway.
     let status = browser

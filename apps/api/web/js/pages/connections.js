@@ -163,7 +163,7 @@ function bankConnectForm(ctx) {
       if (mine !== seq) return;
       ui.clear(bank);
       bank.append(h('option', { value: '' }, banks.length ? 'Choose your bank' : 'No banks for this country'),
-        banks.map((b) => h('option', { value: b.id }, b.bic ? `${b.name} (${b.bic})` : b.name)));
+        ...banks.map((b) => h('option', { value: b.id }, b.bic ? `${b.name} (${b.bic})` : b.name)));
       bank.disabled = banks.length === 0;
     } catch (err) {
       if (mine !== seq) return;
