@@ -416,10 +416,10 @@ async fn transactions_are_filtered_searched_and_show_their_history_on(backend: B
         "{ignored}"
     );
     let events = ignored["history"].as_array().expect("history");
-    let last = events.last().expect("an event");
-    assert_eq!(last["action"], "transaction.ignored");
-    assert_eq!(last["target"], json!(format!("transaction:{mystery}")));
-    assert_eq!(last["detail"]["counterparty"], "Mystery Corp");
+    let latest = events.last().expect("an event");
+    assert_eq!(latest["action"], "transaction.ignored");
+    assert_eq!(latest["target"], json!(format!("transaction:{mystery}")));
+    assert_eq!(latest["detail"]["counterparty"], "Mystery Corp");
 
     // Nobody else's, and nothing that is not an id.
     let (other, _) = s
