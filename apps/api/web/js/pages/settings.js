@@ -512,8 +512,8 @@ async function renderAudit(ctx, root) {
   const action = h('input', { type: 'text', id: 'audit-action', value: filters.action, list: 'audit-prefixes', placeholder: 'auth. or match.approved', dataset: { test: 'audit-action' } });
   const actor = h('input', { type: 'text', value: filters.actor, placeholder: 'user:<id>, api_key:<id>, system', dataset: { test: 'audit-actor' } });
   const target = h('input', { type: 'text', value: filters.target, placeholder: 'match:<id>', dataset: { test: 'audit-target' } });
-  const from = h('input', { type: 'datetime-local', value: toLocal(filters.from), dataset: { test: 'audit-from' } });
-  const to = h('input', { type: 'datetime-local', value: toLocal(filters.to), dataset: { test: 'audit-to' } });
+  const from = h('input', { type: 'datetime-local', class: 'input', value: toLocal(filters.from), dataset: { test: 'audit-from' } });
+  const to = h('input', { type: 'datetime-local', class: 'input', value: toLocal(filters.to), dataset: { test: 'audit-to' } });
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter the audit log' },
     h('datalist', { id: 'audit-prefixes' }, AUDIT_PREFIXES.map((a) => h('option', { value: a }))),
     ui.field('Action starts with', action),
