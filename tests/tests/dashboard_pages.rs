@@ -650,6 +650,41 @@ async fn an_admin_works_the_transactions_invoices_connections_and_settings_pages
         .await;
     assert_eq!(count(&browser, "[data-test=whmcs-instance]").await, 1);
     assert_eq!(count(&browser, "[data-test=bank-account]").await, 1);
+    browser
+        .wait_for_text("[data-test=stripe-account]", "Not set")
+        .await;
+    // Set the webhook secret Stripe shows for that endpoint.
+    dismiss_toasts(&browser).await;
+    browser.click("[data-test=stripe-rotate]").await;
+    browser
+        .fill(
+            "[data-test=stripe-new-secret]",
+            "whsec_PagesSecretCurrent0123456789",
+        )
+        .await;
+    browser.click("[data-test=stripe-save-secret]").await;
+    browser
+        .wait_until(
+            "the secret is set",
+            "document.querySelector('[data-test=stripe-account]').textContent.includes('Rotate webhook secret')",
+        )
+        .await;
+    let listed: Value = app
+        .call(Method::GET, "/api/stripe/accounts", &token, None)
+        .await
+        .json()
+        .await
+        .expect("accounts");
+    assert_eq!(listed["items"][0]["has_webhook_secret"], json!(true));
+    // A sync Stripe fails (the mock knows no charges) says so next to the account.
+    dismiss_toasts(&browser).await;
+    browser.click("[data-test=stripe-sync]").await;
+    browser
+        .wait_until(
+            "the sync error is shown",
+            "document.querySelector('[data-test=stripe-error]') && !document.querySelector('[data-test=stripe-error]').hidden",
+        )
+        .await;
     browser.screenshot("connections").await;
 
     // API keys: create one, see its secret once, revoke it.
