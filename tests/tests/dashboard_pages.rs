@@ -1061,6 +1061,36 @@ async fn an_admin_manages_users_and_whmcs_and_an_operator_issues_licences() {
         .expect("validate");
     let verdict: Value = res.json().await.expect("verdict");
     assert_eq!(verdict["status"], "valid", "{verdict}");
+    // Move it to another domain with an expiry.
+    browser
+        .fill("[data-test=licence-domain]", "pay.u.example")
+        .await;
+    browser
+        .eval(
+            "const e = document.querySelector('[data-test=licence-expires]'); e.value = '2031-06-30';",
+            vec![],
+        )
+        .await;
+    dismiss_toasts(&browser).await;
+    browser.click("[data-test=licence-save]").await;
+    browser.wait_for_text("#toasts", "licence is saved").await;
+    let verdict: Value = app
+        .client
+        .post(app.url("/api/license/validate"))
+        .json(&json!({"license_key": key.trim(), "domain": "pay.u.example"}))
+        .send()
+        .await
+        .expect("validate")
+        .json()
+        .await
+        .expect("verdict");
+    assert_eq!(verdict["status"], "valid", "on the new domain: {verdict}");
+    browser
+        .wait_until(
+            "the new expiry is shown",
+            "document.querySelector('[data-test=licence-expires]').value === '2031-06-30'",
+        )
+        .await;
     browser.screenshot("licences").await;
     dismiss_toasts(&browser).await;
     browser.click("[data-test=licence-revoke]").await;
