@@ -873,6 +873,33 @@ async fn an_account_manager_links_a_bank_but_sees_no_user_or_api_key_management(
         )
         .await;
     assert_eq!(status, json!(403));
+    // On a phone the pages fit the screen: wide tables scroll inside their frame.
+    browser
+        .client
+        .set_window_size(390, 844)
+        .await
+        .expect("a phone-sized window");
+    browser
+        .wait_until(
+            "the navigation slides out of the way",
+            "document.querySelector('#nav').getBoundingClientRect().right <= 1",
+        )
+        .await;
+    for page in ["connections", "transactions", "invoices", "settings"] {
+        browser.route(&format!("#/{page}?phone=1")).await;
+        browser.wait_for_page(page).await;
+        assert_eq!(
+            browser
+                .eval(
+                    "return document.documentElement.scrollWidth <= window.innerWidth;",
+                    vec![]
+                )
+                .await,
+            json!(true),
+            "the {page} page is wider than a phone"
+        );
+        browser.screenshot(&format!("{page}-phone")).await;
+    }
     browser.close().await;
 }
 
