@@ -330,6 +330,6 @@ pub async fn link(app: &TestApp, gc: &GoCardless, token: &str, accounts: &[&str]
         .get(&format!("/api/gocardless/callback?ref={connection}"))
         .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/?bank=linked");
+    assert_eq!(res.headers()["location"], "/#/connections?bank=linked");
     connection
 }

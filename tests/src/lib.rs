@@ -31,6 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub mod gocardless;
+pub mod browser;
 
 /// Which database backs the app under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,6 +300,7 @@ impl TestAppBuilder {
             job_handlers,
             platform_stats: Arc::new(store.clone()),
             sync_targets: Arc::new(store.clone()),
+            overview: Arc::new(store.clone()),
             banking,
             stripe: stripe_ports,
             reconciliation: reconciliation.clone(),

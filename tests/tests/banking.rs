@@ -644,7 +644,7 @@ async fn a_rejected_link_is_recorded_and_redirects_as_failed() {
         ))
         .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/?bank=failed");
+    assert_eq!(res.headers()["location"], "/#/connections?bank=failed");
     assert!(accounts(&app, &token).await.is_empty());
     assert!(
         app.store_actions_of("admin@a.example")
@@ -733,7 +733,7 @@ async fn disconnect_revokes_and_reconnect_keeps_the_accounts() {
     let res = app
         .get(&format!("/api/gocardless/callback?ref={reference}"))
         .await;
-    assert_eq!(res.headers()["location"], "/?bank=linked");
+    assert_eq!(res.headers()["location"], "/#/connections?bank=linked");
     let listed = accounts(&app, &token).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], a1.as_str());

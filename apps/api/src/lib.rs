@@ -19,4 +19,5 @@ pub mod routes;
 pub mod startup;
 pub mod stripe_seed;
 pub mod telemetry;
+pub mod web;
 pub mod wiring;

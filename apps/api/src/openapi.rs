@@ -70,6 +70,7 @@ use utoipa::OpenApi;
         crate::routes::reconciliation::sync_whmcs,
         crate::routes::reconciliation::list_invoices,
         crate::routes::reconciliation::list_transactions,
+        crate::routes::reconciliation::get_transaction,
         crate::routes::reconciliation::ignore_transaction,
         crate::routes::reconciliation::get_settings,
         crate::routes::reconciliation::put_settings,
@@ -80,6 +81,7 @@ use utoipa::OpenApi;
         crate::routes::reconciliation::reject,
         crate::routes::reconciliation::undo,
         crate::routes::reconciliation::manual_match,
+        crate::routes::overview::overview,
     ),
     components(schemas(
         crate::problem::Problem,
@@ -155,6 +157,13 @@ use utoipa::OpenApi;
         crate::routes::reconciliation::PutSettings,
         crate::routes::reconciliation::ManualAllocationBody,
         crate::routes::reconciliation::ManualMatchBody,
+        crate::routes::overview::OverviewView,
+        crate::routes::overview::AmountView,
+        crate::routes::overview::ReceivedView,
+        crate::routes::overview::AttentionView,
+        crate::routes::overview::ConnectionView,
+        crate::routes::overview::DayView,
+        crate::routes::overview::LastSyncView,
     )),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -167,6 +176,7 @@ use utoipa::OpenApi;
         (name = "banking", description = "Open banking through GoCardless: banks, links, accounts, transactions, sync"),
         (name = "stripe", description = "Stripe connections, payments, payouts and webhooks"),
         (name = "reconciliation", description = "WHMCS instances, invoices, transactions, matches and their application to WHMCS"),
+        (name = "overview", description = "The dashboard's figures: money received, matching, review queue, connections"),
     )
 )]
 pub struct ApiDoc;

@@ -15,7 +15,7 @@ use actix_web::{App, HttpResponse, web};
 
 use payymo_ports::crypto::FieldCipher;
 use payymo_ports::health::DatabaseHealth;
-use payymo_ports::storage::{JobQueue, PlatformStats};
+use payymo_ports::storage::{JobQueue, OverviewStore, PlatformStats};
 use payymo_services::banking::{BankingConfig, BankingPorts, BankingService};
 use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityService};
 use payymo_services::jobs::{JobHandler, JobRunner, RunnerConfig};
@@ -57,6 +57,8 @@ pub struct Adapters {
     pub job_handlers: Vec<Arc<dyn JobHandler>>,
     /// Platform-wide counts (`/api/admin/stats`).
     pub platform_stats: Arc<dyn PlatformStats>,
+    /// The facts behind the tenant overview (`/api/overview`).
+    pub overview: Arc<dyn OverviewStore>,
     /// Open banking (GoCardless): the feed, when configured, and its stores.
     pub banking: BankingPorts,
     /// The ports of the Stripe service.
@@ -128,6 +130,10 @@ impl Application {
         let job_clock = Arc::clone(&adapters.identity.clock);
         let job_ids = Arc::clone(&adapters.identity.ids);
         let licence_service = LicenceService::new(LicencePorts::from_identity(&adapters.identity));
+        let overview = payymo_services::overview::OverviewService::new(
+            Arc::clone(&adapters.overview),
+            Arc::clone(&adapters.identity.clock),
+        );
         let shutdown_timeout = settings.shutdown_timeout;
         let identity = IdentityService::new(
             adapters.identity,
@@ -200,6 +206,7 @@ impl Application {
             licences: web::Data::new(licence_service),
             jobs: web::Data::new(adapters.jobs),
             platform_stats: web::Data::new(adapters.platform_stats),
+            overview: web::Data::new(overview),
         };
         let server = actix_web::HttpServer::new(move || build_app(state.clone(), extra.clone()))
             .listen(listener)?
@@ -381,6 +388,7 @@ struct SharedState {
     banking: web::Data<BankingService>,
     stripe: web::Data<payymo_services::stripe::StripeService>,
     reconciliation: web::Data<ReconciliationService>,
+    overview: web::Data<payymo_services::overview::OverviewService>,
 }
 
 fn build_app(
@@ -412,6 +420,7 @@ fn build_app(
         banking,
         stripe,
         reconciliation,
+        overview,
     } = state;
     let max_body = settings.max_body_bytes;
     let mut app = App::new()
@@ -431,6 +440,7 @@ fn build_app(
         .app_data(banking)
         .app_data(stripe)
         .app_data(reconciliation)
+        .app_data(overview)
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body)
@@ -470,7 +480,9 @@ fn build_app(
         .configure(platform::configure)
         .configure(banking_routes::configure)
         .configure(stripe_routes::configure)
-        .configure(crate::routes::reconciliation::configure);
+        .configure(crate::routes::reconciliation::configure)
+        .configure(crate::routes::overview::configure)
+        .configure(crate::web::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }

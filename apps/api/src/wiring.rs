@@ -241,6 +241,7 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         jobs: Arc::new(store.clone()),
         platform_stats: Arc::new(store.clone()),
         sync_targets: Arc::new(store.clone()),
+        overview: Arc::new(store.clone()),
         banking,
     })
 }

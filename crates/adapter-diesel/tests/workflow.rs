@@ -28,8 +28,9 @@ use payymo_domain::outbox::ApplicationState;
 use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
-    ConnectionStore, InvoiceStore, MatchNotes, MatchStore, NewTransaction, StoreError, StoredMatch,
-    TenantStore, TransactionMatchState, TransactionStore, WhmcsOptions, WorkflowStore,
+    ConnectionStore, InvoiceListQuery, InvoiceScope, InvoiceStore, MatchNotes, MatchStore,
+    NewTransaction, StoreError, StoredMatch, TenantStore, TransactionListQuery,
+    TransactionMatchState, TransactionStore, WhmcsOptions, WorkflowStore,
 };
 use payymo_test_support::TestDatabase;
 use uuid::Uuid;
@@ -457,7 +458,15 @@ async fn lists_page_newest_first_within_the_tenant(f: Fixture) {
     // Transactions by state.
     let suggested = f
         .store
-        .list_transactions(a.tenant, Some(TransactionMatchState::Suggested), None, 10)
+        .list_transactions(
+            a.tenant,
+            &TransactionListQuery {
+                state: Some(TransactionMatchState::Suggested),
+                ..TransactionListQuery::default()
+            },
+            None,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -466,14 +475,14 @@ async fn lists_page_newest_first_within_the_tenant(f: Fixture) {
     );
     let all = f
         .store
-        .list_transactions(a.tenant, None, None, 10)
+        .list_transactions(a.tenant, &TransactionListQuery::default(), None, 10)
         .await
         .unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[2].1, TransactionMatchState::Matched);
     assert!(
         f.store
-            .list_transactions(b.tenant, None, None, 10)
+            .list_transactions(b.tenant, &TransactionListQuery::default(), None, 10)
             .await
             .unwrap()
             .is_empty()
@@ -498,14 +507,30 @@ async fn lists_page_newest_first_within_the_tenant(f: Fixture) {
     let paid = invoice(&f, &a, "999", InvoiceStatus::Paid).await;
     let listed = f
         .store
-        .list_invoices(a.tenant, at(0), None, 10)
+        .list_invoices(
+            a.tenant,
+            &InvoiceListQuery {
+                scope: InvoiceScope::Current { paid_since: at(0) },
+                text: None,
+            },
+            None,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(listed.len(), 4);
     assert!(listed.iter().any(|i| i.id == paid));
     let listed = f
         .store
-        .list_invoices(a.tenant, at(60), None, 10)
+        .list_invoices(
+            a.tenant,
+            &InvoiceListQuery {
+                scope: InvoiceScope::Current { paid_since: at(60) },
+                text: None,
+            },
+            None,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(listed.len(), 3);

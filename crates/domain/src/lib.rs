@@ -14,6 +14,7 @@ pub mod matching;
 pub mod money;
 pub mod network;
 pub mod outbox;
+pub mod overview;
 pub mod password_policy;
 pub mod payout_matching;
 pub mod tenant;

@@ -4,7 +4,9 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, web};
 use payymo_domain::ids::SessionId;
 use payymo_domain::user::Role;
-use payymo_services::identity::{LoginOutcome, PrincipalKind, TokenPair};
+use payymo_services::identity::{
+    LoginOutcome, Permission, PrincipalKind, TokenPair, role_allows, role_requires_mfa,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -104,6 +106,11 @@ pub struct MeResponse {
     pub mfa_enabled: bool,
     /// The current session.
     pub session_id: String,
+    /// The permissions the caller holds now (none but enrolling while its role requires MFA
+    /// and none is enrolled), e.g. `tenant:read`, `matches:decide`.
+    pub permissions: Vec<&'static str>,
+    /// Whether the role requires MFA (`financial_admin`, `system_admin`).
+    pub mfa_required: bool,
 }
 
 fn cookie(name: &'static str, value: String, http_only: bool) -> Cookie<'static> {
@@ -525,6 +532,16 @@ pub async fn me(who: Authenticated) -> Result<HttpResponse, ApiError> {
             "an API key is not a user; /api/auth/me is for signed-in users",
         ));
     };
+    let mfa_required = role_requires_mfa(p.role);
+    let permissions = if mfa_required && !p.mfa_enrolled {
+        Vec::new()
+    } else {
+        Permission::ALL
+            .into_iter()
+            .filter(|permission| role_allows(p.role, *permission))
+            .map(Permission::as_str)
+            .collect()
+    };
     Ok(HttpResponse::Ok().json(MeResponse {
         id: user.to_string(),
         tenant_id: p.tenant.to_string(),
@@ -532,6 +549,8 @@ pub async fn me(who: Authenticated) -> Result<HttpResponse, ApiError> {
         role: p.role,
         mfa_enabled: p.mfa_enrolled,
         session_id: session.to_string(),
+        permissions,
+        mfa_required,
     }))
 }
 

@@ -205,7 +205,8 @@ pub struct CallbackQuery {
 }
 
 /// Where GoCardless sends the account holder back: records the link's outcome and redirects to
-/// the dashboard with `?bank=linked`, `?bank=pending` or `?bank=failed`.
+/// the dashboard's connections page with `bank=linked`, `bank=pending` or `bank=failed`
+/// (`/#/connections?bank=linked`).
 #[utoipa::path(get, path = "/api/gocardless/callback", tag = "banking", params(CallbackQuery),
     responses(
         (status = 303, description = "Back to the dashboard"),
@@ -237,7 +238,7 @@ pub async fn callback(
         CallbackOutcome::Failed => "failed",
     };
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("/?bank={word}")))
+        .insert_header((header::LOCATION, format!("/#/connections?bank={word}")))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
 }

@@ -9,6 +9,7 @@ pub mod docs;
 pub mod health;
 pub mod jwks;
 pub mod licences;
+pub mod overview;
 pub mod platform;
 pub mod reconciliation;
 pub mod stripe;

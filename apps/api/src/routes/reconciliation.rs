@@ -3,16 +3,18 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use payymo_domain::ids::{ConnectionId, InvoiceId, MatchId, TransactionId};
+use payymo_domain::invoice::Invoice;
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::Confidence;
 use payymo_domain::money::{Currency, Money};
+use payymo_domain::transaction::TransactionSource;
 use payymo_ports::invoice_ledger::LedgerError;
 use payymo_ports::storage::TransactionMatchState;
 use payymo_services::identity::Permission;
 use payymo_services::reconciliation::{
-    Caller, InvoiceItem, ManualAllocation, MatchItem, NewWhmcsInstance, ReconciliationError,
-    ReconciliationService, SettingsUpdate, SettingsView, TransactionFilter, TransactionItem,
-    WhmcsInstanceView,
+    Caller, InvoiceItem, InvoiceSearch, InvoiceStatusFilter, ManualAllocation, MatchItem,
+    NewWhmcsInstance, ReconciliationError, ReconciliationService, SettingsUpdate, SettingsView,
+    TransactionDetail, TransactionFilter, TransactionItem, TransactionSearch, WhmcsInstanceView,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -278,21 +280,57 @@ fn invoice_body(item: InvoiceItem) -> Value {
     })
 }
 
-/// Open and recently paid invoices, with what Payymo matched to them. Permission `tenant:read`.
-#[utoipa::path(get, path = "/api/invoices", tag = "reconciliation", params(PageParams),
+/// `GET /api/invoices` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InvoiceQuery {
+    /// Invoice number, client name or company (case-insensitive substring), or an amount equal
+    /// to the balance or the total (`"50.00"`); at most 200 characters.
+    pub q: Option<String>,
+    /// `open` (still accepting payment), `paid`, or `all`; without it, the open ones and those
+    /// paid recently.
+    pub status: Option<String>,
+    /// Items per page, 1 to 200.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Invoices (by default the open and recently paid ones), newest first, optionally searched,
+/// with what Payymo matched to them. Permission `tenant:read`.
+#[utoipa::path(get, path = "/api/invoices", tag = "reconciliation", params(InvoiceQuery),
     responses(
         (status = 200, description = "A page of invoices", body = Value),
+        (status = 400, description = "Unknown status or search too long", body = crate::problem::Problem, content_type = P),
         (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
     ))]
 pub async fn list_invoices(
     req: HttpRequest,
     who: Authenticated,
-    query: web::Query<PageParams>,
+    query: web::Query<InvoiceQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
-    let page = query.validate()?;
+    let query = query.into_inner();
+    let status = match query.status.as_deref() {
+        None | Some("") => InvoiceStatusFilter::Current,
+        Some("open") => InvoiceStatusFilter::Open,
+        Some("paid") => InvoiceStatusFilter::Paid,
+        Some("all") => InvoiceStatusFilter::All,
+        Some(_) => return Err(field_error("status", "one of open, paid, all")),
+    };
+    let page = PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .validate()?;
     let items = svc
-        .list_invoices(&caller, cursor_id::<InvoiceId>(page.after)?, page.limit + 1)
+        .list_invoices(
+            &caller,
+            InvoiceSearch { status, q: query.q },
+            cursor_id::<InvoiceId>(page.after)?,
+            page.limit + 1,
+        )
         .await?;
     let page = Page::from_overfetch(items, page.limit, |i| i.invoice.id.to_string());
     Ok(HttpResponse::Ok().json(json!({
@@ -308,6 +346,11 @@ pub async fn list_invoices(
 pub struct TransactionQuery {
     /// `unmatched`, `suggested`, `applied` or `ignored`.
     pub status: Option<String>,
+    /// `bank`, `stripe`, `statement` or `import`.
+    pub source: Option<String>,
+    /// Counterparty name or IBAN, remittance text or reference (case-insensitive substring), or
+    /// the amount (`"50.00"`, credit or debit); at most 200 characters.
+    pub q: Option<String>,
     /// Items per page, 1 to 200.
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
@@ -323,8 +366,8 @@ fn tx_status(state: TransactionMatchState) -> &'static str {
     }
 }
 
-fn transaction_body(item: TransactionItem) -> Value {
-    let t = item.transaction;
+fn transaction_body(item: &TransactionItem) -> Value {
+    let t = &item.transaction;
     json!({
         "id": t.id,
         "source": t.source,
@@ -339,11 +382,13 @@ fn transaction_body(item: TransactionItem) -> Value {
     })
 }
 
-/// Bank and Stripe transactions, newest first, optionally by status. Permission `tenant:read`.
+/// Bank, Stripe and statement transactions, newest first, optionally by status and source and
+/// searched. Permission `tenant:read`.
 #[utoipa::path(get, path = "/api/transactions", tag = "reconciliation", params(TransactionQuery),
     responses(
         (status = 200, description = "A page of transactions", body = Value),
-        (status = 400, description = "Unknown status", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Unknown status or source, or search too long", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
     ))]
 pub async fn list_transactions(
     req: HttpRequest,
@@ -368,6 +413,19 @@ pub async fn list_transactions(
             ));
         }
     };
+    let source = match query.source.as_deref() {
+        None | Some("") => None,
+        Some("bank") => Some(TransactionSource::Bank),
+        Some("stripe") => Some(TransactionSource::Stripe),
+        Some("statement") => Some(TransactionSource::Statement),
+        Some("import") => Some(TransactionSource::Import),
+        Some(_) => {
+            return Err(field_error(
+                "source",
+                "one of bank, stripe, statement, import",
+            ));
+        }
+    };
     let page = PageParams {
         limit: query.limit,
         cursor: query.cursor,
@@ -376,16 +434,75 @@ pub async fn list_transactions(
     let items = svc
         .list_transactions(
             &caller,
-            filter,
+            TransactionSearch {
+                status: filter,
+                source,
+                q: query.q,
+            },
             cursor_id::<TransactionId>(page.after)?,
             page.limit + 1,
         )
         .await?;
     let page = Page::from_overfetch(items, page.limit, |t| t.transaction.id.to_string());
     Ok(HttpResponse::Ok().json(json!({
-        "items": page.items.into_iter().map(transaction_body).collect::<Vec<_>>(),
+        "items": page.items.iter().map(transaction_body).collect::<Vec<_>>(),
         "page": page.page,
     })))
+}
+
+fn detail_body(detail: &TransactionDetail) -> Value {
+    let mut body = transaction_body(&detail.item);
+    if let Value::Object(fields) = &mut body {
+        fields.insert(
+            "matches".into(),
+            detail.matches.iter().map(match_body).collect(),
+        );
+        fields.insert(
+            "invoices".into(),
+            detail.invoices.iter().map(invoice_summary).collect(),
+        );
+        fields.insert(
+            "history".into(),
+            detail
+                .history
+                .iter()
+                .map(|e| {
+                    json!({
+                        "id": e.id,
+                        "occurred_at": e.occurred_at.to_rfc3339(),
+                        "actor": e.actor,
+                        "action": e.action,
+                        "target": e.target,
+                        "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
+                    })
+                })
+                .collect(),
+        );
+    }
+    body
+}
+
+/// One transaction with its source, remittance and counterparty, its matches (with allocations
+/// and payment applications), the `invoices` they allocate to, and its `history`: the audit events about it and its matches,
+/// oldest first (`occurred_at`, `actor`, `action`, `target`, `detail`). Permission
+/// `tenant:read`.
+#[utoipa::path(get, path = "/api/transactions/{id}", tag = "reconciliation",
+    params(("id" = String, Path, description = "Transaction id")),
+    responses(
+        (status = 200, description = "The transaction with matches and history", body = Value),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 404, description = "No such transaction", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn get_transaction(
+    req: HttpRequest,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    let detail = svc
+        .transaction_detail(&caller, parse_id::<TransactionId>(&path)?)
+        .await?;
+    Ok(HttpResponse::Ok().json(detail_body(&detail)))
 }
 
 /// Marks a transaction as needing no invoice. Permission `matches:decide`.
@@ -519,6 +636,22 @@ fn match_body(item: &MatchItem) -> Value {
         })).collect::<Vec<_>>(),
         "failure_reason": item.notes.failure_reason,
         "undo_instructions": item.notes.undo_instructions,
+        "transaction": item.transaction.as_ref().map(transaction_body),
+        "invoices": item.invoices.iter().map(invoice_summary).collect::<Vec<_>>(),
+    })
+}
+
+/// An invoice without what is matched to it (inside a match or a transaction).
+fn invoice_summary(i: &Invoice) -> Value {
+    json!({
+        "id": i.id,
+        "number": i.number,
+        "client": i.client,
+        "total": i.total,
+        "balance": i.balance,
+        "status": i.status,
+        "date": i.date,
+        "due_date": i.due_date,
     })
 }
 
@@ -535,7 +668,8 @@ pub struct MatchQuery {
     pub cursor: Option<String>,
 }
 
-/// Matches with allocations, confidence and reasons, newest first. Permission `tenant:read`.
+/// Matches with allocations, confidence and reasons, newest first; each with its `transaction`
+/// and the `invoices` it allocates to. Permission `tenant:read`.
 #[utoipa::path(get, path = "/api/matches", tag = "reconciliation", params(MatchQuery),
     responses(
         (status = 200, description = "A page of matches", body = Value),
@@ -748,6 +882,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/whmcs/instances/{id}/sync").route(web::post().to(sync_whmcs)))
     .service(web::resource("/api/invoices").route(web::get().to(list_invoices)))
     .service(web::resource("/api/transactions").route(web::get().to(list_transactions)))
+    .service(web::resource("/api/transactions/{id}").route(web::get().to(get_transaction)))
     .service(
         web::resource("/api/transactions/{id}/ignore").route(web::post().to(ignore_transaction)),
     )

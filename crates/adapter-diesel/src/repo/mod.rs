@@ -5,6 +5,7 @@ mod connections;
 mod encrypted;
 mod identity;
 mod matching;
+mod overview;
 mod platform;
 mod schedule;
 mod stripe;

@@ -6,28 +6,31 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
+use payymo_domain::audit::AuditEvent;
 use payymo_domain::connection::ConnectionStatus;
+use payymo_domain::ids::AuditEventId;
 use payymo_domain::ids::{
     ApplicationId, ConnectionId, InvoiceId, MatchId, TenantId, TransactionId,
 };
 use payymo_domain::invoice::{Invoice, InvoiceClient, InvoiceStatus};
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::{Allocation, Confidence, KnownPayer};
+use payymo_domain::money::Money;
 use payymo_domain::outbox::{ApplicationState, PaymentApplication};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
-    InvoiceAllocationView, MatchNotes, OpenWork, StoreError, StoredMatch, TransactionMatchState,
-    WhmcsOptions, WorkflowStore,
+    InvoiceAllocationView, InvoiceListQuery, InvoiceScope, MatchNotes, OpenWork, StoreError,
+    StoredMatch, TransactionListQuery, TransactionMatchState, WhmcsOptions, WorkflowStore,
 };
 
-use super::transactions::match_state_str;
+use super::transactions::{match_state_str, source_str};
 use super::{WriteTransaction, conflict, corrupt, currency_of, found_rows, money_of, u32_of};
 use crate::DieselStore;
 use crate::error::{DbError, DbResult};
 use crate::schema::{
-    invoices, known_payers, match_allocations, match_notes, matches, payment_application_retries,
-    payment_applications, reconciliation_preferences, tenants, transactions,
-    whmcs_instance_options, whmcs_instances,
+    audit_events, invoices, known_payers, match_allocations, match_notes, matches,
+    payment_application_retries, payment_applications, reconciliation_preferences, tenants,
+    transactions, whmcs_instance_options, whmcs_instances,
 };
 use crate::sql_types::{Ts, Uid};
 
@@ -36,6 +39,59 @@ const MAX_PAGE: i64 = 501;
 
 fn page_limit(limit: u32) -> i64 {
     i64::from(limit).clamp(1, MAX_PAGE)
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower` of a text.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower` of a nullable text.
+    #[sql_name = "lower"]
+    fn lower_opt(
+        x: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// A case-insensitive substring pattern for `LIKE .. ESCAPE '\'`: the searched text in lower
+/// case with LIKE's wildcards escaped (columns are compared through SQL `lower`).
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// The amounts `text` may mean, by minor units, each with the currencies (of those stored) in
+/// which it reads so: "50" is 5000 in EUR and 50 in JPY. Empty when it is not an amount.
+fn amount_candidates(text: &str, currencies: &[String]) -> Vec<(i64, Vec<String>)> {
+    let mut out: Vec<(i64, Vec<String>)> = Vec::new();
+    for code in currencies {
+        let Ok(currency) = currency_of(code) else {
+            continue;
+        };
+        let Ok(amount) = Money::parse(text.trim(), currency) else {
+            continue;
+        };
+        let minor = amount.minor_units();
+        match out.iter_mut().find(|(m, _)| *m == minor) {
+            Some((_, codes)) => codes.push(code.clone()),
+            None => out.push((minor, vec![code.clone()])),
+        }
+    }
+    out
+}
+
+/// The statuses of invoices that still accept payment, as stored.
+fn open_statuses() -> Vec<&'static str> {
+    InvoiceStatus::ALL
+        .into_iter()
+        .filter(InvoiceStatus::accepts_payment)
+        .map(|s| s.as_whmcs())
+        .collect()
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -437,39 +493,142 @@ impl WorkflowStore for DieselStore {
     async fn list_invoices(
         &self,
         tenant: TenantId,
-        paid_since: DateTime<Utc>,
+        query: &InvoiceListQuery,
         after: Option<InvoiceId>,
         limit: u32,
     ) -> Result<Vec<Invoice>, StoreError> {
         let t = Uid(tenant.into_uuid());
         let after = after.map(|a| Uid(a.into_uuid()));
         let limit = page_limit(limit);
-        let open: Vec<&'static str> = InvoiceStatus::ALL
-            .into_iter()
-            .filter(InvoiceStatus::accepts_payment)
-            .map(|s| s.as_whmcs())
-            .collect();
+        let open = open_statuses();
+        let scope = query.scope;
+        let text = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned);
+        macro_rules! list {
+            ($c:expr, $db:ty) => {{
+                let c = $c;
+                let amounts = match &text {
+                    Some(q) => {
+                        let currencies: Vec<String> = invoices::table
+                            .filter(invoices::tenant_id.eq(t))
+                            .select(invoices::currency)
+                            .distinct()
+                            .load(c)?;
+                        amount_candidates(q, &currencies)
+                    }
+                    None => Vec::new(),
+                };
+                let mut q = invoices::table
+                    .into_boxed::<$db>()
+                    .filter(invoices::tenant_id.eq(t));
+                q = match scope {
+                    InvoiceScope::Current { paid_since } => q.filter(
+                        invoices::status.eq_any(open.clone()).or(invoices::status
+                            .eq(InvoiceStatus::Paid.as_whmcs())
+                            .and(invoices::synced_at.ge(Ts(paid_since)))),
+                    ),
+                    InvoiceScope::Open => q.filter(invoices::status.eq_any(open.clone())),
+                    InvoiceScope::Paid => {
+                        q.filter(invoices::status.eq(InvoiceStatus::Paid.as_whmcs()))
+                    }
+                    InvoiceScope::All => q,
+                };
+                if let Some(text) = &text {
+                    let pattern = contains_pattern(text);
+                    let mut found: Box<
+                        dyn BoxableExpression<
+                                invoices::table,
+                                $db,
+                                SqlType = diesel::sql_types::Bool,
+                            >,
+                    > = Box::new(
+                        lower(invoices::number)
+                            .like(pattern.clone())
+                            .escape('\\')
+                            .or(lower(invoices::client_name)
+                                .like(pattern.clone())
+                                .escape('\\'))
+                            .or(lower_opt(invoices::client_company)
+                                .like(pattern.clone())
+                                .escape('\\')
+                                .assume_not_null()),
+                    );
+                    for (minor, codes) in amounts {
+                        found = Box::new(
+                            found.or(invoices::currency.eq_any(codes).and(
+                                invoices::balance_minor
+                                    .eq(minor)
+                                    .or(invoices::total_minor.eq(minor)),
+                            )),
+                        );
+                    }
+                    q = q.filter(found);
+                }
+                if let Some(after) = after {
+                    q = q.filter(invoices::id.lt(after));
+                }
+                q.order(invoices::id.desc())
+                    .limit(limit)
+                    .select(InvoiceRow::as_select())
+                    .load::<InvoiceRow>(c)
+            }};
+        }
         self.pool
             .run(move |conn| {
-                let rows: Vec<InvoiceRow> = crate::dispatch!(conn, |c| {
-                    let mut query = invoices::table
-                        .filter(invoices::tenant_id.eq(t))
-                        .filter(
-                            invoices::status.eq_any(&open).or(invoices::status
-                                .eq(InvoiceStatus::Paid.as_whmcs())
-                                .and(invoices::synced_at.ge(Ts(paid_since)))),
-                        )
-                        .into_boxed();
-                    if let Some(after) = after {
-                        query = query.filter(invoices::id.lt(after));
-                    }
-                    query
-                        .order(invoices::id.desc())
-                        .limit(limit)
-                        .select(InvoiceRow::as_select())
-                        .load(c)
-                })?;
+                let rows: Vec<InvoiceRow> = match conn {
+                    crate::conn::DbConn::Pg(c) => list!(&mut **c, diesel::pg::Pg),
+                    crate::conn::DbConn::Sqlite(c) => list!(&mut **c, diesel::sqlite::Sqlite),
+                }
+                .map_err(DbError::from)?;
                 rows.into_iter().map(InvoiceRow::into_domain).collect()
+            })
+            .await
+    }
+
+    async fn invoices_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: Vec<InvoiceId>,
+    ) -> Result<Vec<Invoice>, StoreError> {
+        let t = Uid(tenant.into_uuid());
+        let ids: Vec<Uid> = ids.into_iter().map(|i| Uid(i.into_uuid())).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.pool
+            .run(move |conn| {
+                let rows: Vec<InvoiceRow> = crate::dispatch!(conn, |c| invoices::table
+                    .filter(invoices::tenant_id.eq(t))
+                    .filter(invoices::id.eq_any(&ids))
+                    .select(InvoiceRow::as_select())
+                    .load(c))?;
+                rows.into_iter().map(InvoiceRow::into_domain).collect()
+            })
+            .await
+    }
+
+    async fn transactions_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: Vec<TransactionId>,
+    ) -> Result<Vec<(Transaction, TransactionMatchState)>, StoreError> {
+        let t = Uid(tenant.into_uuid());
+        let ids: Vec<Uid> = ids.into_iter().map(|i| Uid(i.into_uuid())).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.pool
+            .run(move |conn| {
+                let rows: Vec<TxRow> = crate::dispatch!(conn, |c| transactions::table
+                    .filter(transactions::tenant_id.eq(t))
+                    .filter(transactions::id.eq_any(&ids))
+                    .select(TxRow::as_select())
+                    .load(c))?;
+                rows.into_iter().map(TxRow::into_domain).collect()
             })
             .await
     }
@@ -523,32 +682,164 @@ impl WorkflowStore for DieselStore {
     async fn list_transactions(
         &self,
         tenant: TenantId,
-        state: Option<TransactionMatchState>,
+        query: &TransactionListQuery,
         after: Option<TransactionId>,
         limit: u32,
     ) -> Result<Vec<(Transaction, TransactionMatchState)>, StoreError> {
         let t = Uid(tenant.into_uuid());
         let after = after.map(|a| Uid(a.into_uuid()));
         let limit = page_limit(limit);
+        let state = query.state.map(match_state_str);
+        let source = query.source.map(source_str);
+        let text = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned);
+        macro_rules! list {
+            ($c:expr, $db:ty) => {{
+                let c = $c;
+                let amounts = match &text {
+                    Some(q) => {
+                        let currencies: Vec<String> = transactions::table
+                            .filter(transactions::tenant_id.eq(t))
+                            .select(transactions::currency)
+                            .distinct()
+                            .load(c)?;
+                        amount_candidates(q, &currencies)
+                    }
+                    None => Vec::new(),
+                };
+                let mut q = transactions::table
+                    .into_boxed::<$db>()
+                    .filter(transactions::tenant_id.eq(t));
+                if let Some(state) = state {
+                    q = q.filter(transactions::match_state.eq(state));
+                }
+                if let Some(source) = source {
+                    q = q.filter(transactions::source.eq(source));
+                }
+                if let Some(text) = &text {
+                    let pattern = contains_pattern(text);
+                    let mut found: Box<
+                        dyn BoxableExpression<
+                                transactions::table,
+                                $db,
+                                SqlType = diesel::sql_types::Bool,
+                            >,
+                    > = Box::new(
+                        lower(transactions::counterparty_name)
+                            .like(pattern.clone())
+                            .escape('\\')
+                            .or(lower(transactions::remittance)
+                                .like(pattern.clone())
+                                .escape('\\'))
+                            .or(lower_opt(transactions::counterparty_iban)
+                                .like(pattern.clone())
+                                .escape('\\')
+                                .assume_not_null())
+                            .or(lower_opt(transactions::reference)
+                                .like(pattern.clone())
+                                .escape('\\')
+                                .assume_not_null()),
+                    );
+                    for (minor, codes) in amounts {
+                        found = Box::new(
+                            found.or(transactions::currency.eq_any(codes).and(
+                                transactions::amount_minor
+                                    .eq(minor)
+                                    .or(transactions::amount_minor.eq(-minor)),
+                            )),
+                        );
+                    }
+                    q = q.filter(found);
+                }
+                if let Some(after) = after {
+                    q = q.filter(transactions::id.lt(after));
+                }
+                q.order(transactions::id.desc())
+                    .limit(limit)
+                    .select(TxRow::as_select())
+                    .load::<TxRow>(c)
+            }};
+        }
         self.pool
             .run(move |conn| {
-                let rows: Vec<TxRow> = crate::dispatch!(conn, |c| {
-                    let mut query = transactions::table
-                        .filter(transactions::tenant_id.eq(t))
-                        .into_boxed();
-                    if let Some(state) = state {
-                        query = query.filter(transactions::match_state.eq(match_state_str(state)));
-                    }
-                    if let Some(after) = after {
-                        query = query.filter(transactions::id.lt(after));
-                    }
-                    query
-                        .order(transactions::id.desc())
-                        .limit(limit)
-                        .select(TxRow::as_select())
-                        .load(c)
-                })?;
+                let rows: Vec<TxRow> = match conn {
+                    crate::conn::DbConn::Pg(c) => list!(&mut **c, diesel::pg::Pg),
+                    crate::conn::DbConn::Sqlite(c) => list!(&mut **c, diesel::sqlite::Sqlite),
+                }
+                .map_err(DbError::from)?;
                 rows.into_iter().map(TxRow::into_domain).collect()
+            })
+            .await
+    }
+
+    async fn transaction_history(
+        &self,
+        tenant: TenantId,
+        transaction: TransactionId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let (t, tx) = (Uid(tenant.into_uuid()), Uid(transaction.into_uuid()));
+        let limit = i64::from(limit.clamp(1, 1000));
+        self.pool
+            .run(move |conn| {
+                type EventRow = (
+                    Uid,
+                    Ts,
+                    String,
+                    String,
+                    Option<String>,
+                    String,
+                    Option<String>,
+                    Option<String>,
+                );
+                let rows: Vec<EventRow> = crate::dispatch!(conn, |c| c.transaction(|c| {
+                    let ids: Vec<Uid> = matches::table
+                        .filter(matches::tenant_id.eq(t))
+                        .filter(matches::transaction_id.eq(tx))
+                        .select(matches::id)
+                        .load(c)?;
+                    let mut targets: Vec<String> =
+                        ids.iter().map(|m| format!("match:{}", m.0)).collect();
+                    targets.push(format!("transaction:{}", tx.0));
+                    audit_events::table
+                        .filter(audit_events::tenant_id.eq(t))
+                        .filter(audit_events::target.eq_any(targets))
+                        .order((audit_events::occurred_at, audit_events::id))
+                        .limit(limit)
+                        .select((
+                            audit_events::id,
+                            audit_events::occurred_at,
+                            audit_events::actor,
+                            audit_events::action,
+                            audit_events::target,
+                            audit_events::detail,
+                            audit_events::ip,
+                            audit_events::request_id,
+                        ))
+                        .load(c)
+                }))?;
+                Ok(rows
+                    .into_iter()
+                    .map(
+                        |(id, occurred_at, actor, action, target, detail, ip, request_id)| {
+                            AuditEvent {
+                                id: AuditEventId::from_uuid(id.0),
+                                tenant_id: tenant,
+                                occurred_at: occurred_at.0,
+                                actor,
+                                action,
+                                target,
+                                detail,
+                                ip,
+                                request_id,
+                            }
+                        },
+                    )
+                    .collect())
             })
             .await
     }

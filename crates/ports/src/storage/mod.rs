@@ -63,7 +63,14 @@ pub use stripe::{
     StripeAccountSummary, StripePaymentFilter, StripePaymentListing, StripePaymentRecord,
     StripePaymentReview, StripePayoutFilter, StripeStore,
 };
+mod overview;
+#[cfg(feature = "mock")]
+pub use overview::MockOverviewStore;
+pub use overview::{OverviewFacts, OverviewStore};
 mod workflow;
 #[cfg(feature = "mock")]
 pub use workflow::MockWorkflowStore;
-pub use workflow::{InvoiceAllocationView, MatchNotes, OpenWork, WhmcsOptions, WorkflowStore};
+pub use workflow::{
+    InvoiceAllocationView, InvoiceListQuery, InvoiceScope, MatchNotes, OpenWork,
+    TransactionListQuery, WhmcsOptions, WorkflowStore,
+};

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use payymo_domain::audit::AuditEvent;
 use payymo_domain::connection::ConnectionStatus;
 use payymo_domain::ids::{
     ApplicationId, ConnectionId, InvoiceId, MatchId, TenantId, TransactionId,
@@ -13,7 +14,7 @@ use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::KnownPayer;
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::outbox::PaymentApplication;
-use payymo_domain::transaction::Transaction;
+use payymo_domain::transaction::{Transaction, TransactionSource};
 
 use super::{StoreError, StoredMatch, TransactionMatchState};
 
@@ -50,6 +51,47 @@ pub struct MatchNotes {
     pub failure_reason: Option<String>,
     /// What to do by hand in WHMCS after an undo.
     pub undo_instructions: Option<String>,
+}
+
+/// Which invoices a list shows, by status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvoiceScope {
+    /// Those that still accept payment, and paid ones synced since this time (what a person
+    /// working the queue wants to see).
+    Current {
+        /// Paid invoices synced before this are left out.
+        paid_since: DateTime<Utc>,
+    },
+    /// Only those that still accept payment.
+    Open,
+    /// Only paid ones, however old.
+    Paid,
+    /// Every status.
+    All,
+}
+
+/// What to list of the invoices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceListQuery {
+    /// By status.
+    pub scope: InvoiceScope,
+    /// A search: matches the invoice number, the client's name or company (case-insensitive
+    /// substring; the case folding of non-ASCII letters depends on the backend), or, when it
+    /// reads as a decimal amount in an invoice's currency, its balance or total exactly.
+    pub text: Option<String>,
+}
+
+/// What to list of the transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TransactionListQuery {
+    /// Only in this match state.
+    pub state: Option<TransactionMatchState>,
+    /// Only from this source.
+    pub source: Option<TransactionSource>,
+    /// A search: matches the counterparty's name or IBAN, the remittance text or the reference
+    /// (case-insensitive substring), or, when it reads as a decimal amount in the transaction's
+    /// currency, its amount exactly (credit or debit).
+    pub text: Option<String>,
 }
 
 /// A match the payment applier must look at: approved (outbox not yet written) or applying.
@@ -135,18 +177,40 @@ pub trait WorkflowStore: Send + Sync {
         instance: ConnectionId,
     ) -> Result<Vec<(InvoiceId, String)>, StoreError>;
 
-    /// A page of the tenant's invoices that are open, or were paid and synced since
-    /// `paid_since`; newest id first, after `after` (exclusive), at most `limit` (capped at 501).
+    /// A page of the tenant's invoices that fit `query`; newest id first, after `after`
+    /// (exclusive), at most `limit` (capped at 501).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the database cannot be reached.
     async fn list_invoices(
         &self,
         tenant: TenantId,
-        paid_since: DateTime<Utc>,
+        query: &InvoiceListQuery,
         after: Option<InvoiceId>,
         limit: u32,
     ) -> Result<Vec<Invoice>, StoreError>;
+
+    /// The tenant's invoices with these ids, in no particular order (unknown ids and other
+    /// tenants' invoices are left out).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn invoices_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: Vec<InvoiceId>,
+    ) -> Result<Vec<Invoice>, StoreError>;
+
+    /// The tenant's transactions with these ids and their match states, in no particular order
+    /// (unknown ids and other tenants' transactions are left out).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn transactions_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: Vec<TransactionId>,
+    ) -> Result<Vec<(Transaction, TransactionMatchState)>, StoreError>;
 
     /// Every match allocation to these invoices, with the match's state.
     ///
@@ -158,15 +222,15 @@ pub trait WorkflowStore: Send + Sync {
         invoices: Vec<InvoiceId>,
     ) -> Result<Vec<InvoiceAllocationView>, StoreError>;
 
-    /// A page of the tenant's transactions, optionally in one match state; newest id first,
-    /// after `after` (exclusive), at most `limit` (capped at 501).
+    /// A page of the tenant's transactions that fit `query`; newest id first, after `after`
+    /// (exclusive), at most `limit` (capped at 501).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the database cannot be reached.
     async fn list_transactions(
         &self,
         tenant: TenantId,
-        state: Option<TransactionMatchState>,
+        query: &TransactionListQuery,
         after: Option<TransactionId>,
         limit: u32,
     ) -> Result<Vec<(Transaction, TransactionMatchState)>, StoreError>;
@@ -193,6 +257,19 @@ pub trait WorkflowStore: Send + Sync {
         tenant: TenantId,
         transaction: TransactionId,
     ) -> Result<Vec<StoredMatch>, StoreError>;
+
+    /// The tenant's audit events about a transaction (target `transaction:<id>`) and about its
+    /// matches (target `match:<id>`), oldest first (ties by id), at most `limit` (capped at
+    /// 1000).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn transaction_history(
+        &self,
+        tenant: TenantId,
+        transaction: TransactionId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// Matches of every tenant that are approved or applying, oldest first: the applier's
     /// recovery after a crash between two steps.

@@ -14,13 +14,14 @@ use payymo_domain::outbox::ApplicationState;
 use payymo_domain::tenant::ReconciliationSettings;
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
-    MatchNotes, NewJob, StoreError, StoredMatch, TransactionMatchState, TransactionPage,
+    MatchNotes, NewJob, StoreError, StoredMatch, TransactionListQuery, TransactionMatchState,
+    TransactionPage,
 };
 use serde_json::json;
 
 use super::instances::checked_gateway;
 use super::jobs::APPLY_PAYMENTS_JOB;
-use super::views::SettingsView;
+use super::views::{SettingsView, search_text};
 use super::{Caller, DEFAULT_GATEWAY, ReconciliationError, ReconciliationService};
 
 /// A change of the reconciliation settings.
@@ -64,6 +65,18 @@ pub enum TransactionFilter {
     Applied,
     /// A person said to ignore it.
     Ignored,
+}
+
+/// What to list of the transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TransactionSearch {
+    /// Only in this state.
+    pub status: Option<TransactionFilter>,
+    /// Only from this source.
+    pub source: Option<TransactionSource>,
+    /// Counterparty name or IBAN, remittance or reference (substring, any case), or an exact
+    /// amount.
+    pub q: Option<String>,
 }
 
 /// A transaction with its match state.
@@ -800,18 +813,18 @@ impl ReconciliationService {
         Ok(())
     }
 
-    /// A page of the tenant's transactions (newest first), optionally filtered.
+    /// A page of the tenant's transactions that fit `search`, newest first.
     ///
     /// # Errors
-    /// Storage failures.
+    /// [`ReconciliationError::Invalid`] for a search text that is too long; storage failures.
     pub async fn list_transactions(
         &self,
         caller: &Caller,
-        filter: Option<TransactionFilter>,
+        search: TransactionSearch,
         after: Option<TransactionId>,
         limit: u32,
     ) -> Result<Vec<TransactionItem>, ReconciliationError> {
-        let state = filter.map(|f| match f {
+        let state = search.status.map(|f| match f {
             TransactionFilter::Unmatched => TransactionMatchState::Unmatched,
             TransactionFilter::Suggested => TransactionMatchState::Suggested,
             TransactionFilter::Applied => TransactionMatchState::Matched,
@@ -820,7 +833,16 @@ impl ReconciliationService {
         Ok(self
             .ports
             .workflow
-            .list_transactions(caller.tenant, state, after, limit)
+            .list_transactions(
+                caller.tenant,
+                &TransactionListQuery {
+                    state,
+                    source: search.source,
+                    text: search_text(search.q)?,
+                },
+                after,
+                limit,
+            )
             .await?
             .into_iter()
             .map(|(transaction, state)| TransactionItem { transaction, state })

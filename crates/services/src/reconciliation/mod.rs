@@ -47,10 +47,14 @@ use payymo_ports::storage::{
 pub use applier::{ApplyReport, SendResult};
 pub use decisions::{
     ManualAllocation, ReconcileReport, SettingsUpdate, TransactionFilter, TransactionItem,
+    TransactionSearch,
 };
 pub use instances::{NewWhmcsInstance, SyncReport, WhmcsInstanceView};
 pub use jobs::{APPLY_PAYMENTS_JOB, RECONCILE_TENANT_JOB, ReconciliationJobs, SYNC_INVOICES_JOB};
-pub use views::{InvoiceItem, MatchItem, SettingsView};
+pub use views::{
+    InvoiceItem, InvoiceSearch, InvoiceStatusFilter, MAX_SEARCH_CHARS, MatchItem, SettingsView,
+    TransactionDetail,
+};
 
 /// The gateway payments are recorded under when nobody chose one.
 pub const DEFAULT_GATEWAY: &str = "banktransfer";

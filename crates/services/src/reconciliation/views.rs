@@ -1,14 +1,77 @@
 //! What the lists show: invoices with what was matched to them, matches with their
 //! applications and notes, and the settings.
 
-use payymo_domain::ids::{InvoiceId, MatchId};
+use payymo_domain::audit::AuditEvent;
+use payymo_domain::ids::{InvoiceId, MatchId, TransactionId};
 use payymo_domain::invoice::Invoice;
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::outbox::PaymentApplication;
 use payymo_domain::tenant::ReconciliationSettings;
-use payymo_ports::storage::{InvoiceAllocationView, MatchNotes, StoredMatch};
+use payymo_ports::storage::{
+    InvoiceAllocationView, InvoiceListQuery, InvoiceScope, MatchNotes, StoredMatch,
+};
 
+use super::decisions::TransactionItem;
 use super::{Caller, ReconciliationError, ReconciliationService};
+
+/// The longest search text a list accepts.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// The most history events one transaction shows.
+const MAX_HISTORY: u32 = 500;
+
+/// Which invoices to list, by status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvoiceStatusFilter {
+    /// Those still accepting payment and those paid within the configured window.
+    #[default]
+    Current,
+    /// Those still accepting payment.
+    Open,
+    /// Paid ones, however old.
+    Paid,
+    /// Every status.
+    All,
+}
+
+/// What to list of the invoices.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InvoiceSearch {
+    /// By status.
+    pub status: InvoiceStatusFilter,
+    /// Invoice number, client name or company (substring, any case), or an exact amount
+    /// (balance or total).
+    pub q: Option<String>,
+}
+
+/// A transaction with everything known about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionDetail {
+    /// The transaction and its match state.
+    pub item: TransactionItem,
+    /// Its matches, oldest first, with their applications and notes.
+    pub matches: Vec<MatchItem>,
+    /// The invoices its matches allocate money to (as cached).
+    pub invoices: Vec<Invoice>,
+    /// What happened to it and its matches, oldest first.
+    pub history: Vec<AuditEvent>,
+}
+
+/// A search text trimmed, `None` when blank.
+///
+/// # Errors
+/// [`ReconciliationError::Invalid`] when it is longer than [`MAX_SEARCH_CHARS`].
+pub(super) fn search_text(q: Option<String>) -> Result<Option<String>, ReconciliationError> {
+    let Some(q) = q else { return Ok(None) };
+    let q = q.trim();
+    if q.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ReconciliationError::Invalid {
+            field: "q",
+            message: format!("at most {MAX_SEARCH_CHARS} characters"),
+        });
+    }
+    Ok((!q.is_empty()).then(|| q.to_owned()))
+}
 
 /// The reconciliation settings with their version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +93,8 @@ pub struct InvoiceItem {
     pub matches: Vec<InvoiceAllocationView>,
 }
 
-/// A match with its payment applications and notes.
+/// A match with its payment applications and notes, and what it matches: the transaction and
+/// the invoices it allocates money to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchItem {
     /// The match.
@@ -39,25 +103,41 @@ pub struct MatchItem {
     pub applications: Vec<PaymentApplication>,
     /// Failure reason and undo instructions.
     pub notes: MatchNotes,
+    /// The transaction matched (`None` only if it is gone).
+    pub transaction: Option<TransactionItem>,
+    /// The invoices of its allocations, in allocation order (missing ones left out).
+    pub invoices: Vec<Invoice>,
 }
 
 impl ReconciliationService {
-    /// A page of the tenant's open and recently paid invoices (newest first), each with the
-    /// matches that allocate money to it.
+    /// A page of the tenant's invoices that fit `search` (newest first), each with the matches
+    /// that allocate money to it.
     ///
     /// # Errors
-    /// Storage failures.
+    /// [`ReconciliationError::Invalid`] for a search text that is too long; storage failures.
     pub async fn list_invoices(
         &self,
         caller: &Caller,
+        search: InvoiceSearch,
         after: Option<InvoiceId>,
         limit: u32,
     ) -> Result<Vec<InvoiceItem>, ReconciliationError> {
-        let since = self.now() - self.config.paid_window;
+        let scope = match search.status {
+            InvoiceStatusFilter::Current => InvoiceScope::Current {
+                paid_since: self.now() - self.config.paid_window,
+            },
+            InvoiceStatusFilter::Open => InvoiceScope::Open,
+            InvoiceStatusFilter::Paid => InvoiceScope::Paid,
+            InvoiceStatusFilter::All => InvoiceScope::All,
+        };
+        let query = InvoiceListQuery {
+            scope,
+            text: search_text(search.q)?,
+        };
         let invoices = self
             .ports
             .workflow
-            .list_invoices(caller.tenant, since, after, limit)
+            .list_invoices(caller.tenant, &query, after, limit)
             .await?;
         let allocations = self
             .ports
@@ -115,9 +195,133 @@ impl ReconciliationService {
                 stored,
                 applications,
                 notes,
+                transaction: None,
+                invoices: Vec::new(),
             });
         }
+        self.with_subjects(caller, &mut out).await?;
         Ok(out)
+    }
+
+    /// Fills in the transactions and invoices of `items`, two queries for all of them.
+    async fn with_subjects(
+        &self,
+        caller: &Caller,
+        items: &mut [MatchItem],
+    ) -> Result<(), ReconciliationError> {
+        let mut tx_ids: Vec<TransactionId> =
+            items.iter().map(|m| m.stored.transaction_id).collect();
+        tx_ids.sort_unstable();
+        tx_ids.dedup();
+        let mut invoice_ids: Vec<InvoiceId> = items
+            .iter()
+            .flat_map(|m| m.stored.allocations.iter().map(|a| a.invoice_id))
+            .collect();
+        invoice_ids.sort_unstable();
+        invoice_ids.dedup();
+        let transactions = self
+            .ports
+            .workflow
+            .transactions_by_ids(caller.tenant, tx_ids)
+            .await?;
+        let invoices = self
+            .ports
+            .workflow
+            .invoices_by_ids(caller.tenant, invoice_ids)
+            .await?;
+        for item in items {
+            item.transaction = transactions
+                .iter()
+                .find(|(t, _)| t.id == item.stored.transaction_id)
+                .map(|(t, state)| TransactionItem {
+                    transaction: t.clone(),
+                    state: *state,
+                });
+            item.invoices = item
+                .stored
+                .allocations
+                .iter()
+                .filter_map(|a| invoices.iter().find(|i| i.id == a.invoice_id).cloned())
+                .collect();
+        }
+        Ok(())
+    }
+
+    /// One transaction with its state, its matches (with applications and notes) and its
+    /// history: the audit events about it and its matches, oldest first.
+    ///
+    /// # Errors
+    /// [`ReconciliationError::NotFound`] when the tenant has no such transaction.
+    pub async fn transaction_detail(
+        &self,
+        caller: &Caller,
+        id: TransactionId,
+    ) -> Result<TransactionDetail, ReconciliationError> {
+        let (transaction, state) = self
+            .ports
+            .transactions
+            .get_transaction(caller.tenant, id)
+            .await?;
+        let stored = self
+            .ports
+            .workflow
+            .matches_of_transaction(caller.tenant, id)
+            .await?;
+        let notes = self
+            .ports
+            .workflow
+            .notes_of_matches(caller.tenant, stored.iter().map(|m| m.id).collect())
+            .await?;
+        let mut matches = Vec::with_capacity(stored.len());
+        for stored in stored {
+            let applications = self
+                .ports
+                .matches
+                .list_applications(caller.tenant, stored.id)
+                .await?;
+            let notes = notes
+                .iter()
+                .find(|(m, _)| *m == stored.id)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default();
+            matches.push(MatchItem {
+                stored,
+                applications,
+                notes,
+                transaction: None,
+                invoices: Vec::new(),
+            });
+        }
+        let mut invoice_ids: Vec<InvoiceId> = matches
+            .iter()
+            .flat_map(|m| m.stored.allocations.iter().map(|a| a.invoice_id))
+            .collect();
+        invoice_ids.sort_unstable();
+        invoice_ids.dedup();
+        let invoices = self
+            .ports
+            .workflow
+            .invoices_by_ids(caller.tenant, invoice_ids)
+            .await?;
+        for m in &mut matches {
+            m.invoices = m
+                .stored
+                .allocations
+                .iter()
+                .filter_map(|a| invoices.iter().find(|i| i.id == a.invoice_id).cloned())
+                .collect();
+        }
+        let history = self
+            .ports
+            .workflow
+            .transaction_history(caller.tenant, id, MAX_HISTORY)
+            .await?;
+        Ok(TransactionDetail {
+            item: TransactionItem { transaction, state },
+            matches,
+            invoices,
+            history,
+        })
     }
 
     /// One match with its applications and notes.
@@ -144,10 +348,15 @@ impl ReconciliationService {
             .next()
             .map(|(_, n)| n)
             .unwrap_or_default();
-        Ok(MatchItem {
+        let mut items = [MatchItem {
             stored,
             applications,
             notes,
-        })
+            transaction: None,
+            invoices: Vec::new(),
+        }];
+        self.with_subjects(caller, &mut items).await?;
+        let [item] = items;
+        Ok(item)
     }
 }
