@@ -30,8 +30,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub mod gocardless;
 pub mod browser;
+pub mod gocardless;
 
 /// Which database backs the app under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -175,17 +175,12 @@ impl Application {
             payymo_services::reconciliation::ReconciliationJobs::new(reconciliation.clone()),
         ));
         let runners = job_runners(&settings, &adapters.jobs, &job_clock, &handlers)?;
-        let every = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
-        let scheduler = payymo_services::jobs::SyncScheduler::new(
+        let scheduler = sync_scheduler(
+            &settings,
             adapters.sync_targets,
             Arc::clone(&adapters.jobs),
             Arc::clone(&job_ids),
             Arc::clone(&job_clock),
-            payymo_services::jobs::ScheduleConfig {
-                stripe_every: every(settings.stripe_sync_interval),
-                whmcs_every: every(settings.whmcs_sync_interval),
-                apply_every: every(settings.apply_sweep_interval),
-            },
         );
         let state = SharedState {
             stripe: web::Data::new(stripe),
@@ -317,6 +312,29 @@ impl Application {
         tracing::info!("server stopped");
         result
     }
+}
+
+/// The scheduler of Stripe and WHMCS syncs and of the applier's sweep, at the configured
+/// intervals.
+fn sync_scheduler(
+    settings: &Settings,
+    targets: Arc<dyn payymo_ports::storage::SyncTargets>,
+    jobs: Arc<dyn JobQueue>,
+    ids: Arc<dyn payymo_ports::clock::IdGenerator>,
+    clock: Arc<dyn payymo_ports::clock::Clock>,
+) -> payymo_services::jobs::SyncScheduler {
+    let every = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
+    payymo_services::jobs::SyncScheduler::new(
+        targets,
+        jobs,
+        ids,
+        clock,
+        payymo_services::jobs::ScheduleConfig {
+            stripe_every: every(settings.stripe_sync_interval),
+            whmcs_every: every(settings.whmcs_sync_interval),
+            apply_every: every(settings.apply_sweep_interval),
+        },
+    )
 }
 
 /// Re-reads keys and certificates on SIGHUP and every `interval` (zero: SIGHUP only), and warns
