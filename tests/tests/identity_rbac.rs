@@ -319,6 +319,44 @@ async fn every_endpoint_answers_each_role_as_the_rbac_table_says() {
             ],
             200,
         ),
+        // An unknown payout: allowed callers reach the lookup.
+        (
+            Method::GET,
+            format!("/api/stripe/payouts/{}/report", uuid::Uuid::now_v7()),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            404,
+        ),
+        // The dashboard's overview and a transaction's detail (unknown: allowed callers get 404).
+        (
+            Method::GET,
+            "/api/overview".to_owned(),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            200,
+        ),
+        (
+            Method::GET,
+            format!("/api/transactions/{}", uuid::Uuid::now_v7()),
+            None,
+            &[
+                "read_only",
+                "account_manager",
+                "financial_admin",
+                "api_integration",
+            ],
+            404,
+        ),
         // Allowed callers reach validation (a publishable key is refused before calling Stripe).
         (
             Method::POST,

@@ -89,9 +89,11 @@ impl JobHandler for ReconciliationJobs {
         }
     }
 
-    /// A reconciliation reads the unmatched money when it starts: money stored after that must
-    /// queue another run, not be swallowed by this one's dedupe key.
+    /// A reconciliation reads the unmatched money, and an applier run the due applications, when
+    /// it starts: what is stored after that must queue another run, not be swallowed by this
+    /// one's dedupe key. (Two runs side by side are safe: matches are unique per transaction and
+    /// applications are claimed under a lease.)
     fn requeue_while_running(&self, kind: &str) -> bool {
-        kind == RECONCILE_TENANT_JOB
+        kind == RECONCILE_TENANT_JOB || kind == APPLY_PAYMENTS_JOB
     }
 }
