@@ -487,6 +487,52 @@ impl TestApp {
         (token, user.tenant_id)
     }
 
+    /// Stores a linked bank connection (access until `access_expires_at`, if given) with one
+    /// EUR account (IBAN `NL91ABNA0417164300`) for `tenant`, as a completed GoCardless link
+    /// would; returns the account.
+    ///
+    /// # Panics
+    /// When storage refuses it.
+    pub async fn linked_bank_account(
+        &self,
+        tenant: payymo_domain::ids::TenantId,
+        access_expires_at: Option<DateTime<Utc>>,
+    ) -> payymo_domain::ids::BankAccountId {
+        use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
+        use payymo_domain::ids::{BankAccountId, ConnectionId};
+        use payymo_ports::storage::ConnectionStore;
+        let ids = &self.reconciliation.ids;
+        let now = self.reconciliation.clock.now();
+        let connection = BankConnection {
+            id: ConnectionId::from_uuid(ids.new_id()),
+            tenant_id: tenant,
+            institution_id: "SANDBOXFINANCE_SFIN0000".into(),
+            requisition_id: format!("req-{}", ids.new_id()),
+            agreement_id: None,
+            status: BankConnectionStatus::Linked,
+            access_expires_at,
+        };
+        self.store
+            .create_bank_connection(&connection, now)
+            .await
+            .expect("bank connection");
+        let account = BankAccount {
+            id: BankAccountId::from_uuid(ids.new_id()),
+            tenant_id: tenant,
+            connection_id: connection.id,
+            provider_account_id: format!("acc-{}", ids.new_id()),
+            iban: Some("NL91ABNA0417164300".into()),
+            name: Some("Main".into()),
+            currency: payymo_domain::money::Currency::EUR,
+            last_synced_at: None,
+        };
+        self.store
+            .add_bank_account(&account, now)
+            .await
+            .expect("bank account");
+        account.id
+    }
+
     /// The database URL of this app (`postgres://...` or `sqlite://<file>`).
     #[must_use]
     pub fn database_url(&self) -> &str {

@@ -9,13 +9,12 @@
 
 use chrono::NaiveDate;
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs};
-use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
-use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId, TransactionId};
+use payymo_domain::ids::{BankAccountId, TenantId, TransactionId};
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_domain::user::Role;
-use payymo_ports::storage::{ConnectionStore, NewTransaction, TransactionStore, UserStore};
+use payymo_ports::storage::{NewTransaction, TransactionStore, UserStore};
 use payymo_tests::{Backend, TestApp, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -46,41 +45,13 @@ async fn scene(backend: Backend) -> Scene {
         .enrolled_admin("admin@a.example", PASSWORD, "Tenant A")
         .await;
     let whmcs = FakeWhmcs::start(IDENT, SECRET).await;
-    let ids = &app.reconciliation.ids;
-    let connection = BankConnection {
-        id: ConnectionId::from_uuid(ids.new_id()),
-        tenant_id: tenant,
-        institution_id: "BANK_XYZ".into(),
-        requisition_id: format!("req-{}", ids.new_id()),
-        agreement_id: None,
-        status: BankConnectionStatus::Linked,
-        access_expires_at: None,
-    };
-    let now = chrono::Utc::now();
-    app.store
-        .create_bank_connection(&connection, now)
-        .await
-        .expect("bank connection");
-    let account = BankAccount {
-        id: BankAccountId::from_uuid(ids.new_id()),
-        tenant_id: tenant,
-        connection_id: connection.id,
-        provider_account_id: format!("acc-{}", ids.new_id()),
-        iban: Some("NL91ABNA0417164300".into()),
-        name: Some("Main".into()),
-        currency: Currency::EUR,
-        last_synced_at: None,
-    };
-    app.store
-        .add_bank_account(&account, now)
-        .await
-        .expect("bank account");
+    let account = app.linked_bank_account(tenant, None).await;
     Scene {
         app,
         token,
         tenant,
         whmcs,
-        account: account.id,
+        account,
     }
 }
 

@@ -18,16 +18,14 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use payymo_adapter_crypto::TotpAuthenticator;
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs};
-use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
-use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId, TransactionId};
+use payymo_domain::ids::{TenantId, TransactionId};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_domain::user::Role;
 use payymo_ports::clock::Clock;
 use payymo_ports::crypto::TotpSecret;
 use payymo_ports::storage::{
-    ConnectionStore, NewTransaction, TenantStore, TransactionMatchState, TransactionStore,
-    UserStore,
+    NewTransaction, TenantStore, TransactionMatchState, TransactionStore, UserStore,
 };
 use payymo_services::reconciliation::{
     Caller, NewWhmcsInstance, ReconciliationConfig, ReconciliationService,
@@ -240,35 +238,14 @@ async fn books(app: &TestApp, tenant: TenantId) -> Books {
         .await
         .expect("syncing invoices");
 
-    let ids = &app.reconciliation.ids;
+    let account = app
+        .linked_bank_account(
+            tenant,
+            Some(chrono::Utc::now() + chrono::Duration::days(60)),
+        )
+        .await;
     let now = chrono::Utc::now();
-    let connection = BankConnection {
-        id: ConnectionId::from_uuid(ids.new_id()),
-        tenant_id: tenant,
-        institution_id: "SANDBOXFINANCE_SFIN0000".into(),
-        requisition_id: format!("req-{}", ids.new_id()),
-        agreement_id: None,
-        status: BankConnectionStatus::Linked,
-        access_expires_at: Some(now + chrono::Duration::days(60)),
-    };
-    app.store
-        .create_bank_connection(&connection, now)
-        .await
-        .expect("bank connection");
-    let account = BankAccount {
-        id: BankAccountId::from_uuid(ids.new_id()),
-        tenant_id: tenant,
-        connection_id: connection.id,
-        provider_account_id: format!("acc-{}", ids.new_id()),
-        iban: Some("NL91ABNA0417164300".into()),
-        name: Some("Main".into()),
-        currency: Currency::EUR,
-        last_synced_at: None,
-    };
-    app.store
-        .add_bank_account(&account, now)
-        .await
-        .expect("bank account");
+    let ids = &app.reconciliation.ids;
     let mut transactions = Vec::new();
     for (minor, name, remittance, source) in [
         (
@@ -313,7 +290,7 @@ async fn books(app: &TestApp, tenant: TenantId) -> Books {
         };
         let report = app
             .store
-            .ingest_bank_transactions(tenant, account.id, &[row], now)
+            .ingest_bank_transactions(tenant, account, &[row], now)
             .await
             .expect("ingest");
         transactions.push(report.inserted_ids[0]);

@@ -9,9 +9,7 @@
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
-use payymo_domain::connection::{
-    BankAccount, BankConnection, BankConnectionStatus, ConnectionStatus, WhmcsInstance,
-};
+use payymo_domain::connection::{ConnectionStatus, WhmcsInstance};
 use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::transaction::{Transaction, TransactionSource};
@@ -145,36 +143,7 @@ async fn bank_account(
     tenant: TenantId,
     expires: chrono::DateTime<chrono::Utc>,
 ) -> BankAccountId {
-    let ids = &app.reconciliation.ids;
-    let now = app.reconciliation.clock.now();
-    let connection = BankConnection {
-        id: ConnectionId::from_uuid(ids.new_id()),
-        tenant_id: tenant,
-        institution_id: "SANDBOXFINANCE_SFIN0000".into(),
-        requisition_id: format!("req-{}", ids.new_id()),
-        agreement_id: None,
-        status: BankConnectionStatus::Linked,
-        access_expires_at: Some(expires),
-    };
-    app.store
-        .create_bank_connection(&connection, now)
-        .await
-        .expect("bank connection");
-    let account = BankAccount {
-        id: BankAccountId::from_uuid(ids.new_id()),
-        tenant_id: tenant,
-        connection_id: connection.id,
-        provider_account_id: format!("acc-{}", ids.new_id()),
-        iban: None,
-        name: Some("Main".into()),
-        currency: Currency::EUR,
-        last_synced_at: None,
-    };
-    app.store
-        .add_bank_account(&account, now)
-        .await
-        .expect("bank account");
-    account.id
+    app.linked_bank_account(tenant, Some(expires)).await
 }
 
 async fn credit(

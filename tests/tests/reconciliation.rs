@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs, Outage};
-use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
 use payymo_domain::ids::{BankAccountId, ConnectionId, MatchId, TenantId, TransactionId};
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::job::{Job, JobStatus};
@@ -53,36 +52,7 @@ async fn tenant_admin(app: &TestApp, email: &str, organisation: &str) -> (String
 }
 
 async fn bank_account(app: &TestApp, tenant: TenantId) -> BankAccountId {
-    let ids = &app.reconciliation.ids;
-    let connection = BankConnection {
-        id: ConnectionId::from_uuid(ids.new_id()),
-        tenant_id: tenant,
-        institution_id: "BANK_XYZ".into(),
-        requisition_id: format!("req-{}", ids.new_id()),
-        agreement_id: None,
-        status: BankConnectionStatus::Linked,
-        access_expires_at: None,
-    };
-    let now = chrono::Utc::now();
-    app.store
-        .create_bank_connection(&connection, now)
-        .await
-        .expect("bank connection");
-    let account = BankAccount {
-        id: BankAccountId::from_uuid(ids.new_id()),
-        tenant_id: tenant,
-        connection_id: connection.id,
-        provider_account_id: format!("acc-{}", ids.new_id()),
-        iban: Some("NL91ABNA0417164300".into()),
-        name: Some("Main".into()),
-        currency: Currency::EUR,
-        last_synced_at: None,
-    };
-    app.store
-        .add_bank_account(&account, now)
-        .await
-        .expect("bank account");
-    account.id
+    app.linked_bank_account(tenant, None).await
 }
 
 async fn scene(backend: Backend) -> Scene {

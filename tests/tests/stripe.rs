@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
 use payymo_adapter_stripe::webhook::sign;
-use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
 use payymo_domain::ids::{BankAccountId, ConnectionId, JobId, TenantId, TransactionId};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::transaction::{Transaction, TransactionSource};
@@ -1176,34 +1175,7 @@ fn recent_tuesday(days: u64) -> NaiveDate {
 }
 
 async fn bank_account(app: &TestApp, tenant: TenantId) -> BankAccountId {
-    let connection = BankConnection {
-        id: ConnectionId::from_uuid(uuid::Uuid::now_v7()),
-        tenant_id: tenant,
-        institution_id: "SANDBOXFINANCE_SFIN0000".to_owned(),
-        requisition_id: uuid::Uuid::now_v7().to_string(),
-        agreement_id: None,
-        status: BankConnectionStatus::Linked,
-        access_expires_at: None,
-    };
-    app.store
-        .create_bank_connection(&connection, Utc::now())
-        .await
-        .unwrap();
-    let account = BankAccount {
-        id: BankAccountId::from_uuid(uuid::Uuid::now_v7()),
-        tenant_id: tenant,
-        connection_id: connection.id,
-        provider_account_id: uuid::Uuid::now_v7().to_string(),
-        iban: Some("DE89370400440532013000".to_owned()),
-        name: Some("Operating account".to_owned()),
-        currency: Currency::from_code("EUR").unwrap(),
-        last_synced_at: None,
-    };
-    app.store
-        .add_bank_account(&account, Utc::now())
-        .await
-        .unwrap();
-    account.id
+    app.linked_bank_account(tenant, None).await
 }
 
 fn bank_row(date: NaiveDate, minor: i64, counterparty: &str, remittance: &str) -> NewTransaction {
