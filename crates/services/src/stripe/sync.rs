@@ -285,16 +285,14 @@ impl StripeService {
             ) {
                 continue;
             }
-            let mut known = None;
-            for id in [refund.charge.as_deref(), refund.payment_intent.as_deref()]
-                .into_iter()
-                .flatten()
-            {
-                if let Some(found) = self.find_known(tenant, connection, id).await? {
-                    known = Some(found);
-                    break;
-                }
-            }
+            let known = self
+                .find_by_either(
+                    tenant,
+                    connection,
+                    refund.charge.as_deref(),
+                    refund.payment_intent.as_deref(),
+                )
+                .await?;
             // A payment never synced was never matched or applied: nothing to review.
             let Some(known) = known else { continue };
             let Some(charge) = refund.charge.clone().or_else(|| known.charge_id.clone()) else {
@@ -338,17 +336,18 @@ impl StripeService {
             .await
             .map_err(StripeError::Gateway)?;
         for dispute in &disputes {
-            let mut already = false;
-            for id in [dispute.charge.as_deref(), dispute.payment_intent.as_deref()]
-                .into_iter()
-                .flatten()
-            {
-                if let Some(found) = self.find_known(tenant, connection, id).await? {
-                    already = found.dispute_id.as_deref() == Some(dispute.id.as_str())
-                        && found.dispute_status.as_deref() == Some(dispute.status.as_str());
-                    break;
-                }
-            }
+            let already = self
+                .find_by_either(
+                    tenant,
+                    connection,
+                    dispute.charge.as_deref(),
+                    dispute.payment_intent.as_deref(),
+                )
+                .await?
+                .is_some_and(|found| {
+                    found.dispute_id.as_deref() == Some(dispute.id.as_str())
+                        && found.dispute_status.as_deref() == Some(dispute.status.as_str())
+                });
             if already {
                 continue;
             }
@@ -357,6 +356,22 @@ impl StripeService {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The stored payment of a charge or, failing that, of a payment intent.
+    async fn find_by_either(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        charge: Option<&str>,
+        payment_intent: Option<&str>,
+    ) -> Result<Option<payymo_ports::storage::StripePaymentRecord>, StripeError> {
+        for id in [charge, payment_intent].into_iter().flatten() {
+            if let Some(found) = self.find_known(tenant, connection, id).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
     async fn find_known(
