@@ -381,6 +381,9 @@ async fn an_admin_signs_in_with_mfa_reviews_the_queue_and_connects_whmcs() {
         .wait_until("the matched item leaves the list", &gone(manual))
         .await;
     browser.test_id("review-empty").await;
+    // Reconcile now: the run's outcome is told, still without a reload.
+    browser.click("[data-test=reconcile-now]").await;
+    browser.wait_for_text("#toasts", "Reconciled").await;
     assert_eq!(
         browser.eval("return window.e2eMarker;", vec![]).await,
         json!("no reload")
@@ -485,7 +488,7 @@ async fn a_read_only_user_sees_no_approve_button_and_the_server_refuses_anyway()
         .wait_for_text("[data-test=review-detail]", "INV-1001")
         .await;
     browser.test_id("review-read-only").await;
-    for control in ["approve", "reject", "manual"] {
+    for control in ["approve", "reject", "manual", "reconcile-now"] {
         assert!(
             !browser.exists(&format!("[data-test={control}]")).await,
             "a read-only user sees no {control} button"

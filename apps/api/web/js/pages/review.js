@@ -528,13 +528,32 @@ export const page = {
       }
     }));
     const help = h('button', { type: 'button', class: 'btn', 'aria-keyshortcuts': '?', dataset: { test: 'review-help' }, on: { click: openHelp } }, 'Shortcuts');
+    // Runs the matching engine now over the money not matched yet; one run at a time.
+    const reconcile = ctx.can('matches:decide')
+      ? h('button', { type: 'button', class: 'btn btn-primary', dataset: { test: 'reconcile-now', busyLabel: 'Reconciling…' } }, 'Reconcile now')
+      : null;
+    if (reconcile) {
+      reconcile.addEventListener('click', () => ui.busy(reconcile, async () => {
+        try {
+          const r = await api.post('/api/reconcile');
+          const n = (x) => Number(x || 0);
+          ui.toast(`Reconciled ${n(r.considered)} new payment${n(r.considered) === 1 ? '' : 's'}: `
+            + `${n(r.auto_applied)} applied automatically, ${n(r.suggested)} suggested, `
+            + `${n(r.unmatched)} left unmatched.`, 'success');
+          await load();
+          ctx.refreshBadges();
+        } catch (err) {
+          ui.toast(ui.errorMessage(err), 'error');
+        }
+      }));
+    }
 
     await load();
     clear(root);
     root.append(
       h('div', { class: 'page-head' },
         h('h1', null, 'Review queue ', countEl),
-        h('div', { class: 'page-actions' }, help, refresh)),
+        h('div', { class: 'page-actions' }, help, refresh, reconcile)),
       h('p', { class: 'muted' }, 'Suggestions Payymo was not sure enough about to apply on its own. Decide each one; approved payments are recorded in WHMCS.'),
       live,
       h('div', { class: 'review-layout' }, h('div', null, list, moreWrap), detail));
