@@ -757,6 +757,44 @@ async fn a_whmcs_outage_leaves_the_payment_pending_until_whmcs_is_back() {
     assert!(actions.iter().any(|a| a == "payment.deferred"));
 }
 
+/// A sync that cannot reach WHMCS marks the instance failing (the overview lists it as needing
+/// attention); the next good sync marks it active again.
+#[tokio::test]
+async fn an_unreachable_whmcs_is_flagged_until_a_sync_gets_through() {
+    let s = scene(Backend::Postgres).await;
+    let instance = s.connect().await;
+    s.invoice("INV-5001", 9_900);
+    let attention = |overview: &Value| -> Vec<String> {
+        overview["connections"]
+            .as_array()
+            .expect("connections")
+            .iter()
+            .filter_map(|c| c["attention"]["code"].as_str().map(str::to_owned))
+            .collect()
+    };
+    s.whmcs.set_outage(Some(Outage::ConnectionDropped));
+    let res = s
+        .call(
+            Method::POST,
+            &format!("/api/whmcs/instances/{instance}/sync"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 503);
+    problem(res).await;
+    let listed = s.json(Method::GET, "/api/whmcs/instances", None).await;
+    assert_eq!(listed["items"][0]["status"], "failing", "{listed}");
+    let overview = s.json(Method::GET, "/api/overview", None).await;
+    assert_eq!(attention(&overview), ["whmcs_failing"], "{overview}");
+
+    s.whmcs.set_outage(None);
+    assert_eq!(s.sync(&instance).await["open"], 1);
+    let listed = s.json(Method::GET, "/api/whmcs/instances", None).await;
+    assert_eq!(listed["items"][0]["status"], "active", "{listed}");
+    let overview = s.json(Method::GET, "/api/overview", None).await;
+    assert!(attention(&overview).is_empty(), "{overview}");
+}
+
 #[tokio::test]
 async fn a_permanent_refusal_fails_the_match_with_the_reason() {
     let s = scene(Backend::Postgres).await;

@@ -398,7 +398,8 @@ impl ReconciliationService {
     ///
     /// # Errors
     /// [`ReconciliationError::NotFound`] for an unknown instance; [`ReconciliationError::Ledger`]
-    /// when WHMCS fails (the instance is marked failing on a credential problem).
+    /// when WHMCS fails (the instance is marked failing when it refuses the credential or cannot
+    /// be reached, and active again by the next successful sync).
     pub async fn sync_invoices(
         &self,
         caller: &Caller,
@@ -409,7 +410,9 @@ impl ReconciliationService {
         let open = match ledger.list_open_invoices().await {
             Ok(open) => open,
             Err(e) => {
-                if e.is_configuration() {
+                // A refused credential or an unreachable WHMCS both need attention (the
+                // dashboard's overview lists failing connections); the next good sync clears it.
+                if e.is_configuration() || e.is_retryable() {
                     self.ports
                         .workflow
                         .set_whmcs_status(caller.tenant, id, ConnectionStatus::Failing, self.now())
