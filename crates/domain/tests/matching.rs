@@ -487,3 +487,51 @@ proptest! {
         );
     }
 }
+
+/// Someone pays another client's invoice, naming it by number; the payer's own (common) name is
+/// shared by two clients who both owe the same price. The name picks neither of theirs, so the
+/// invoice the text names is the suggestion — for a person to confirm.
+#[test]
+fn a_named_invoice_is_the_suggestion_when_the_payers_name_fits_several_clients() {
+    let first = ("10", "Thomas Fischer", "");
+    let second = ("11", "Thomas Fischer", "");
+    let other = ("12", "Eva Jansen", "");
+    let invoices = vec![
+        invoice("f1", "INV-20001", first, "19.99"),
+        invoice("f2", "INV-20002", second, "19.99"),
+        invoice("e1", "INV-41570", other, "19.99"),
+    ];
+    let d = decide(
+        &invoices,
+        tx("t", "19.99", "Thomas Fischer", "41570 order 76895"),
+    );
+    assert_eq!(d.status, MatchStatus::Review, "{d:?}");
+    assert_eq!(ids(&d), ["e1"], "{d:?}");
+    assert!(has(&d, ReasonCode::Ambiguous), "{d:?}");
+    // With one client of that name, the payer's own invoice stays the suggestion.
+    let d = decide(
+        &invoices[1..],
+        tx("t", "19.99", "Thomas Fischer", "41570 order 76895"),
+    );
+    assert_ne!(d.status, MatchStatus::Auto, "{d:?}");
+    assert_eq!(ids(&d), ["f2"], "{d:?}");
+}
+
+/// On equal confidence, the invoice the text names exactly comes first, in whatever order the
+/// invoices are given.
+#[test]
+fn an_exactly_named_invoice_wins_a_tie_with_a_payer_match_in_any_order() {
+    let payer = ("20", "John Novak", "");
+    let named = ("21", "Robert Kahal", "");
+    let invoices = vec![
+        invoice("p1", "INV-10001", payer, "299.00"),
+        invoice("n1", "INV-131313", named, "299.00"),
+    ];
+    for ordered in [invoices.clone(), invoices.iter().rev().cloned().collect()] {
+        let d = decide(
+            &ordered,
+            tx("t", "299.00", "John Novak", "Factuur INV-131313"),
+        );
+        assert_eq!(ids(&d), ["n1"], "{d:?}");
+    }
+}

@@ -1212,12 +1212,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             ));
             return MatchDecision::unmatched(notes);
         }
-        candidates.sort_by(|a, b| {
-            b.confidence
-                .cmp(&a.confidence)
-                .then_with(|| a.parts.len().cmp(&b.parts.len()))
-                .then_with(|| a.parts.iter().map(|p| p.0).cmp(b.parts.iter().map(|p| p.0)))
-        });
+        let shared_name = self.rank(&mut candidates);
         let best = &candidates[0];
         // A rival: another explanation about as good, or one the text names (by its number, and
         // the amount fits it) when the best is not named at all.
@@ -1258,6 +1253,13 @@ impl<'a, I: Ord> Matcher<'a, I> {
                 )
             });
         let mut blocked = !best.fit.fits() || names_another;
+        if shared_name {
+            blocked = true;
+            reasons.push(Reason::new(
+                ReasonCode::Ambiguous,
+                "the payer's name fits invoices of several clients with this amount",
+            ));
+        }
         if rival.is_some() {
             confidence = confidence.min(best.confidence - 1_000).max(0);
         }
@@ -1307,6 +1309,52 @@ impl<'a, I: Ord> Matcher<'a, I> {
             confidence,
             reasons,
         }
+    }
+
+    /// Puts the candidates in order, best first; true when the best is an invoice the text
+    /// names by number, put first because the payer's name fits several clients equally.
+    fn rank(&self, candidates: &mut Vec<Candidate>) -> bool {
+        // On equal confidence the candidate the text names more exactly comes first: a better
+        // payer match is no rival to an invoice the text names (see below), whatever the order
+        // the invoices came in.
+        candidates.sort_by(|a, b| {
+            b.confidence
+                .cmp(&a.confidence)
+                .then_with(|| b.reference.cmp(&a.reference))
+                .then_with(|| a.parts.len().cmp(&b.parts.len()))
+                .then_with(|| a.parts.iter().map(|p| p.0).cmp(b.parts.iter().map(|p| p.0)))
+        });
+        // The payer's name fits invoices of several clients equally well (a common name): the
+        // name tells them apart no better than chance, so an invoice the text names by its
+        // number is the better suggestion. It goes to a person all the same.
+        let shared_name = self.name_fits_several_clients(candidates);
+        if shared_name
+            && let Some(named) = candidates
+                .iter()
+                .position(|c| c.reference >= RefLevel::Number && c.fit.fits())
+        {
+            let named = candidates.remove(named);
+            candidates.insert(0, named);
+        }
+        shared_name && candidates[0].reference >= RefLevel::Number
+    }
+
+    /// Whether the best candidates (sorted, best first) are not named by the text and tie on
+    /// confidence across at least two clients: the payer's name does not pick one.
+    fn name_fits_several_clients(&self, sorted: &[Candidate]) -> bool {
+        let Some(best) = sorted.first() else {
+            return false;
+        };
+        if best.reference != RefLevel::None {
+            return false;
+        }
+        let client = self.client_of[best.parts[0].0 as usize];
+        sorted[1..]
+            .iter()
+            .take_while(|c| c.confidence == best.confidence)
+            .any(|c| {
+                c.reference == RefLevel::None && self.client_of[c.parts[0].0 as usize] != client
+            })
     }
 
     /// Adds the reasons that forbid applying `best` automatically; true if there are any.
