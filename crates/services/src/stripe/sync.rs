@@ -358,15 +358,16 @@ impl StripeService {
         Ok(())
     }
 
-    /// The stored payment of a charge or, failing that, of a payment intent.
-    async fn find_by_either(
+    /// The stored payment of the first id or, failing that, of the second (a charge and its
+    /// payment intent).
+    pub(crate) async fn find_by_either(
         &self,
         tenant: TenantId,
         connection: ConnectionId,
-        charge: Option<&str>,
-        payment_intent: Option<&str>,
+        first: Option<&str>,
+        second: Option<&str>,
     ) -> Result<Option<payymo_ports::storage::StripePaymentRecord>, StripeError> {
-        for id in [charge, payment_intent].into_iter().flatten() {
+        for id in [first, second].into_iter().flatten() {
             if let Some(found) = self.find_known(tenant, connection, id).await? {
                 return Ok(Some(found));
             }

@@ -336,25 +336,14 @@ impl StripeService {
         dispute: &GatewayDispute,
         ctx: &RequestContext,
     ) -> Result<(), StripeError> {
-        let mut stored = None;
-        for id in [dispute.charge.as_deref(), dispute.payment_intent.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            match self
-                .ports
-                .stripe
-                .find_stripe_payment(tenant, connection, id)
-                .await
-            {
-                Ok(found) => {
-                    stored = Some(found);
-                    break;
-                }
-                Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let stored = self
+            .find_by_either(
+                tenant,
+                connection,
+                dispute.charge.as_deref(),
+                dispute.payment_intent.as_deref(),
+            )
+            .await?;
         if let Some(payment) = &stored {
             self.ports
                 .stripe
@@ -395,22 +384,13 @@ impl StripeService {
         connection: ConnectionId,
         payment: &GatewayPayment,
     ) -> Result<Option<StripePaymentRecord>, StripeError> {
-        for id in [Some(payment.id.as_str()), payment.payment_intent.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            match self
-                .ports
-                .stripe
-                .find_stripe_payment(tenant, connection, id)
-                .await
-            {
-                Ok(found) => return Ok(Some(found)),
-                Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(None)
+        self.find_by_either(
+            tenant,
+            connection,
+            Some(payment.id.as_str()),
+            payment.payment_intent.as_deref(),
+        )
+        .await
     }
 
     /// Inserts or updates a payout.
