@@ -701,12 +701,17 @@ async fn an_admin_works_the_transactions_invoices_connections_and_settings_pages
     browser.route("#/settings?tab=reconciliation").await;
     browser.wait_for_page("settings").await;
     browser.fill("[data-test=set-fee-fixed]", "30.00").await;
+    browser.click("[data-test=set-auto-partial]").await;
     browser.click("[data-test=settings-save]").await;
     browser
         .wait_for_text("[data-test=settings-version]", "Version 1")
         .await;
     let (settings, version) = app.store.get_settings(tenant).await.expect("settings");
     assert_eq!(settings.matching.fee_tolerance_hundredths, 3_000);
+    assert!(
+        !settings.matching.auto_partial_payments,
+        "part payments now wait for a person"
+    );
     assert_eq!(version, 1);
     browser.screenshot("settings").await;
 

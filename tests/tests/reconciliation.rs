@@ -918,6 +918,7 @@ async fn settings_are_versioned_and_a_stale_write_is_409() {
     assert_eq!(current["version"], 0);
     assert_eq!(current["auto_apply"], false);
     assert_eq!(current["gateway"], "banktransfer");
+    assert_eq!(current["auto_partial_payments"], true);
     let body = |version: u64, threshold: f64| {
         json!({"version": version, "auto_apply": true, "auto_threshold": threshold,
                "fee_tolerance_hundredths": 1000, "fee_tolerance_basis_points": 200,
@@ -958,6 +959,18 @@ async fn settings_are_versioned_and_a_stale_write_is_409() {
         )
         .await;
     assert_eq!(saved["version"], 2);
+    assert_eq!(saved["auto_partial_payments"], true, "left out: unchanged");
+    let mut careful = body(2, 0.92);
+    careful["auto_partial_payments"] = json!(false);
+    let saved = s
+        .json(Method::PUT, "/api/settings/reconciliation", Some(&careful))
+        .await;
+    assert_eq!(saved["version"], 3);
+    assert_eq!(saved["auto_partial_payments"], false);
+    let again = s
+        .json(Method::GET, "/api/settings/reconciliation", None)
+        .await;
+    assert_eq!(again["auto_partial_payments"], false);
 }
 
 #[tokio::test]

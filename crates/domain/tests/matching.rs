@@ -157,12 +157,50 @@ fn postcodes_phone_numbers_order_numbers_and_years_are_not_invoice_numbers() {
 }
 
 #[test]
-fn a_partial_payment_allocates_what_was_paid_and_waits_for_a_person() {
+fn a_partial_payment_allocates_what_was_paid_automatically_only_when_named_by_its_client() {
+    // Named exactly (prefix), paid by the client: what was paid is applied, the rest stays open.
     let d = decide(&ledger(), tx("t", "60.00", "Bob Jansen", "INV-10236"));
-    assert_eq!(d.status, MatchStatus::Review, "{d:?}");
+    assert_eq!(d.status, MatchStatus::Auto, "{d:?}");
     assert_eq!(ids(&d), ["b1"]);
     assert_eq!(minor(&d), [6000]);
     assert!(has(&d, ReasonCode::AmountPartial));
+    assert!(d.surplus.is_none());
+
+    // A bare number, somebody else paying, or no name at all: a person decides.
+    for (payer, remittance) in [
+        ("Bob Jansen", "10236"),
+        ("Someone Else", "INV-10236"),
+        ("", "INV-10236"),
+    ] {
+        let d = decide(&ledger(), tx("t", "60.00", payer, remittance));
+        assert_eq!(
+            d.status,
+            MatchStatus::Review,
+            "{payer:?} {remittance:?}: {d:?}"
+        );
+        assert_eq!(ids(&d), ["b1"]);
+        assert_eq!(minor(&d), [6000]);
+    }
+
+    // Another invoice fits the amount exactly: the number may be the wrong one.
+    let mut invoices = ledger();
+    invoices.push(invoice("b3", "INV-10240", BOB, "60.00"));
+    let d = decide(&invoices, tx("t", "60.00", "Bob Jansen", "INV-10236"));
+    assert_eq!(d.status, MatchStatus::Review, "{d:?}");
+
+    // A tenant may keep every partial payment for a person.
+    let careful = MatchSettings {
+        auto_partial_payments: false,
+        ..MatchSettings::default()
+    };
+    let d = match_transactions(
+        &ledger(),
+        &[tx("t", "60.00", "Bob Jansen", "INV-10236")],
+        &[],
+        &careful,
+    );
+    assert_eq!(d[0].status, MatchStatus::Review, "{d:?}");
+    assert_eq!(d[0].allocations[0].amount.minor_units(), 6000);
 }
 
 #[test]
@@ -185,13 +223,33 @@ fn a_payment_short_by_bank_fees_is_applied_within_the_tolerance() {
         fee_tolerance_basis_points: 0,
         ..MatchSettings::default()
     };
+    // Without a tolerance the shortfall is no fee: a partial payment, which the invoice's own
+    // client naming it exactly may still have applied (the rest stays open), unless partial
+    // payments wait for a person.
     let d = match_transactions(
         &ledger(),
         &[tx("t", "112.50", "Bob Jansen", "INV-10236")],
         &[],
         &strict,
     );
+    assert!(
+        d[0].reasons
+            .iter()
+            .any(|r| r.code == ReasonCode::AmountPartial),
+        "{d:?}"
+    );
+    let strict_and_careful = MatchSettings {
+        auto_partial_payments: false,
+        ..strict
+    };
+    let d = match_transactions(
+        &ledger(),
+        &[tx("t", "112.50", "Bob Jansen", "INV-10236")],
+        &[],
+        &strict_and_careful,
+    );
     assert_eq!(d[0].status, MatchStatus::Review, "{d:?}");
+    assert_eq!(d[0].allocations[0].amount.minor_units(), 11_250);
 }
 
 #[test]
@@ -278,6 +336,69 @@ fn two_equally_good_candidates_are_left_for_a_person() {
     let d = decide(&invoices, tx("t", "49.00", "Anna Müller", "hosting"));
     assert_eq!(d.status, MatchStatus::Review, "{d:?}");
     assert!(has(&d, ReasonCode::Ambiguous));
+}
+
+fn dated(mut invoice: Invoice<String>, issued: NaiveDate) -> Invoice<String> {
+    invoice.date = issued;
+    invoice.due_date = issued + chrono::Days::new(14);
+    invoice
+}
+
+fn booked(mut t: Transaction<String>, on: NaiveDate) -> Transaction<String> {
+    t.booking_date = on;
+    t
+}
+
+fn day(month: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, month, day).unwrap()
+}
+
+#[test]
+fn among_invoices_that_fit_equally_the_one_due_when_the_money_came_is_suggested() {
+    // Two clients of the same name, each with an open invoice of the amount; the text names
+    // neither. The payment came a few days after the March invoice fell due.
+    let anna_too = ("9", "Anna Müller", "");
+    let invoices = vec![
+        dated(invoice("x1", "INV-20001", ANNA, "49.00"), day(1, 5)),
+        dated(invoice("x2", "INV-20002", anna_too, "49.00"), day(3, 1)),
+        dated(invoice("x3", "INV-20003", anna_too, "49.00"), day(6, 1)),
+    ];
+    let t = booked(tx("t", "49.00", "Anna Müller", "hosting"), day(3, 20));
+    for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
+        let shuffled: Vec<Invoice<String>> = order.iter().map(|&i| invoices[i].clone()).collect();
+        let d = decide(&shuffled, t.clone());
+        assert_eq!(d.status, MatchStatus::Review, "{d:?}");
+        assert_eq!(ids(&d), ["x2"], "{d:?}");
+        assert!(has(&d, ReasonCode::Timing), "{d:?}");
+    }
+    // Paid in June: the June invoice.
+    let d = decide(&invoices, booked(t, day(6, 10)));
+    assert_eq!(ids(&d), ["x3"], "{d:?}");
+}
+
+#[test]
+fn money_that_came_well_before_an_invoice_was_issued_is_not_applied_to_it_unless_named() {
+    let invoices = vec![dated(invoice("x1", "INV-20001", CARL, "75.00"), day(3, 1))];
+    // Nothing names it, and the invoice was issued three weeks after the money came.
+    let d = decide(
+        &invoices,
+        booked(tx("t", "75.00", "Carl Smith", "thanks"), day(2, 9)),
+    );
+    assert_eq!(d.status, MatchStatus::Review, "{d:?}");
+    assert_eq!(ids(&d), ["x1"]);
+    assert!(has(&d, ReasonCode::Timing), "{d:?}");
+    // A few days ahead (an invoice dated ahead, a standing order) is usual.
+    let d = decide(
+        &invoices,
+        booked(tx("t", "75.00", "Carl Smith", "thanks"), day(2, 26)),
+    );
+    assert_eq!(d.status, MatchStatus::Auto, "{d:?}");
+    // The text names it: a pro-forma or an advance, applied.
+    let d = decide(
+        &invoices,
+        booked(tx("t", "75.00", "Carl Smith", "INV-20001"), day(2, 9)),
+    );
+    assert_eq!(d.status, MatchStatus::Auto, "{d:?}");
 }
 
 #[test]

@@ -280,6 +280,23 @@ fn minor_to_text(minor: i64) -> String {
     format!("{sign}{}.{:02}", m / 100, m % 100)
 }
 
+/// The day (since 2023-01-01) invoice `k` of `total` is issued: spread evenly over 700 days.
+fn issue_day(k: usize, total: usize) -> i64 {
+    i64::try_from(k * 700 / total.max(1)).unwrap_or(0)
+}
+
+/// Days from an invoice's issue to the payment's booking: most pay before the due date (14
+/// days), many up to a month late, some after reminders, a few ahead of the invoice (a standing
+/// order, a pro-forma).
+fn payment_delay(rng: &mut Rng) -> i64 {
+    match rng.below(100) {
+        0..=2 => -rng.range(1, 10),
+        3..=57 => rng.range(0, 14),
+        58..=87 => rng.range(15, 44),
+        _ => rng.range(45, 120),
+    }
+}
+
 fn date_text(day: i64) -> String {
     // Days since 2023-01-01 to a calendar date, without a clock.
     let base = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap_or_default();
@@ -341,7 +358,7 @@ pub fn generate(
                 0,
             )
         };
-        let day = i64::try_from(k * 700 / total_invoices.max(1)).unwrap_or(0);
+        let day = issue_day(k, total_invoices);
         invoices.push(InvoiceRecord {
             id: (1_000 + k * 3).to_string(),
             number,
@@ -367,6 +384,9 @@ pub fn generate(
     }
     let mut feed = Feed {
         rng,
+        // Its own stream, so that the timing of payments leaves every other choice unchanged.
+        timing: Rng::new(seed ^ 0x7469_6d69_6e67),
+        total_invoices,
         clients: &clients,
         invoices: &invoices,
         open_of_client: &open_of_client,
@@ -457,6 +477,8 @@ fn make_clients(rng: &mut Rng, n: usize) -> Vec<Client> {
 
 struct Feed<'a> {
     rng: Rng,
+    timing: Rng,
+    total_invoices: usize,
     clients: &'a [Client],
     invoices: &'a [InvoiceRecord],
     open_of_client: &'a HashMap<usize, Vec<usize>>,
@@ -543,9 +565,16 @@ impl Feed<'_> {
         let remittance = self.remittance(&numbers, reference_style);
         let counterparty_name = self.payer_name(client);
         let iban = self.rng.chance(600).then(|| client.iban.clone());
+        // Paid after the newest of the invoices it pays was issued.
+        let issued = ids
+            .iter()
+            .map(|&o| issue_day(o, self.total_invoices))
+            .max()
+            .unwrap_or(0);
+        let booked = issued + payment_delay(&mut self.timing);
         self.out.push(TransactionRecord {
             id: id.clone(),
-            booking_date: inv.due_date.clone(),
+            booking_date: date_text(booked),
             amount: minor_to_text(amount),
             currency,
             counterparty_name,

@@ -541,6 +541,10 @@ pub struct PutSettings {
     pub fee_tolerance_hundredths: i64,
     /// Fee tolerance, relative part, in basis points of the balance.
     pub fee_tolerance_basis_points: u32,
+    /// Apply a partial payment automatically when the invoice's own client names it exactly
+    /// (the rest stays open). Left out: unchanged.
+    #[serde(default)]
+    pub auto_partial_payments: Option<bool>,
     /// The WHMCS gateway payments are recorded under.
     pub gateway: String,
 }
@@ -553,6 +557,7 @@ fn settings_body(view: &SettingsView) -> Value {
         "review_threshold": view.settings.matching.review_threshold,
         "fee_tolerance_hundredths": view.settings.matching.fee_tolerance_hundredths,
         "fee_tolerance_basis_points": view.settings.matching.fee_tolerance_basis_points,
+        "auto_partial_payments": view.settings.matching.auto_partial_payments,
         "gateway": view.gateway,
     })
 }
@@ -588,6 +593,7 @@ pub async fn put_settings(
                 auto_threshold: b.auto_threshold,
                 fee_tolerance_hundredths: b.fee_tolerance_hundredths,
                 fee_tolerance_basis_points: b.fee_tolerance_basis_points,
+                auto_partial_payments: b.auto_partial_payments,
                 gateway: b.gateway,
             },
         )

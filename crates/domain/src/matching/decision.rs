@@ -197,6 +197,9 @@ pub enum ReasonCode {
     NoCandidate,
     /// The confidence is below the automatic threshold.
     BelowThreshold,
+    /// When the payment came against the invoice's date and due date: it came well before the
+    /// invoice was issued, or the date chose among candidates that fit equally well.
+    Timing,
 }
 
 /// The engine's decision for one transaction.

@@ -10,6 +10,8 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::hash::BuildHasherDefault;
 
+use chrono::Datelike;
+
 use super::KnownPayer;
 use super::combination::find_combinations;
 use super::decision::{Allocation, Confidence, MatchDecision, MatchStatus, Reason, ReasonCode};
@@ -89,7 +91,27 @@ struct Candidate {
     confidence: i32,
     /// Solutions of the same combination search that fit as well.
     rival_combination: bool,
+    /// When the payment came, against when its invoices were issued and due.
+    timing: Timing,
 }
+
+/// How the booking date fits a candidate's invoices. Only ever decides between candidates that
+/// are otherwise equally good, and keeps a payment that is not named from being applied
+/// automatically to an invoice issued well after it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Timing {
+    /// Days outside the usual payment window of the worst-fitting invoice: from a week before
+    /// its date to two months after its due date (0 inside).
+    outside: u32,
+    /// Days between the booking and the due date, summed over the invoices.
+    from_due: u32,
+}
+
+/// Payments booked up to this many days before an invoice's date may still pay it (an
+/// invoice dated ahead, a pro-forma, a standing order).
+const PAID_AHEAD_DAYS: i32 = 7;
+/// Payments booked up to this many days after an invoice's due date are the usual late ones.
+const PAID_LATE_DAYS: i32 = 60;
 
 #[derive(Debug)]
 struct Client {
@@ -167,9 +189,131 @@ struct Slot {
 #[derive(Debug, Clone, Copy)]
 struct Probe<'p> {
     currency: Currency,
+    /// Booking date, as days since the common era.
+    booked: i32,
     target: i64,
     tokens: &'p [NumberToken],
     payer_tokens: &'p [String],
+}
+
+/// The invoice numbers (canonical order): letter prefixes interned, digits side by side in one
+/// string, so that a million invoices cost no allocation each.
+#[derive(Debug, Default)]
+struct Numbers {
+    /// Distinct letter prefixes, upper case (`""` among them when some number has none).
+    prefix_names: Vec<String>,
+    /// Each invoice's prefix, as an index into `prefix_names`.
+    prefix_of: Vec<u32>,
+    /// The digits of every invoice number without leading zeros, one after the other.
+    digits: String,
+    /// Each invoice's span of `digits`.
+    digits_at: Vec<(u32, u32)>,
+    max_digits: usize,
+}
+
+impl Numbers {
+    fn prefix(&self, pos: u32) -> &str {
+        &self.prefix_names[self.prefix_of[pos as usize] as usize]
+    }
+
+    fn digits(&self, pos: u32) -> &[u8] {
+        let (start, len) = self.digits_at[pos as usize];
+        &self.digits.as_bytes()[start as usize..(start + len) as usize]
+    }
+}
+
+/// Builds [`Numbers`] and the two number indexes, one invoice at a time.
+#[derive(Debug, Default)]
+struct NumbersBuilder {
+    numbers: Numbers,
+    prefix_ids: HashMap<String, u32>,
+    /// Invoices per prefix (by id).
+    prefix_counts: Vec<usize>,
+    number_index: Vec<(u64, u32)>,
+    deletion_index: Vec<(u64, u32)>,
+    prefix: String,
+}
+
+impl NumbersBuilder {
+    fn with_capacity(invoices: usize) -> Self {
+        let mut builder = Self::default();
+        builder.numbers.prefix_of.reserve(invoices);
+        builder.numbers.digits_at.reserve(invoices);
+        builder.number_index.reserve(invoices);
+        // About one key per digit of each number.
+        builder.deletion_index.reserve(invoices * 7);
+        builder
+    }
+
+    fn add(&mut self, pos: u32, number: &str) {
+        self.prefix.clear();
+        self.prefix.extend(
+            number
+                .chars()
+                .take_while(|c| !c.is_ascii_digit())
+                .filter(char::is_ascii_alphabetic)
+                .map(|c| c.to_ascii_uppercase()),
+        );
+        let id = if let Some(&id) = self.prefix_ids.get(self.prefix.as_str()) {
+            id
+        } else {
+            let id = u32::try_from(self.numbers.prefix_names.len()).unwrap_or(u32::MAX);
+            self.prefix_ids.insert(self.prefix.clone(), id);
+            self.numbers.prefix_names.push(self.prefix.clone());
+            self.prefix_counts.push(0);
+            id
+        };
+        if !self.prefix.is_empty() {
+            self.prefix_counts[id as usize] += 1;
+        }
+        self.numbers.prefix_of.push(id);
+
+        let all = &mut self.numbers.digits;
+        let start = all.len();
+        all.extend(
+            number
+                .chars()
+                .filter(char::is_ascii_digit)
+                .skip_while(|&c| c == '0'),
+        );
+        let digits = &all[start..];
+        if let Some(key) = digits_key(digits) {
+            self.number_index.push((key, pos));
+            self.numbers.max_digits = self.numbers.max_digits.max(digits.len());
+            if digits.len() >= 4 {
+                for (at, deleted) in deletions(digits.as_bytes()) {
+                    if let Some(dk) = deletion_key(&deleted) {
+                        self.deletion_index.push((at_position(dk, at), pos));
+                    }
+                }
+            }
+        }
+        let span = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.numbers
+            .digits_at
+            .push((span(start), span(all.len() - start)));
+    }
+
+    /// The numbers, the number and typo indexes, and the prefixes common enough to recognise
+    /// in remittance text (sorted).
+    fn finish(self) -> (Numbers, MultiIndex<u64>, MultiIndex<u64>, Vec<String>) {
+        let invoices = self.numbers.prefix_of.len().max(1);
+        let mut prefixes: Vec<String> = self
+            .numbers
+            .prefix_names
+            .iter()
+            .zip(&self.prefix_counts)
+            .filter(|(_, count)| **count * 20 >= invoices || **count >= 50)
+            .map(|(prefix, _)| prefix.clone())
+            .collect();
+        prefixes.sort();
+        (
+            self.numbers,
+            MultiIndex::new(self.number_index),
+            MultiIndex::new(self.deletion_index),
+            prefixes,
+        )
+    }
 }
 
 /// IBANs a batch identified (see [`Matcher::learn_payers`]).
@@ -187,23 +331,22 @@ pub struct Matcher<'a, I> {
     order: Vec<u32>,
     /// The inverse of `order`.
     position: Vec<u32>,
-    /// Letter prefix of each invoice number (canonical order), upper case.
-    prefix_of: Vec<String>,
-    /// Digits of each invoice number without leading zeros (canonical order).
-    digits_of: Vec<Box<str>>,
+    /// Prefix and digits of each invoice number (canonical order).
+    numbers: Numbers,
     /// Balance and currency of each invoice (canonical order), kept together for the hot loops.
     balance_of: Vec<(i64, Currency)>,
     /// Whether each invoice is open (canonical order).
     open_at: Vec<bool>,
+    /// Date and due date of each invoice (canonical order), as days since the common era.
+    dates_of: Vec<(i32, i32)>,
     /// Balance, currency, openness and client of each invoice (canonical order) side by side:
     /// the one cache line the typo search reads for each of its many near misses.
     slots: Vec<Slot>,
     /// Invoice-number digits without leading zeros -> invoices (canonical positions).
     number_index: MultiIndex<u64>,
     /// Invoice-number digits with one digit deleted -> invoices, for one-keystroke typos.
-    deletion_index: MultiIndex<u128>,
+    deletion_index: MultiIndex<u64>,
     prefixes: Vec<String>,
-    max_digits: usize,
     client_of: Vec<u32>,
     clients: Vec<Client>,
     /// Clients by [`words_key`] of their whole person or company name.
@@ -241,16 +384,20 @@ fn digits_key(digits: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// A digit string that may start with zeros: its length and value.
-fn deletion_key(digits: &[u8]) -> Option<u128> {
-    if digits.len() > 19 {
+/// Longest digit string the typo search keys (its value fits in 54 bits, beside 5 bits of
+/// length and 5 of position): numbers up to 17 digits are found with one keystroke wrong.
+const MAX_KEYED_DIGITS: usize = 16;
+
+/// A digit string that may start with zeros: its length and value, in one word.
+fn deletion_key(digits: &[u8]) -> Option<u64> {
+    if digits.len() > MAX_KEYED_DIGITS {
         return None;
     }
     let mut value: u64 = 0;
     for d in digits {
         value = value * 10 + u64::from(d - b'0');
     }
-    Some((u128::try_from(digits.len()).unwrap_or(0) << 64) | u128::from(value))
+    Some((u64::try_from(digits.len()).unwrap_or(0) << 54) | value)
 }
 
 /// Each way of deleting one digit: (position, the rest). Digit strings longer than 20 are
@@ -289,8 +436,8 @@ impl std::ops::Deref for Deleted {
 }
 
 /// A deletion key together with the position of the deleted digit.
-fn at_position(key: u128, position: usize) -> u128 {
-    (u128::try_from(position).unwrap_or(0) << 96) | key
+fn at_position(key: u64, position: usize) -> u64 {
+    (u64::try_from(position).unwrap_or(0) << 59) | key
 }
 
 fn lookup<K: Ord + Copy + std::hash::Hash>(
@@ -298,20 +445,6 @@ fn lookup<K: Ord + Copy + std::hash::Hash>(
     key: K,
 ) -> impl Iterator<Item = u32> + '_ {
     index.get(key).iter().copied()
-}
-
-fn invoice_prefix(number: &str) -> String {
-    number
-        .chars()
-        .take_while(|c| !c.is_ascii_digit())
-        .filter(char::is_ascii_alphabetic)
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
-}
-
-fn number_digits(number: &str) -> String {
-    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    digits.trim_start_matches('0').to_owned()
 }
 
 fn normalise_iban(iban: &str) -> String {
@@ -346,43 +479,17 @@ impl<'a, I: Ord> Matcher<'a, I> {
         let order = canonical_order(invoices);
         let inv = |k: usize| &invoices[order[k] as usize];
 
-        let mut prefix_of = Vec::with_capacity(order.len());
-        let mut digits_of: Vec<Box<str>> = Vec::with_capacity(order.len());
+        let mut numbers = NumbersBuilder::with_capacity(order.len());
         let mut balance_of = Vec::with_capacity(order.len());
         let mut open_at = Vec::with_capacity(order.len());
-        let mut number_index = Vec::with_capacity(order.len());
-        let mut deletion_index = Vec::new();
-        let mut max_digits = 0;
         let mut client_of = Vec::with_capacity(order.len());
         let mut table = ClientTable::default();
         let mut open_by_amount: HashMap<(Currency, i64), Vec<u32>> = HashMap::default();
-        let mut prefix_counts: HashMap<String, usize> = HashMap::default();
 
         for k in 0..order.len() {
             let invoice = inv(k);
             let pos = u32::try_from(k).unwrap_or(u32::MAX);
-            let prefix = invoice_prefix(&invoice.number);
-            if !prefix.is_empty() {
-                if let Some(count) = prefix_counts.get_mut(&prefix) {
-                    *count += 1;
-                } else {
-                    prefix_counts.insert(prefix.clone(), 1);
-                }
-            }
-            prefix_of.push(prefix);
-            let digits = number_digits(&invoice.number);
-            if let Some(key) = digits_key(&digits) {
-                number_index.push((key, pos));
-                max_digits = max_digits.max(digits.len());
-                if digits.len() >= 4 {
-                    for (at, deleted) in deletions(digits.as_bytes()) {
-                        if let Some(dk) = deletion_key(&deleted) {
-                            deletion_index.push((at_position(dk, at), pos));
-                        }
-                    }
-                }
-            }
-            digits_of.push(digits.into_boxed_str());
+            numbers.add(pos, &invoice.number);
             balance_of.push((invoice.balance.minor_units(), invoice.currency()));
             open_at.push(invoice.is_open());
 
@@ -396,9 +503,8 @@ impl<'a, I: Ord> Matcher<'a, I> {
                     .push(pos);
             }
         }
-        let number_index = MultiIndex::new(number_index);
-        let deletion_index = MultiIndex::new(deletion_index);
-        let prefixes = common_prefixes(prefix_counts, order.len());
+        let dates_of = invoice_dates(invoices, &order);
+        let (numbers, number_index, deletion_index, prefixes) = numbers.finish();
 
         let (known_by_iban, known_by_name) = known_payer_indexes(known_payers, &table.by_ledger_id);
         let clients = table.clients;
@@ -426,15 +532,14 @@ impl<'a, I: Ord> Matcher<'a, I> {
             settings,
             order,
             position,
-            prefix_of,
-            digits_of,
+            numbers,
             balance_of,
             open_at,
+            dates_of,
             slots,
             number_index,
             deletion_index,
             prefixes,
-            max_digits,
             client_of,
             clients,
             client_by_name,
@@ -624,17 +729,18 @@ impl<'a, I: Ord> Matcher<'a, I> {
             text.push(' ');
             text.push_str(reference);
         }
-        let tokens = number_tokens(&text, &self.prefixes, self.max_digits + 1);
+        let tokens = number_tokens(&text, &self.prefixes, self.numbers.max_digits + 1);
         let payer_tokens = name_tokens(&tx.counterparty_name);
         let mut notes: Vec<Reason> = Vec::new();
         let probe = Probe {
             currency,
+            booked: tx.booking_date.num_days_from_ce(),
             target,
             tokens: &tokens,
             payer_tokens: &payer_tokens,
         };
         let candidates = self.candidates(tx, learned, &probe, &mut notes);
-        self.choose(candidates, amount, notes)
+        self.choose(candidates, amount, probe.booked, notes)
     }
 
     /// Every way the transaction could be explained, scored.
@@ -647,6 +753,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
     ) -> Vec<Candidate> {
         let Probe {
             currency,
+            booked,
             target,
             tokens,
             payer_tokens,
@@ -681,6 +788,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
                     surplus,
                     confidence: 0,
                     rival_combination: false,
+                    timing: Timing::default(),
                 })
             })
             .collect();
@@ -736,7 +844,37 @@ impl<'a, I: Ord> Matcher<'a, I> {
                 ));
             }
         }
+        for c in &mut candidates {
+            c.timing = self.timing(&c.parts, booked);
+        }
         candidates
+    }
+
+    /// How a payment booked on `booked` fits the dates of the invoices in `parts`.
+    fn timing(&self, parts: &[(u32, i64)], booked: i32) -> Timing {
+        let mut timing = Timing::default();
+        for &(pos, _) in parts {
+            let (date, due) = self.dates_of[pos as usize];
+            let outside = if booked < date - PAID_AHEAD_DAYS {
+                date - PAID_AHEAD_DAYS - booked
+            } else {
+                (booked - due - PAID_LATE_DAYS).max(0)
+            };
+            timing.outside = timing.outside.max(outside.unsigned_abs());
+            timing.from_due = timing
+                .from_due
+                .saturating_add((booked - due).unsigned_abs());
+        }
+        timing
+    }
+
+    /// The first invoice of `c` issued more than [`PAID_AHEAD_DAYS`] after `booked`, with the
+    /// days between.
+    fn issued_after(&self, c: &Candidate, booked: i32) -> Option<(u32, i32)> {
+        c.parts.iter().find_map(|&(pos, _)| {
+            let (date, _) = self.dates_of[pos as usize];
+            (date - booked > PAID_AHEAD_DAYS).then_some((pos, date - booked))
+        })
     }
 
     /// Invoices that could be paid alone: named ones, the payer's, one keystroke away, or
@@ -870,7 +1008,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
     }
 
     fn reference_level(&self, token: &NumberToken, pos: u32) -> RefLevel {
-        let own_prefix = &self.prefix_of[pos as usize];
+        let own_prefix = self.numbers.prefix(pos);
         if token.marker == Marker::Invoice
             || (!own_prefix.is_empty() && token.prefix == *own_prefix)
         {
@@ -917,9 +1055,8 @@ impl<'a, I: Ord> Matcher<'a, I> {
                 // At neighbouring places: two digits may have been swapped (check it).
                 for other in [at.checked_sub(1), Some(at + 1)].into_iter().flatten() {
                     found.extend(
-                        lookup(&self.deletion_index, at_position(k, other)).filter(|p| {
-                            keep(*p) && within_one_edit(t, self.digits_of[*p as usize].as_bytes())
-                        }),
+                        lookup(&self.deletion_index, at_position(k, other))
+                            .filter(|p| keep(*p) && within_one_edit(t, self.numbers.digits(*p))),
                     );
                 }
             }
@@ -1095,6 +1232,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             surplus,
             confidence: 0,
             rival_combination: false,
+            timing: Timing::default(),
         }))
     }
 
@@ -1160,6 +1298,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             surplus: 0,
             confidence: 0,
             rival_combination: solutions.len() > 1,
+            timing: Timing::default(),
         }))
     }
 
@@ -1174,6 +1313,10 @@ impl<'a, I: Ord> Matcher<'a, I> {
             [9_300, 9_200, 9_000, 7_600, 7_300],
             [9_700, 9_600, 9_400, 8_200, 8_000],
         ];
+        // A partial payment that names its invoice exactly and comes from its client: the
+        // number and the name together are as sure as an exact amount with a bare number (see
+        // `partial_may_be_automatic`).
+        const NAMED_PARTIAL_FROM_CLIENT: i32 = 600;
         // Rows as above. Columns: payer Mismatch, Unknown, Weak, Strong, Exact, Known.
         // Without a reference, the payer is most of the evidence.
         const PAYER: [[i32; 6]; 4] = [
@@ -1191,7 +1334,10 @@ impl<'a, I: Ord> Matcher<'a, I> {
             Fit::Over => 4,
         };
         let base = BASE[row][column];
-        let adjust = PAYER[row][c.payer as usize];
+        let mut adjust = PAYER[row][c.payer as usize];
+        if c.fit == Fit::Partial && c.reference == RefLevel::Exact && c.payer >= Payer::Strong {
+            adjust += NAMED_PARTIAL_FROM_CLIENT;
+        }
         c.confidence = (base + adjust).clamp(0, 10_000);
         if c.rival_combination {
             c.confidence -= AMBIGUITY_MARGIN + 1_000;
@@ -1203,6 +1349,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
         &self,
         mut candidates: Vec<Candidate>,
         amount: Money,
+        booked: i32,
         mut notes: Vec<Reason>,
     ) -> MatchDecision<usize> {
         if candidates.is_empty() {
@@ -1252,7 +1399,8 @@ impl<'a, I: Ord> Matcher<'a, I> {
                     ReasonCode::InvoiceNotOpen | ReasonCode::CurrencyMismatch
                 )
             });
-        let mut blocked = !best.fit.fits() || names_another;
+        let mut blocked =
+            !(best.fit.fits() || self.partial_may_be_automatic(best, &candidates)) || names_another;
         if shared_name {
             blocked = true;
             reasons.push(Reason::new(
@@ -1260,6 +1408,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
                 "the payer's name fits invoices of several clients with this amount",
             ));
         }
+        blocked |= self.timing_reasons(&candidates, booked, &mut reasons);
         if rival.is_some() {
             confidence = confidence.min(best.confidence - 1_000).max(0);
         }
@@ -1311,6 +1460,56 @@ impl<'a, I: Ord> Matcher<'a, I> {
         }
     }
 
+    /// Adds what the dates say about the best candidate (`candidates` ranked); true when they
+    /// forbid applying it automatically: the text does not name it and the money came well
+    /// before one of its invoices was issued.
+    fn timing_reasons(
+        &self,
+        candidates: &[Candidate],
+        booked: i32,
+        reasons: &mut Vec<Reason>,
+    ) -> bool {
+        let best = &candidates[0];
+        let mut blocked = false;
+        if best.reference == RefLevel::None
+            && let Some((pos, days)) = self.issued_after(best, booked)
+        {
+            blocked = true;
+            reasons.push(Reason::new(
+                ReasonCode::Timing,
+                format!(
+                    "the payment came {days} days before invoice {} was issued",
+                    self.invoice(pos).number
+                ),
+            ));
+        }
+        if let Some(next) = candidates.get(1)
+            && next.confidence == best.confidence
+            && next.reference == best.reference
+            && next.parts.len() == best.parts.len()
+            && next.timing != best.timing
+        {
+            reasons.push(Reason::new(
+                ReasonCode::Timing,
+                "of the candidates that fit equally well, this one's dates fit the payment date best",
+            ));
+        }
+        blocked
+    }
+
+    /// A payment below the balance of the one invoice its text names exactly (with the prefix or
+    /// an invoice word), from a payer whose name matches the client, when no invoice at all fits
+    /// the amount: what was paid goes to that invoice, which stays open for the rest.
+    /// Overpayments always go to a person (the surplus needs a decision).
+    fn partial_may_be_automatic(&self, best: &Candidate, candidates: &[Candidate]) -> bool {
+        self.settings.auto_partial_payments
+            && best.fit == Fit::Partial
+            && best.reference == RefLevel::Exact
+            && best.payer >= Payer::Strong
+            && best.parts.len() == 1
+            && !candidates.iter().any(|c| c.fit.fits())
+    }
+
     /// Puts the candidates in order, best first; true when the best is an invoice the text
     /// names by number, put first because the payer's name fits several clients equally.
     fn rank(&self, candidates: &mut Vec<Candidate>) -> bool {
@@ -1322,6 +1521,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
                 .cmp(&a.confidence)
                 .then_with(|| b.reference.cmp(&a.reference))
                 .then_with(|| a.parts.len().cmp(&b.parts.len()))
+                .then_with(|| a.timing.cmp(&b.timing))
                 .then_with(|| a.parts.iter().map(|p| p.0).cmp(b.parts.iter().map(|p| p.0)))
         });
         // The payer's name fits invoices of several clients equally well (a common name): the
@@ -1623,16 +1823,6 @@ fn known_payer_indexes(
 }
 
 /// A letter prefix is the tenant's invoice prefix when a fair share of invoices use it.
-fn common_prefixes(counts: HashMap<String, usize>, invoices: usize) -> Vec<String> {
-    let mut prefixes: Vec<String> = counts
-        .into_iter()
-        .filter(|(_, count)| count * 20 >= invoices.max(1) || *count >= 50)
-        .map(|(prefix, _)| prefix)
-        .collect();
-    prefixes.sort();
-    prefixes
-}
-
 /// Sorts by invoice and keeps the strongest reference for each.
 fn keep_best_per_invoice(list: &mut Vec<(u32, RefLevel)>) {
     list.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
@@ -1642,6 +1832,20 @@ fn keep_best_per_invoice(list: &mut Vec<(u32, RefLevel)>) {
 /// Caller indexes of `invoices` sorted by [`canonical_cmp`]. Sorted on compact keys (due date
 /// and the first 16 bytes of the number) held in one array, so that a large batch does not chase
 /// pointers into every invoice at each comparison; only equal keys compare the invoices whole.
+/// Date and due date of each invoice in canonical order, as days since the common era.
+fn invoice_dates<I>(invoices: &[Invoice<I>], order: &[u32]) -> Vec<(i32, i32)> {
+    order
+        .iter()
+        .map(|&i| {
+            let invoice = &invoices[i as usize];
+            (
+                invoice.date.num_days_from_ce(),
+                invoice.due_date.num_days_from_ce(),
+            )
+        })
+        .collect()
+}
+
 fn canonical_order<I: Ord>(invoices: &[Invoice<I>]) -> Vec<u32> {
     let mut keys: Vec<(chrono::NaiveDate, u128, u32)> = invoices
         .iter()

@@ -32,6 +32,12 @@ pub struct MatchSettings {
     pub max_combination_candidates: usize,
     /// Bound on the work of one combination search (visited nodes), so that it cannot blow up.
     pub combination_step_budget: u32,
+    /// Whether a partial payment may be applied automatically: only when its text names the
+    /// invoice exactly (prefix or invoice word), the payer's name matches the client, the
+    /// confidence reaches `auto_threshold`, and no invoice fits the amount itself. The amount paid
+    /// is allocated and the invoice stays open for the rest. Off: partial payments always wait
+    /// for a person.
+    pub auto_partial_payments: bool,
 }
 
 impl Default for MatchSettings {
@@ -45,6 +51,7 @@ impl Default for MatchSettings {
             max_combination_size: 5,
             max_combination_candidates: 16,
             combination_step_budget: 20_000,
+            auto_partial_payments: true,
         }
     }
 }

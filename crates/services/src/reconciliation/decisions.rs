@@ -37,6 +37,9 @@ pub struct SettingsUpdate {
     pub fee_tolerance_hundredths: i64,
     /// Fee tolerance, relative part, in basis points of the balance.
     pub fee_tolerance_basis_points: u32,
+    /// Whether a partial payment its invoice's client names exactly may be applied
+    /// automatically; `None` keeps the current choice.
+    pub auto_partial_payments: Option<bool>,
     /// The gateway payments are recorded under.
     pub gateway: String,
 }
@@ -155,6 +158,9 @@ impl ReconciliationService {
         next.matching.auto_threshold = update.auto_threshold;
         next.matching.fee_tolerance_hundredths = update.fee_tolerance_hundredths;
         next.matching.fee_tolerance_basis_points = update.fee_tolerance_basis_points;
+        if let Some(partial) = update.auto_partial_payments {
+            next.matching.auto_partial_payments = partial;
+        }
         let now = self.now();
         let version = self
             .ports
@@ -172,6 +178,7 @@ impl ReconciliationService {
             json!({"auto_apply": next.auto_apply, "auto_threshold": next.matching.auto_threshold.to_string(),
                    "fee_tolerance_hundredths": next.matching.fee_tolerance_hundredths,
                    "fee_tolerance_basis_points": next.matching.fee_tolerance_basis_points,
+                   "auto_partial_payments": next.matching.auto_partial_payments,
                    "gateway": gateway, "version": version}),
         )
         .await;

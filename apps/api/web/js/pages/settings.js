@@ -40,6 +40,7 @@ async function renderReconciliation(ctx, root) {
   let current = await api.get('/api/settings/reconciliation');
   const editable = ctx.can('settings:manage');
   const autoApply = h('input', { type: 'checkbox', id: 'set-auto-apply', checked: current.auto_apply, disabled: !editable, dataset: { test: 'set-auto-apply' } });
+  const autoPartial = h('input', { type: 'checkbox', id: 'set-auto-partial', checked: current.auto_partial_payments, disabled: !editable, dataset: { test: 'set-auto-partial' } });
   const threshold = numberInput(ui, String(current.auto_threshold), { min: '0', max: '1', step: '0.01', disabled: !editable, dataset: { test: 'set-auto-threshold' } });
   const feeFixed = numberInput(ui, (Number(current.fee_tolerance_hundredths) / 100).toFixed(2), { min: '0', step: '0.01', disabled: !editable, dataset: { test: 'set-fee-fixed' } });
   const feePercent = numberInput(ui, (Number(current.fee_tolerance_basis_points) / 100).toFixed(2), { min: '0', max: '50', step: '0.01', disabled: !editable, dataset: { test: 'set-fee-percent' } });
@@ -50,6 +51,8 @@ async function renderReconciliation(ctx, root) {
     h('div', { class: 'field checkbox' }, autoApply, h('label', { for: autoApply.id }, 'Record confident matches in WHMCS without asking')),
     ui.field('Confidence needed to apply automatically', threshold,
       `Between ${current.review_threshold} (below which nothing is suggested) and 1. Matches below it wait in the review queue.`),
+    h('div', { class: 'field checkbox' }, autoPartial, h('label', { for: autoPartial.id },
+      'Apply part payments automatically when the client names the invoice number exactly (the rest stays open)')),
     ui.field('Fee tolerance, fixed part', feeFixed, 'How much less than the invoice a payment may be (bank and card fees), in the invoice currency.'),
     ui.field('Fee tolerance, percentage of the invoice', feePercent, 'Added to the fixed part.'),
     ui.field('WHMCS payment gateway', gateway, 'Payments are recorded in WHMCS under this gateway’s system name.'),
@@ -67,6 +70,7 @@ async function renderReconciliation(ctx, root) {
         auto_threshold: Number(threshold.value),
         fee_tolerance_hundredths: Math.round(Number(feeFixed.value) * 100),
         fee_tolerance_basis_points: Math.round(Number(feePercent.value) * 100),
+        auto_partial_payments: autoPartial.checked,
         gateway: gateway.value.trim(),
       };
       if (![body.auto_threshold, body.fee_tolerance_hundredths, body.fee_tolerance_basis_points].every(Number.isFinite)) {
