@@ -146,3 +146,36 @@ fn an_existing_output_is_replaced_whole() {
         serde_json::from_slice(&std::fs::read(dir.path().join("out.json")).unwrap()).unwrap();
     assert_eq!(output.decisions.len(), 100);
 }
+
+#[test]
+fn a_large_ledger_indexed_on_two_threads_decides_the_same_in_any_order() {
+    use payymo_domain::matching::{MatchSettings, match_transactions};
+    use payymo_offline_match::{parse_invoices, parse_transactions};
+
+    // Above the size from which the engine builds its indexes on two threads.
+    let data = generate(24_000, 3_000, 11, Numbering::Prefixed);
+    let path = Path::new("generated.json");
+    let invoices_text = serde_json::to_string(&data.invoices).unwrap();
+    let transactions_text = serde_json::to_string(&data.transactions).unwrap();
+    let invoices = parse_invoices(path, &invoices_text).unwrap();
+    let transactions = parse_transactions(path, &transactions_text).unwrap();
+    let settings = MatchSettings::default();
+    let decide = |invoices: &[payymo_domain::invoice::Invoice<String>]| {
+        match_transactions(invoices, &transactions, &[], &settings)
+            .into_iter()
+            .map(|d| d.map_ids(|i| invoices[i].id.clone()))
+            .collect::<Vec<_>>()
+    };
+    let forwards = decide(&invoices);
+    let mut reversed = invoices.clone();
+    reversed.reverse();
+    assert_eq!(decide(&reversed), forwards);
+    assert!(
+        forwards
+            .iter()
+            .filter(|d| d.status == MatchStatus::Auto)
+            .count()
+            > 2_000,
+        "the feed is mostly matched"
+    );
+}

@@ -316,6 +316,111 @@ impl NumbersBuilder {
     }
 }
 
+/// From this many invoices on, the number and the client indexes are built on two threads.
+const PARALLEL_INDEX_FROM: usize = 20_000;
+
+/// What the invoice numbers and dates give (canonical order).
+#[derive(Debug)]
+struct NumberIndexes {
+    numbers: Numbers,
+    number_index: MultiIndex<u64>,
+    deletion_index: MultiIndex<u64>,
+    prefixes: Vec<String>,
+    dates_of: Vec<(i32, i32)>,
+}
+
+impl NumberIndexes {
+    fn build<I>(invoices: &[Invoice<I>], order: &[u32]) -> Self {
+        let mut builder = NumbersBuilder::with_capacity(order.len());
+        for (k, &index) in order.iter().enumerate() {
+            builder.add(
+                u32::try_from(k).unwrap_or(u32::MAX),
+                &invoices[index as usize].number,
+            );
+        }
+        let (numbers, number_index, deletion_index, prefixes) = builder.finish();
+        Self {
+            numbers,
+            number_index,
+            deletion_index,
+            prefixes,
+            dates_of: invoice_dates(invoices, order),
+        }
+    }
+}
+
+/// What the invoices' clients, balances and the remembered payers give (canonical order).
+#[derive(Debug)]
+struct People {
+    balance_of: Vec<(i64, Currency)>,
+    open_at: Vec<bool>,
+    slots: Vec<Slot>,
+    client_of: Vec<u32>,
+    clients: Vec<Client>,
+    client_by_name: MultiIndex<u64>,
+    client_by_token: MultiIndex<u64>,
+    client_by_pair: MultiIndex<u64>,
+    open_by_amount: HashMap<(Currency, i64), Vec<u32>>,
+    open_by_name_amount: MultiIndex<u128>,
+    known_by_iban: HashMap<String, Vec<u32>>,
+    known_by_name: HashMap<String, Vec<u32>>,
+}
+
+impl People {
+    fn build<I>(invoices: &[Invoice<I>], order: &[u32], known_payers: &[KnownPayer]) -> Self {
+        let mut balance_of = Vec::with_capacity(order.len());
+        let mut open_at = Vec::with_capacity(order.len());
+        let mut client_of = Vec::with_capacity(order.len());
+        let mut table = ClientTable::default();
+        let mut open_by_amount: HashMap<(Currency, i64), Vec<u32>> = HashMap::default();
+        for (k, &index) in order.iter().enumerate() {
+            let invoice = &invoices[index as usize];
+            let pos = u32::try_from(k).unwrap_or(u32::MAX);
+            balance_of.push((invoice.balance.minor_units(), invoice.currency()));
+            open_at.push(invoice.is_open());
+            let client = table.resolve(invoice);
+            client_of.push(client);
+            if invoice.is_open() {
+                table.clients[client as usize].open.push(pos);
+                open_by_amount
+                    .entry((invoice.currency(), invoice.balance.minor_units()))
+                    .or_default()
+                    .push(pos);
+            }
+        }
+        let (known_by_iban, known_by_name) = known_payer_indexes(known_payers, &table.by_ledger_id);
+        let clients = table.clients;
+        let (client_by_name, client_by_token) = name_indexes(&clients);
+        let open_by_name_amount = name_amount_index(&clients, &balance_of);
+        let client_by_pair = pair_index(&clients);
+        let slots = balance_of
+            .iter()
+            .zip(&open_at)
+            .zip(&client_of)
+            .map(|((&(balance, currency), &open), &client)| Slot {
+                balance,
+                client,
+                currency,
+                open,
+            })
+            .collect();
+        Self {
+            balance_of,
+            open_at,
+            slots,
+            client_of,
+            clients,
+            client_by_name,
+            client_by_token,
+            client_by_pair,
+            open_by_amount,
+            open_by_name_amount,
+            known_by_iban,
+            known_by_name,
+        }
+    }
+}
+
 /// IBANs a batch identified (see [`Matcher::learn_payers`]).
 #[derive(Debug, Clone, Default)]
 pub struct LearnedPayers {
@@ -367,7 +472,7 @@ pub struct Matcher<'a, I> {
 /// allocate more than an invoice's balance. Decisions come back in the order of `transactions`,
 /// allocations name invoices by their position in `invoices`.
 #[must_use]
-pub fn match_transactions<I: Ord, T>(
+pub fn match_transactions<I: Ord + Sync, T>(
     invoices: &[Invoice<I>],
     transactions: &[Transaction<T>],
     known_payers: &[KnownPayer],
@@ -475,54 +580,25 @@ impl<'a, I: Ord> Matcher<'a, I> {
         invoices: &'a [Invoice<I>],
         known_payers: &[KnownPayer],
         settings: MatchSettings,
-    ) -> Self {
+    ) -> Self
+    where
+        I: Sync,
+    {
         let order = canonical_order(invoices);
-        let inv = |k: usize| &invoices[order[k] as usize];
-
-        let mut numbers = NumbersBuilder::with_capacity(order.len());
-        let mut balance_of = Vec::with_capacity(order.len());
-        let mut open_at = Vec::with_capacity(order.len());
-        let mut client_of = Vec::with_capacity(order.len());
-        let mut table = ClientTable::default();
-        let mut open_by_amount: HashMap<(Currency, i64), Vec<u32>> = HashMap::default();
-
-        for k in 0..order.len() {
-            let invoice = inv(k);
-            let pos = u32::try_from(k).unwrap_or(u32::MAX);
-            numbers.add(pos, &invoice.number);
-            balance_of.push((invoice.balance.minor_units(), invoice.currency()));
-            open_at.push(invoice.is_open());
-
-            let client = table.resolve(invoice);
-            client_of.push(client);
-            if invoice.is_open() {
-                table.clients[client as usize].open.push(pos);
-                open_by_amount
-                    .entry((invoice.currency(), invoice.balance.minor_units()))
-                    .or_default()
-                    .push(pos);
-            }
-        }
-        let dates_of = invoice_dates(invoices, &order);
-        let (numbers, number_index, deletion_index, prefixes) = numbers.finish();
-
-        let (known_by_iban, known_by_name) = known_payer_indexes(known_payers, &table.by_ledger_id);
-        let clients = table.clients;
-        let (client_by_name, client_by_token) = name_indexes(&clients);
-        let open_by_name_amount = name_amount_index(&clients, &balance_of);
-        let client_by_pair = pair_index(&clients);
-
-        let slots = balance_of
-            .iter()
-            .zip(&open_at)
-            .zip(&client_of)
-            .map(|((&(balance, currency), &open), &client)| Slot {
-                balance,
-                client,
-                currency,
-                open,
+        let numbers = || NumberIndexes::build(invoices, &order);
+        // The two halves read the invoices independently: on two cores for large batches.
+        let (numbers, people) = if order.len() >= PARALLEL_INDEX_FROM {
+            std::thread::scope(|s| {
+                let numbers = s.spawn(numbers);
+                let people = People::build(invoices, &order, known_payers);
+                let numbers = numbers
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (numbers, people)
             })
-            .collect();
+        } else {
+            (numbers(), People::build(invoices, &order, known_payers))
+        };
         let mut position = vec![0_u32; order.len()];
         for (k, &index) in order.iter().enumerate() {
             position[index as usize] = u32::try_from(k).unwrap_or(u32::MAX);
@@ -532,23 +608,23 @@ impl<'a, I: Ord> Matcher<'a, I> {
             settings,
             order,
             position,
-            numbers,
-            balance_of,
-            open_at,
-            dates_of,
-            slots,
-            number_index,
-            deletion_index,
-            prefixes,
-            client_of,
-            clients,
-            client_by_name,
-            client_by_token,
-            client_by_pair,
-            open_by_amount,
-            open_by_name_amount,
-            known_by_iban,
-            known_by_name,
+            numbers: numbers.numbers,
+            balance_of: people.balance_of,
+            open_at: people.open_at,
+            dates_of: numbers.dates_of,
+            slots: people.slots,
+            number_index: numbers.number_index,
+            deletion_index: numbers.deletion_index,
+            prefixes: numbers.prefixes,
+            client_of: people.client_of,
+            clients: people.clients,
+            client_by_name: people.client_by_name,
+            client_by_token: people.client_by_token,
+            client_by_pair: people.client_by_pair,
+            open_by_amount: people.open_by_amount,
+            open_by_name_amount: people.open_by_name_amount,
+            known_by_iban: people.known_by_iban,
+            known_by_name: people.known_by_name,
         }
     }
 
