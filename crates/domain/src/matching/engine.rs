@@ -245,7 +245,9 @@ impl NumbersBuilder {
         builder
     }
 
-    fn add(&mut self, pos: u32, number: &str) {
+    /// Adds an invoice's number; only open invoices can be a typo's target, so only theirs go
+    /// into the typo index.
+    fn add(&mut self, pos: u32, number: &str, open: bool) {
         self.prefix.clear();
         self.prefix.extend(
             number
@@ -280,7 +282,7 @@ impl NumbersBuilder {
         if let Some(key) = digits_key(digits) {
             self.number_index.push((key, pos));
             self.numbers.max_digits = self.numbers.max_digits.max(digits.len());
-            if digits.len() >= 4 {
+            if open && digits.len() >= 4 {
                 for (at, deleted) in deletions(digits.as_bytes()) {
                     if let Some(dk) = deletion_key(&deleted) {
                         self.deletion_index.push((at_position(dk, at), pos));
@@ -333,9 +335,11 @@ impl NumberIndexes {
     fn build<I>(invoices: &[Invoice<I>], order: &[u32]) -> Self {
         let mut builder = NumbersBuilder::with_capacity(order.len());
         for (k, &index) in order.iter().enumerate() {
+            let invoice = &invoices[index as usize];
             builder.add(
                 u32::try_from(k).unwrap_or(u32::MAX),
-                &invoices[index as usize].number,
+                &invoice.number,
+                invoice.is_open(),
             );
         }
         let (numbers, number_index, deletion_index, prefixes) = builder.finish();

@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use payymo_domain::matching::Confidence;
 use payymo_offline_match::{MatchArgs, run};
 
+// The same allocator as the `payymo` binary, so that this measures what `payymo match` does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: payymo-match-offline --invoices INVOICES.json --transactions TRANSACTIONS.json [--output FILE] [--auto-threshold X]";
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<MatchArgs, String> {
