@@ -327,11 +327,16 @@ pub fn generate(
         let number = match numbering {
             Numbering::Plain => seq.to_string(),
             Numbering::Prefixed => format!("INV-{seq}"),
-            Numbering::Yearly => format!(
-                "INV-{}-{:05}",
-                2023 + (k * 2 / total_invoices.max(1)),
-                seq % 100_000
-            ),
+            Numbering::Yearly => {
+                // Two years; the counter starts again each year, as wide as a year needs.
+                let per_year = total_invoices.div_ceil(2).max(1);
+                let width = per_year.to_string().len().max(5);
+                format!(
+                    "INV-{}-{:0width$}",
+                    2023 + k / per_year,
+                    k % per_year + 1
+                )
+            }
         };
         let total = if rng.chance(700) {
             *rng.pick(PRICES)
