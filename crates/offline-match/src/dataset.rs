@@ -305,6 +305,21 @@ fn date_text(day: i64) -> String {
         .to_string()
 }
 
+/// The number of invoice `k` of `total` in the given style.
+fn invoice_number(numbering: Numbering, k: usize, total_invoices: usize) -> String {
+    let seq = 10_000 + k;
+    match numbering {
+        Numbering::Plain => seq.to_string(),
+        Numbering::Prefixed => format!("INV-{seq}"),
+        Numbering::Yearly => {
+            // Two years; the counter starts again each year, as wide as a year needs.
+            let per_year = total_invoices.div_ceil(2).max(1);
+            let width = per_year.to_string().len().max(5);
+            format!("INV-{}-{:0width$}", 2023 + k / per_year, k % per_year + 1)
+        }
+    }
+}
+
 /// Generates `open_invoices` open invoices (plus about a quarter as many closed ones) and
 /// `transactions` transactions, deterministically from `seed`.
 #[must_use]
@@ -323,21 +338,7 @@ pub fn generate(
     for k in 0..total_invoices {
         let c = rng.below(clients.len());
         let client = &clients[c];
-        let seq = 10_000 + k;
-        let number = match numbering {
-            Numbering::Plain => seq.to_string(),
-            Numbering::Prefixed => format!("INV-{seq}"),
-            Numbering::Yearly => {
-                // Two years; the counter starts again each year, as wide as a year needs.
-                let per_year = total_invoices.div_ceil(2).max(1);
-                let width = per_year.to_string().len().max(5);
-                format!(
-                    "INV-{}-{:0width$}",
-                    2023 + k / per_year,
-                    k % per_year + 1
-                )
-            }
-        };
+        let number = invoice_number(numbering, k, total_invoices);
         let total = if rng.chance(700) {
             *rng.pick(PRICES)
         } else {
