@@ -182,6 +182,22 @@ fn a_partial_payment_allocates_what_was_paid_automatically_only_when_named_by_it
         assert_eq!(minor(&d), [6000]);
     }
 
+    // A ledger without prefixes (the WHMCS default) writes its numbers bare: the bare number
+    // names the invoice as exactly as a prefix would.
+    let plain: Vec<Invoice<String>> = ledger()
+        .into_iter()
+        .map(|mut i| {
+            i.number = i.number.trim_start_matches("INV-").to_owned();
+            i
+        })
+        .collect();
+    let d = decide(&plain, tx("t", "60.00", "Bob Jansen", "10236"));
+    assert_eq!(d.status, MatchStatus::Auto, "{d:?}");
+    assert_eq!(ids(&d), ["b1"]);
+    assert_eq!(minor(&d), [6000]);
+    let d = decide(&plain, tx("t", "60.00", "Someone Else", "10236"));
+    assert_eq!(d.status, MatchStatus::Review, "{d:?}");
+
     // Another invoice fits the amount exactly: the number may be the wrong one.
     let mut invoices = ledger();
     invoices.push(invoice("b3", "INV-10240", BOB, "60.00"));

@@ -860,7 +860,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             .map(|&(pos, level)| {
                 let (fit, allocated, surplus) = self.fit_single(pos, target);
                 let payer = self.payer_for(self.client_of[pos as usize], &payers, payer_tokens);
-                Self::scored(Candidate {
+                self.scored(Candidate {
                     parts: vec![(pos, allocated)],
                     reference: level,
                     fit,
@@ -1304,7 +1304,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             .map(|(pos, _)| self.payer_for(self.client_of[*pos as usize], payers, payer_tokens))
             .min()
             .unwrap_or(Payer::Unknown);
-        Some(Self::scored(Candidate {
+        Some(self.scored(Candidate {
             parts,
             reference,
             fit,
@@ -1366,7 +1366,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
         } else {
             RefLevel::None
         };
-        Some(Self::scored(Candidate {
+        Some(self.scored(Candidate {
             parts,
             reference,
             fit: if sum == target {
@@ -1384,7 +1384,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
 
     /// The confidence of a candidate, from how the text names it, how the amount fits and
     /// who pays (basis points). Calibrated on generated feeds: see `bench/matching`.
-    fn scored(mut c: Candidate) -> Candidate {
+    fn scored(&self, mut c: Candidate) -> Candidate {
         // Rows: reference None, Approximate, Number, Exact.
         // Columns: fit Exact, Combination, Fees, Partial, Over.
         const BASE: [[i32; 5]; 4] = [
@@ -1415,8 +1415,9 @@ impl<'a, I: Ord> Matcher<'a, I> {
         };
         let base = BASE[row][column];
         let mut adjust = PAYER[row][c.payer as usize];
-        if c.fit == Fit::Partial && c.reference == RefLevel::Exact && c.payer >= Payer::Strong {
-            adjust += NAMED_PARTIAL_FROM_CLIENT;
+        if c.fit == Fit::Partial && self.named_as_written(&c) && c.payer >= Payer::Strong {
+            // Scored as if named exactly, whichever way the ledger writes its numbers.
+            adjust += NAMED_PARTIAL_FROM_CLIENT + BASE[RefLevel::Exact as usize][3] - BASE[row][3];
         }
         c.confidence = (base + adjust).clamp(0, 10_000);
         if c.rival_combination {
@@ -1577,17 +1578,28 @@ impl<'a, I: Ord> Matcher<'a, I> {
         blocked
     }
 
-    /// A payment below the balance of the one invoice its text names exactly (with the prefix or
-    /// an invoice word), from a payer whose name matches the client, when no invoice at all fits
+    /// A payment below the balance of the one invoice its text names as the ledger writes it
+    /// (see [`Self::named_as_written`]), from a payer whose name matches the client, when no invoice at all fits
     /// the amount: what was paid goes to that invoice, which stays open for the rest.
     /// Overpayments always go to a person (the surplus needs a decision).
     fn partial_may_be_automatic(&self, best: &Candidate, candidates: &[Candidate]) -> bool {
         self.settings.auto_partial_payments
             && best.fit == Fit::Partial
-            && best.reference == RefLevel::Exact
+            && self.named_as_written(best)
             && best.payer >= Payer::Strong
             && best.parts.len() == 1
             && !candidates.iter().any(|c| c.fit.fits())
+    }
+
+    /// Whether the text names the candidate's one invoice the way the ledger writes its number:
+    /// with its prefix or an invoice word, or as the bare number of a ledger whose numbers have
+    /// no prefix (the WHMCS default).
+    fn named_as_written(&self, c: &Candidate) -> bool {
+        match c.reference {
+            RefLevel::Exact => true,
+            RefLevel::Number => c.parts.len() == 1 && self.numbers.prefix(c.parts[0].0).is_empty(),
+            RefLevel::Approximate | RefLevel::None => false,
+        }
     }
 
     /// Puts the candidates in order, best first; true when the best is an invoice the text

@@ -33,7 +33,8 @@ pub struct MatchSettings {
     /// Bound on the work of one combination search (visited nodes), so that it cannot blow up.
     pub combination_step_budget: u32,
     /// Whether a partial payment may be applied automatically: only when its text names the
-    /// invoice exactly (prefix or invoice word), the payer's name matches the client, the
+    /// invoice as the ledger writes it (with its prefix or an invoice word, or bare where the
+    /// ledger's numbers have no prefix), the payer's name matches the client, the
     /// confidence reaches `auto_threshold`, and no invoice fits the amount itself. The amount paid
     /// is allocated and the invoice stays open for the rest. Off: partial payments always wait
     /// for a person.
