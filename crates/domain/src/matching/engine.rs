@@ -324,10 +324,15 @@ const PARALLEL_INDEX_FROM: usize = 20_000;
 /// What the invoice numbers and dates give (canonical order).
 #[derive(Debug)]
 struct NumberIndexes {
-    numbers: Numbers,
+    /// Prefix and digits of each invoice number.
+    written: Numbers,
+    /// Invoice-number digits without leading zeros -> invoices (canonical positions).
     number_index: MultiIndex<u64>,
+    /// Open invoices' number digits with one digit deleted -> invoices, for one-keystroke typos.
     deletion_index: MultiIndex<u64>,
+    /// Letter prefixes common enough to recognise in remittance text, sorted.
     prefixes: Vec<String>,
+    /// Date and due date of each invoice, as days since the common era.
     dates_of: Vec<(i32, i32)>,
 }
 
@@ -344,7 +349,7 @@ impl NumberIndexes {
         }
         let (numbers, number_index, deletion_index, prefixes) = builder.finish();
         Self {
-            numbers,
+            written: numbers,
             number_index,
             deletion_index,
             prefixes,
@@ -356,15 +361,25 @@ impl NumberIndexes {
 /// What the invoices' clients, balances and the remembered payers give (canonical order).
 #[derive(Debug)]
 struct People {
+    /// Balance and currency of each invoice, kept together for the hot loops.
     balance_of: Vec<(i64, Currency)>,
+    /// Whether each invoice is open.
     open_at: Vec<bool>,
+    /// Balance, currency, openness and client of each invoice side by side: the one cache line
+    /// the typo search reads for each of its many near misses.
     slots: Vec<Slot>,
+    /// The client of each invoice.
     client_of: Vec<u32>,
     clients: Vec<Client>,
+    /// Clients by [`words_key`] of their whole person or company name.
     client_by_name: MultiIndex<u64>,
+    /// Clients by [`words_key`] of each word of their names.
     client_by_token: MultiIndex<u64>,
+    /// Clients by each pair of words of their names (`"john smith"`).
     client_by_pair: MultiIndex<u64>,
     open_by_amount: HashMap<(Currency, i64), Vec<u32>>,
+    /// Open invoices by (hash of the client's whole person or company name, currency, balance):
+    /// the shortcut for names that many clients share.
     open_by_name_amount: MultiIndex<u128>,
     known_by_iban: HashMap<String, Vec<u32>>,
     known_by_name: HashMap<String, Vec<u32>>,
@@ -440,36 +455,10 @@ pub struct Matcher<'a, I> {
     order: Vec<u32>,
     /// The inverse of `order`.
     position: Vec<u32>,
-    /// Prefix and digits of each invoice number (canonical order).
-    numbers: Numbers,
-    /// Balance and currency of each invoice (canonical order), kept together for the hot loops.
-    balance_of: Vec<(i64, Currency)>,
-    /// Whether each invoice is open (canonical order).
-    open_at: Vec<bool>,
-    /// Date and due date of each invoice (canonical order), as days since the common era.
-    dates_of: Vec<(i32, i32)>,
-    /// Balance, currency, openness and client of each invoice (canonical order) side by side:
-    /// the one cache line the typo search reads for each of its many near misses.
-    slots: Vec<Slot>,
-    /// Invoice-number digits without leading zeros -> invoices (canonical positions).
-    number_index: MultiIndex<u64>,
-    /// Invoice-number digits with one digit deleted -> invoices, for one-keystroke typos.
-    deletion_index: MultiIndex<u64>,
-    prefixes: Vec<String>,
-    client_of: Vec<u32>,
-    clients: Vec<Client>,
-    /// Clients by [`words_key`] of their whole person or company name.
-    client_by_name: MultiIndex<u64>,
-    /// Clients by [`words_key`] of each word of their names.
-    client_by_token: MultiIndex<u64>,
-    /// Clients by each pair of words of their names (`"john smith"`).
-    client_by_pair: MultiIndex<u64>,
-    open_by_amount: HashMap<(Currency, i64), Vec<u32>>,
-    /// Open invoices by (hash of the client's whole person or company name, currency, balance):
-    /// the shortcut for names that many clients share.
-    open_by_name_amount: MultiIndex<u128>,
-    known_by_iban: HashMap<String, Vec<u32>>,
-    known_by_name: HashMap<String, Vec<u32>>,
+    /// What the invoice numbers and dates give.
+    by_number: NumberIndexes,
+    /// What the clients, balances and remembered payers give.
+    by_client: People,
 }
 
 /// Decides for every transaction, then withdraws automatic decisions that would together
@@ -612,23 +601,8 @@ impl<'a, I: Ord> Matcher<'a, I> {
             settings,
             order,
             position,
-            numbers: numbers.numbers,
-            balance_of: people.balance_of,
-            open_at: people.open_at,
-            dates_of: numbers.dates_of,
-            slots: people.slots,
-            number_index: numbers.number_index,
-            deletion_index: numbers.deletion_index,
-            prefixes: numbers.prefixes,
-            client_of: people.client_of,
-            clients: people.clients,
-            client_by_name: people.client_by_name,
-            client_by_token: people.client_by_token,
-            client_by_pair: people.client_by_pair,
-            open_by_amount: people.open_by_amount,
-            open_by_name_amount: people.open_by_name_amount,
-            known_by_iban: people.known_by_iban,
-            known_by_name: people.known_by_name,
+            by_number: numbers,
+            by_client: people,
         }
     }
 
@@ -742,7 +716,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             }
             let mut clients = d.allocations.iter().map(|a| {
                 let pos = self.position_of(a.invoice_id);
-                self.client_of[pos as usize]
+                self.by_client.client_of[pos as usize]
             });
             let Some(first) = clients.next() else {
                 continue;
@@ -809,7 +783,11 @@ impl<'a, I: Ord> Matcher<'a, I> {
             text.push(' ');
             text.push_str(reference);
         }
-        let tokens = number_tokens(&text, &self.prefixes, self.numbers.max_digits + 1);
+        let tokens = number_tokens(
+            &text,
+            &self.by_number.prefixes,
+            self.by_number.written.max_digits + 1,
+        );
         let payer_tokens = name_tokens(&tx.counterparty_name);
         let mut notes: Vec<Reason> = Vec::new();
         let probe = Probe {
@@ -859,7 +837,11 @@ impl<'a, I: Ord> Matcher<'a, I> {
             .iter()
             .map(|&(pos, level)| {
                 let (fit, allocated, surplus) = self.fit_single(pos, target);
-                let payer = self.payer_for(self.client_of[pos as usize], &payers, payer_tokens);
+                let payer = self.payer_for(
+                    self.by_client.client_of[pos as usize],
+                    &payers,
+                    payer_tokens,
+                );
                 self.scored(Candidate {
                     parts: vec![(pos, allocated)],
                     reference: level,
@@ -883,7 +865,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
         // join the combination.
         let mut by_client: Vec<(u32, u32, RefLevel)> = named
             .iter()
-            .map(|&(pos, level)| (self.client_of[pos as usize], pos, level))
+            .map(|&(pos, level)| (self.by_client.client_of[pos as usize], pos, level))
             .collect();
         by_client.sort_unstable();
         for group in by_client.chunk_by(|a, b| a.0 == b.0) {
@@ -909,7 +891,11 @@ impl<'a, I: Ord> Matcher<'a, I> {
                 .iter()
                 .filter(|(_, p)| *p >= threshold)
                 .map(|(c, _)| *c)
-                .chain(named.iter().map(|(pos, _)| self.client_of[*pos as usize]))
+                .chain(
+                    named
+                        .iter()
+                        .map(|(pos, _)| self.by_client.client_of[*pos as usize]),
+                )
                 .collect();
             clients.sort_unstable();
             clients.dedup();
@@ -934,7 +920,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
     fn timing(&self, parts: &[(u32, i64)], booked: i32) -> Timing {
         let mut timing = Timing::default();
         for &(pos, _) in parts {
-            let (date, due) = self.dates_of[pos as usize];
+            let (date, due) = self.by_number.dates_of[pos as usize];
             let outside = if booked < date - PAID_AHEAD_DAYS {
                 date - PAID_AHEAD_DAYS - booked
             } else {
@@ -952,7 +938,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
     /// days between.
     fn issued_after(&self, c: &Candidate, booked: i32) -> Option<(u32, i32)> {
         c.parts.iter().find_map(|&(pos, _)| {
-            let (date, _) = self.dates_of[pos as usize];
+            let (date, _) = self.by_number.dates_of[pos as usize];
             (date - booked > PAID_AHEAD_DAYS).then_some((pos, date - booked))
         })
     }
@@ -976,8 +962,8 @@ impl<'a, I: Ord> Matcher<'a, I> {
         let mut singles: Vec<(u32, RefLevel)> = Vec::new();
         for &(pos, level) in referenced {
             // The common case from the compact arrays; the invoice itself only for the notes.
-            let (_, invoice_currency) = self.balance_of[pos as usize];
-            if self.open_at[pos as usize] && invoice_currency == currency {
+            let (_, invoice_currency) = self.by_client.balance_of[pos as usize];
+            if self.by_client.open_at[pos as usize] && invoice_currency == currency {
                 singles.push((pos, level));
                 continue;
             }
@@ -1012,9 +998,9 @@ impl<'a, I: Ord> Matcher<'a, I> {
             // Only the same-named clients' invoices of exactly this amount, straight from the
             // index; remembered payers are few and looked at whole.
             let key = name_amount_key(&payer_tokens.join(" "), currency, target);
-            for &pos in self.open_by_name_amount.get(key) {
+            for &pos in self.by_client.open_by_name_amount.get(key) {
                 if payers
-                    .binary_search_by_key(&self.client_of[pos as usize], |(c, _)| *c)
+                    .binary_search_by_key(&self.by_client.client_of[pos as usize], |(c, _)| *c)
                     .is_ok()
                 {
                     singles.push((pos, RefLevel::None));
@@ -1030,8 +1016,8 @@ impl<'a, I: Ord> Matcher<'a, I> {
             if skip {
                 continue;
             }
-            for &pos in &self.clients[client as usize].open {
-                if self.balance_of[pos as usize].1 == currency {
+            for &pos in &self.by_client.clients[client as usize].open {
+                if self.by_client.balance_of[pos as usize].1 == currency {
                     singles.push((pos, RefLevel::None));
                 }
             }
@@ -1040,7 +1026,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             singles.iter().any(|&(pos, level)| {
                 level >= RefLevel::Number
                     && self.fit_single(pos, target).0.fits()
-                    && self.payer_for(self.client_of[pos as usize], payers, payer_tokens)
+                    && self.payer_for(self.by_client.client_of[pos as usize], payers, payer_tokens)
                         > Payer::Mismatch
             })
         };
@@ -1048,7 +1034,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             // A near miss of a number is worth a look only if the amount fits or the payer is
             // the client; dense numbering puts dozens of invoices one keystroke away.
             let keep = |pos: u32| {
-                let slot = &self.slots[pos as usize];
+                let slot = &self.by_client.slots[pos as usize];
                 slot.currency == currency
                     && slot.open
                     && ((slot.balance >= target
@@ -1062,7 +1048,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
                 singles.push((pos, RefLevel::Approximate));
             }
         }
-        if let Some(list) = self.open_by_amount.get(&(currency, target))
+        if let Some(list) = self.by_client.open_by_amount.get(&(currency, target))
             && list.len() <= MAX_AMOUNT_ONLY
         {
             singles.extend(list.iter().map(|&pos| (pos, RefLevel::None)));
@@ -1078,7 +1064,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             let Some(key) = digits_key(&token.digits) else {
                 continue;
             };
-            for pos in lookup(&self.number_index, key) {
+            for pos in lookup(&self.by_number.number_index, key) {
                 let level = self.reference_level(token, pos);
                 referenced.push((pos, level));
             }
@@ -1088,7 +1074,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
     }
 
     fn reference_level(&self, token: &NumberToken, pos: u32) -> RefLevel {
-        let own_prefix = self.numbers.prefix(pos);
+        let own_prefix = self.by_number.written.prefix(pos);
         if token.marker == Marker::Invoice
             || (!own_prefix.is_empty() && token.prefix == *own_prefix)
         {
@@ -1115,7 +1101,8 @@ impl<'a, I: Ord> Matcher<'a, I> {
             if let Some(k) = deletion_key(t) {
                 for at in 0..=t.len() {
                     found.extend(
-                        lookup(&self.deletion_index, at_position(k, at)).filter(|p| keep(*p)),
+                        lookup(&self.by_number.deletion_index, at_position(k, at))
+                            .filter(|p| keep(*p)),
                     );
                 }
             }
@@ -1125,18 +1112,21 @@ impl<'a, I: Ord> Matcher<'a, I> {
                     .unwrap_or("")
                     .trim_start_matches('0');
                 if let Some(k) = digits_key(stripped) {
-                    found.extend(lookup(&self.number_index, k).filter(|p| keep(*p)));
+                    found.extend(lookup(&self.by_number.number_index, k).filter(|p| keep(*p)));
                 }
                 let Some(k) = deletion_key(&deleted) else {
                     continue;
                 };
                 // Both with a digit deleted at the same place agree: a digit was mistyped.
-                found.extend(lookup(&self.deletion_index, at_position(k, at)).filter(|p| keep(*p)));
+                found.extend(
+                    lookup(&self.by_number.deletion_index, at_position(k, at)).filter(|p| keep(*p)),
+                );
                 // At neighbouring places: two digits may have been swapped (check it).
                 for other in [at.checked_sub(1), Some(at + 1)].into_iter().flatten() {
                     found.extend(
-                        lookup(&self.deletion_index, at_position(k, other))
-                            .filter(|p| keep(*p) && within_one_edit(t, self.numbers.digits(*p))),
+                        lookup(&self.by_number.deletion_index, at_position(k, other)).filter(|p| {
+                            keep(*p) && within_one_edit(t, self.by_number.written.digits(*p))
+                        }),
                     );
                 }
             }
@@ -1154,9 +1144,9 @@ impl<'a, I: Ord> Matcher<'a, I> {
         learned: Option<&LearnedPayers>,
     ) -> Vec<(u32, Payer)> {
         let mut found: Vec<(u32, Payer)> = Vec::new();
-        let any_iban_known = !self.known_by_iban.is_empty() || learned.is_some();
+        let any_iban_known = !self.by_client.known_by_iban.is_empty() || learned.is_some();
         if any_iban_known && let Some(iban) = tx.counterparty_iban.as_deref().map(normalise_iban) {
-            if let Some(list) = self.known_by_iban.get(&iban) {
+            if let Some(list) = self.by_client.known_by_iban.get(&iban) {
                 found.extend(list.iter().map(|c| (*c, Payer::Known)));
             }
             if let Some(client) = learned.and_then(|l| l.by_iban.get(&iban)) {
@@ -1166,14 +1156,15 @@ impl<'a, I: Ord> Matcher<'a, I> {
         if payer_tokens.is_empty() {
             return found;
         }
-        if !self.known_by_name.is_empty()
-            && let Some(list) = self.known_by_name.get(&payer_tokens.join(" "))
+        if !self.by_client.known_by_name.is_empty()
+            && let Some(list) = self.by_client.known_by_name.get(&payer_tokens.join(" "))
         {
             found.extend(list.iter().map(|c| (*c, Payer::Known)));
         }
         let whole = words_key(payer_tokens.iter().map(String::as_str));
         found.extend(
-            self.client_by_name
+            self.by_client
+                .client_by_name
                 .get(whole)
                 .iter()
                 .map(|c| (*c, Payer::Exact)),
@@ -1181,7 +1172,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
         // Word by word: clients sharing two words of the payer name, or, failing that, clients
         // sharing its rarest word (initials, a single surname).
         // Clients of exactly this name are found already, and no comparison does better.
-        let same_name = self.client_by_name.get(whole);
+        let same_name = self.by_client.client_by_name.get(whole);
         let consider = |c: u32, found: &mut Vec<(u32, Payer)>| {
             if same_name.binary_search(&c).is_ok() {
                 return;
@@ -1193,7 +1184,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
         };
         let mut scanned = false;
         for pair in word_pairs(payer_tokens) {
-            let list = self.client_by_pair.get(pair);
+            let list = self.by_client.client_by_pair.get(pair);
             if !list.is_empty() {
                 scanned = true;
                 // A pair shared by very many clients (a common name) adds nothing that the
@@ -1210,7 +1201,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             let rarest = payer_tokens
                 .iter()
                 .filter(|t| t.len() >= 2)
-                .map(|t| self.client_by_token.get(words_key([t.as_str()])))
+                .map(|t| self.by_client.client_by_token.get(words_key([t.as_str()])))
                 .filter(|l| !l.is_empty())
                 .min_by_key(|l| l.len());
             if let Some(list) = rarest.filter(|l| l.len() <= MAX_TOKEN_SCAN) {
@@ -1235,7 +1226,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
     /// The payer name against the client's person and company names (an absent company name
     /// does not make a clear mismatch unknown).
     fn client_name_match(&self, client: u32, payer_tokens: &[String]) -> NameMatch {
-        let c = &self.clients[client as usize];
+        let c = &self.by_client.clients[client as usize];
         let person = compare_names(payer_tokens, &c.name);
         if c.company.is_empty() {
             person
@@ -1246,7 +1237,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
 
     /// Fit of the whole amount against one invoice: (fit, allocated, surplus).
     fn fit_single(&self, pos: u32, target: i64) -> (Fit, i64, i64) {
-        let (balance, currency) = self.balance_of[pos as usize];
+        let (balance, currency) = self.by_client.balance_of[pos as usize];
         match target.cmp(&balance) {
             Ordering::Equal => (Fit::Exact, target, 0),
             Ordering::Greater => (Fit::Over, balance, target - balance),
@@ -1301,7 +1292,13 @@ impl<'a, I: Ord> Matcher<'a, I> {
             .unwrap_or(RefLevel::None);
         let payer = named
             .iter()
-            .map(|(pos, _)| self.payer_for(self.client_of[*pos as usize], payers, payer_tokens))
+            .map(|(pos, _)| {
+                self.payer_for(
+                    self.by_client.client_of[*pos as usize],
+                    payers,
+                    payer_tokens,
+                )
+            })
             .min()
             .unwrap_or(Payer::Unknown);
         Some(self.scored(Candidate {
@@ -1326,11 +1323,11 @@ impl<'a, I: Ord> Matcher<'a, I> {
         payer_tokens: &[String],
         referenced: &[(u32, RefLevel)],
     ) -> Option<Candidate> {
-        let open: Vec<u32> = self.clients[client as usize]
+        let open: Vec<u32> = self.by_client.clients[client as usize]
             .open
             .iter()
             .copied()
-            .filter(|pos| self.balance_of[*pos as usize].1 == currency)
+            .filter(|pos| self.by_client.balance_of[*pos as usize].1 == currency)
             .take(self.settings.max_combination_candidates)
             .collect();
         if open.len() < 2 {
@@ -1338,7 +1335,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
         }
         let amounts: Vec<i64> = open
             .iter()
-            .map(|p| self.balance_of[*p as usize].0)
+            .map(|p| self.by_client.balance_of[*p as usize].0)
             .collect();
         let tolerance = self.settings.fee_tolerance_minor(target, currency);
         let solutions = find_combinations(
@@ -1451,8 +1448,8 @@ impl<'a, I: Ord> Matcher<'a, I> {
                 && (c.reference >= best.reference
                     || (c.payer > best.payer && c.reference >= RefLevel::Approximate));
             // The text names (or nearly names) another invoice while the best is not named.
-            let same_client =
-                self.client_of[c.parts[0].0 as usize] == self.client_of[best.parts[0].0 as usize];
+            let same_client = self.by_client.client_of[c.parts[0].0 as usize]
+                == self.by_client.client_of[best.parts[0].0 as usize];
             let named_instead = best.reference == RefLevel::None
                 && (c.reference == RefLevel::Exact
                     || (c.reference == RefLevel::Number && (c.fit.fits() || same_client))
@@ -1597,7 +1594,9 @@ impl<'a, I: Ord> Matcher<'a, I> {
     fn named_as_written(&self, c: &Candidate) -> bool {
         match c.reference {
             RefLevel::Exact => true,
-            RefLevel::Number => c.parts.len() == 1 && self.numbers.prefix(c.parts[0].0).is_empty(),
+            RefLevel::Number => {
+                c.parts.len() == 1 && self.by_number.written.prefix(c.parts[0].0).is_empty()
+            }
             RefLevel::Approximate | RefLevel::None => false,
         }
     }
@@ -1640,12 +1639,13 @@ impl<'a, I: Ord> Matcher<'a, I> {
         if best.reference != RefLevel::None {
             return false;
         }
-        let client = self.client_of[best.parts[0].0 as usize];
+        let client = self.by_client.client_of[best.parts[0].0 as usize];
         sorted[1..]
             .iter()
             .take_while(|c| c.confidence == best.confidence)
             .any(|c| {
-                c.reference == RefLevel::None && self.client_of[c.parts[0].0 as usize] != client
+                c.reference == RefLevel::None
+                    && self.by_client.client_of[c.parts[0].0 as usize] != client
             })
     }
 
