@@ -93,7 +93,22 @@ macro_rules! dispatch {
     };
 }
 
-/// Sets the per-connection pragmas SQLite does not persist.
+diesel::define_sql_function! {
+    /// Lower case of every letter, for case-insensitive search on SQLite, whose own `lower` folds
+    /// ASCII letters only (`Ölund` stays `Ölund`). Registered on every SQLite connection; never
+    /// used in an index, so that a database opened without it stays consistent.
+    fn payymo_fold(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// [`payymo_fold`] of a nullable text (the one registered implementation serves both).
+    #[sql_name = "payymo_fold"]
+    fn payymo_fold_opt(
+        x: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// Sets the per-connection pragmas SQLite does not persist, and registers [`payymo_fold`].
 #[derive(Debug, Clone, Copy)]
 struct SqlitePragmas;
 
@@ -105,6 +120,10 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;"
         ))
+        .map_err(diesel::r2d2::Error::QueryError)?;
+        payymo_fold_opt_utils::register_impl(conn, |text: Option<String>| {
+            text.map(|t| t.to_lowercase())
+        })
         .map_err(diesel::r2d2::Error::QueryError)
     }
 }

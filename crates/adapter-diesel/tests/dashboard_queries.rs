@@ -915,6 +915,63 @@ async fn lookups_by_id_return_the_tenants_rows_only(f: Fixture) {
     );
 }
 
+async fn letters_beyond_ascii_are_searched_without_regard_to_case(f: Fixture) {
+    let a = books(&f, "a").await;
+    invoice(
+        &f,
+        &a,
+        Inv {
+            number: "INV-2001",
+            name: "Åsa Ölund",
+            company: Some("ÉCOLE ÜBER AB"),
+            total: eur(9_900),
+            balance: eur(9_900),
+            status: InvoiceStatus::Unpaid,
+        },
+    )
+    .await;
+    invoice(
+        &f,
+        &a,
+        Inv {
+            number: "INV-2002",
+            name: "Olund Other",
+            company: None,
+            total: eur(100),
+            balance: eur(100),
+            status: InvoiceStatus::Unpaid,
+        },
+    )
+    .await;
+    for q in ["ölund", "ÖLUND", "åsa ö", "école über", "École"] {
+        assert_eq!(
+            search_invoices(&f, a.tenant, InvoiceScope::All, q).await,
+            ["INV-2001"],
+            "{q:?}"
+        );
+    }
+    let paid_by = transaction(
+        &f,
+        &a,
+        Tx {
+            minor: 9_900,
+            name: "ÇAĞLAR ŞAHİNOĞLU",
+            iban: None,
+            remittance: "Überweisung Rechnung INV-2001",
+            reference: None,
+            source: TransactionSource::Bank,
+        },
+    )
+    .await;
+    for q in ["çağlar", "überweisung", "ÜBERWEISUNG"] {
+        assert_eq!(
+            find_transactions(&f, a.tenant, text(q)).await,
+            [paid_by],
+            "{q:?}"
+        );
+    }
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod postgres {
@@ -938,6 +995,7 @@ macro_rules! contract {
 
 contract!(
     invoices_are_searched_by_number_client_and_amount_within_their_scope,
+    letters_beyond_ascii_are_searched_without_regard_to_case,
     transactions_are_filtered_by_state_and_source_and_searched,
     history_holds_the_events_of_the_transaction_and_its_matches_oldest_first,
     lookups_by_id_return_the_tenants_rows_only,

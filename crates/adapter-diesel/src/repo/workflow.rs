@@ -37,12 +37,14 @@ use crate::sql_types::{Ts, Uid};
 /// The largest page any list returns (a page of 500 plus one to see whether more follow).
 const MAX_PAGE: i64 = 501;
 
+use crate::conn::{payymo_fold, payymo_fold_opt};
+
 fn page_limit(limit: u32) -> i64 {
     i64::from(limit).clamp(1, MAX_PAGE)
 }
 
 diesel::define_sql_function! {
-    /// SQL `lower` of a text.
+    /// SQL `lower` of a text (PostgreSQL's folds every letter).
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
@@ -55,7 +57,8 @@ diesel::define_sql_function! {
 }
 
 /// A case-insensitive substring pattern for `LIKE .. ESCAPE '\'`: the searched text in lower
-/// case with LIKE's wildcards escaped (columns are compared through SQL `lower`).
+/// case with LIKE's wildcards escaped (columns are compared through SQL `lower` on PostgreSQL,
+/// `payymo_fold` on SQLite, both folding every letter).
 fn contains_pattern(text: &str) -> String {
     let escaped = text
         .to_lowercase()
@@ -509,7 +512,7 @@ impl WorkflowStore for DieselStore {
             .filter(|q| !q.is_empty())
             .map(str::to_owned);
         macro_rules! list {
-            ($c:expr, $db:ty) => {{
+            ($c:expr, $db:ty, $fold:ident, $fold_opt:ident) => {{
                 let c = $c;
                 let amounts = match &text {
                     Some(q) => {
@@ -546,13 +549,13 @@ impl WorkflowStore for DieselStore {
                                 SqlType = diesel::sql_types::Bool,
                             >,
                     > = Box::new(
-                        lower(invoices::number)
+                        $fold(invoices::number)
                             .like(pattern.clone())
                             .escape('\\')
-                            .or(lower(invoices::client_name)
+                            .or($fold(invoices::client_name)
                                 .like(pattern.clone())
                                 .escape('\\'))
-                            .or(lower_opt(invoices::client_company)
+                            .or($fold_opt(invoices::client_company)
                                 .like(pattern.clone())
                                 .escape('\\')
                                 .assume_not_null()),
@@ -580,8 +583,13 @@ impl WorkflowStore for DieselStore {
         self.pool
             .run(move |conn| {
                 let rows: Vec<InvoiceRow> = match conn {
-                    crate::conn::DbConn::Pg(c) => list!(&mut **c, diesel::pg::Pg),
-                    crate::conn::DbConn::Sqlite(c) => list!(&mut **c, diesel::sqlite::Sqlite),
+                    crate::conn::DbConn::Pg(c) => list!(&mut **c, diesel::pg::Pg, lower, lower_opt),
+                    crate::conn::DbConn::Sqlite(c) => list!(
+                        &mut **c,
+                        diesel::sqlite::Sqlite,
+                        payymo_fold,
+                        payymo_fold_opt
+                    ),
                 }
                 .map_err(DbError::from)?;
                 rows.into_iter().map(InvoiceRow::into_domain).collect()
@@ -698,7 +706,7 @@ impl WorkflowStore for DieselStore {
             .filter(|q| !q.is_empty())
             .map(str::to_owned);
         macro_rules! list {
-            ($c:expr, $db:ty) => {{
+            ($c:expr, $db:ty, $fold:ident, $fold_opt:ident) => {{
                 let c = $c;
                 let amounts = match &text {
                     Some(q) => {
@@ -729,17 +737,17 @@ impl WorkflowStore for DieselStore {
                                 SqlType = diesel::sql_types::Bool,
                             >,
                     > = Box::new(
-                        lower(transactions::counterparty_name)
+                        $fold(transactions::counterparty_name)
                             .like(pattern.clone())
                             .escape('\\')
-                            .or(lower(transactions::remittance)
+                            .or($fold(transactions::remittance)
                                 .like(pattern.clone())
                                 .escape('\\'))
-                            .or(lower_opt(transactions::counterparty_iban)
+                            .or($fold_opt(transactions::counterparty_iban)
                                 .like(pattern.clone())
                                 .escape('\\')
                                 .assume_not_null())
-                            .or(lower_opt(transactions::reference)
+                            .or($fold_opt(transactions::reference)
                                 .like(pattern.clone())
                                 .escape('\\')
                                 .assume_not_null()),
@@ -767,8 +775,13 @@ impl WorkflowStore for DieselStore {
         self.pool
             .run(move |conn| {
                 let rows: Vec<TxRow> = match conn {
-                    crate::conn::DbConn::Pg(c) => list!(&mut **c, diesel::pg::Pg),
-                    crate::conn::DbConn::Sqlite(c) => list!(&mut **c, diesel::sqlite::Sqlite),
+                    crate::conn::DbConn::Pg(c) => list!(&mut **c, diesel::pg::Pg, lower, lower_opt),
+                    crate::conn::DbConn::Sqlite(c) => list!(
+                        &mut **c,
+                        diesel::sqlite::Sqlite,
+                        payymo_fold,
+                        payymo_fold_opt
+                    ),
                 }
                 .map_err(DbError::from)?;
                 rows.into_iter().map(TxRow::into_domain).collect()
