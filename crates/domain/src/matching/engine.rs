@@ -110,6 +110,12 @@ struct Timing {
 /// Payments booked up to this many days before an invoice's date may still pay it (an
 /// invoice dated ahead, a pro-forma, a standing order).
 const PAID_AHEAD_DAYS: i32 = 7;
+/// How many days more than [`PAID_AHEAD_DAYS`] a payment booked on `booked` came before an
+/// invoice dated `date` (0 or less: not unusually early).
+const fn days_ahead_of_issue(date: i32, booked: i32) -> i32 {
+    date - PAID_AHEAD_DAYS - booked
+}
+
 /// Payments booked up to this many days after an invoice's due date are the usual late ones.
 const PAID_LATE_DAYS: i32 = 60;
 
@@ -921,8 +927,9 @@ impl<'a, I: Ord> Matcher<'a, I> {
         let mut timing = Timing::default();
         for &(pos, _) in parts {
             let (date, due) = self.by_number.dates_of[pos as usize];
-            let outside = if booked < date - PAID_AHEAD_DAYS {
-                date - PAID_AHEAD_DAYS - booked
+            let ahead = days_ahead_of_issue(date, booked);
+            let outside = if ahead > 0 {
+                ahead
             } else {
                 (booked - due - PAID_LATE_DAYS).max(0)
             };
@@ -939,7 +946,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
     fn issued_after(&self, c: &Candidate, booked: i32) -> Option<(u32, i32)> {
         c.parts.iter().find_map(|&(pos, _)| {
             let (date, _) = self.by_number.dates_of[pos as usize];
-            (date - booked > PAID_AHEAD_DAYS).then_some((pos, date - booked))
+            (days_ahead_of_issue(date, booked) > 0).then_some((pos, date - booked))
         })
     }
 
