@@ -11,6 +11,7 @@
 //! Secrets live in `secrecy` types or zeroizing buffers; no `Debug`, `Display` or error of this
 //! crate contains key material, a password, a token or a plaintext.
 
+mod bytes;
 mod field;
 mod jwt;
 mod opaque;
@@ -18,11 +19,12 @@ mod password;
 mod random;
 mod totp;
 
+pub use bytes::constant_time_eq;
 pub use field::{AesGcmFieldCipher, FieldKey, FieldKeyError, FieldKeyRing};
 pub use jwt::{
     JwtKeyError, JwtKeyRing, JwtSigningKey, JwtVerificationKey, MAX_LEEWAY_SECONDS, RsaTokenCodec,
     TokenConfig, jwks_document,
 };
-pub use opaque::{API_KEY_PREFIX, OpaqueTokenGenerator, constant_time_eq};
+pub use opaque::{API_KEY_PREFIX, OpaqueTokenGenerator};
 pub use password::{Argon2PasswordHasher, PasswordHasherConfigError};
 pub use totp::{RecoveryCodeGenerator, TotpAuthenticator};

@@ -5,11 +5,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use payymo_ports::crypto::{NewApiKey, OpaqueTokenError, OpaqueTokens, SecretDigest};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::bytes::{constant_time_eq, hex};
 use crate::random;
-use crate::totp::hex;
 
 /// The prefix every API key starts with (lets secret scanners and the extractor recognise one).
 pub const API_KEY_PREFIX: &str = "pyk_";
@@ -19,14 +18,6 @@ const SECRET_BYTES: usize = 32;
 const SECRET_CHARS: usize = 43;
 /// Characters of an API key shown in lists: the prefix and 8 random characters.
 const DISPLAY_PREFIX_CHARS: usize = API_KEY_PREFIX.len() + 8;
-
-/// Whether `a` and `b` are equal, in time that depends only on their lengths (not on where they
-/// differ). For secrets whose length is itself secret, compare digests instead (as
-/// [`OpaqueTokens::secrets_equal`] does).
-#[must_use]
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.ct_eq(b).into()
-}
 
 fn random_base64url() -> Result<Zeroizing<String>, OpaqueTokenError> {
     let bytes =

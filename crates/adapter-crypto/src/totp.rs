@@ -12,7 +12,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::opaque::constant_time_eq;
+use crate::bytes::{constant_time_eq, hex};
 use crate::random;
 
 /// Seconds per step.
@@ -194,16 +194,6 @@ fn normalise_recovery_code(code: &str) -> Zeroizing<String> {
 
 fn recovery_code_hash(normalised: &str) -> RecoveryCodeHash {
     RecoveryCodeHash::from_stored(hex(&Sha256::digest(normalised.as_bytes())))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// [`RecoveryCodes`]: 16 Crockford-base32 characters (80 bits) shown as `XXXX-XXXX-XXXX-XXXX`,
