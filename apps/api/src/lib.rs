@@ -15,6 +15,7 @@ pub mod outbound;
 pub mod pagination;
 pub mod problem;
 pub mod rate_limit;
+pub mod request_id;
 pub mod routes;
 pub mod startup;
 pub mod stripe_seed;

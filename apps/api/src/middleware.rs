@@ -14,36 +14,7 @@ use tracing::Instrument;
 
 use crate::metrics::{HttpLabels, Metrics};
 use crate::problem::{PROBLEM_JSON, ProblemKind, problem_response};
-
-/// The request id header, taken from the client when well-formed and echoed back.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-tokio::task_local! {
-    static CURRENT_REQUEST_ID: RequestId;
-}
-
-/// The id of the request being served, as request extension and task-local.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
-
-impl RequestId {
-    /// The id of the request this task is serving, if any.
-    #[must_use]
-    pub fn current() -> Option<String> {
-        CURRENT_REQUEST_ID.try_with(|id| id.0.clone()).ok()
-    }
-}
-
-/// A client-supplied id is kept when it is 1 to 128 characters of `[A-Za-z0-9._:-]`, so it can be
-/// logged and echoed without injection risk.
-#[must_use]
-pub fn is_well_formed_request_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-}
+use crate::request_id::{REQUEST_ID, RequestId, is_well_formed_request_id};
 
 /// Outermost request handling: assigns the request id, opens the request's log span, turns a
 /// panic into a 500 problem, makes every error response a problem+json with the request id, sets
@@ -130,9 +101,7 @@ pub async fn envelope(
             actix_web::error::InternalError::from_response("request failed", response).into()
         })
     };
-    CURRENT_REQUEST_ID
-        .scope(scoped_id, work.instrument(span))
-        .await
+    scoped_id.scope(work.instrument(span)).await
 }
 
 const INTERNAL_DETAIL: &str =
@@ -255,19 +224,3 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("cross-origin-opener-policy", "same-origin"),
     ("cross-origin-resource-policy", "same-origin"),
 ];
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_ids_are_kept_only_when_well_formed() {
-        assert!(is_well_formed_request_id("abc-123_x.y:z"));
-        assert!(is_well_formed_request_id(&"a".repeat(128)));
-        assert!(!is_well_formed_request_id(""));
-        assert!(!is_well_formed_request_id(&"a".repeat(129)));
-        assert!(!is_well_formed_request_id("a b"));
-        assert!(!is_well_formed_request_id("a\nb"));
-        assert!(!is_well_formed_request_id("<script>"));
-    }
-}

@@ -16,10 +16,10 @@ use payymo_services::identity::{
     IdentityError, IdentityService, Permission, Principal, RequestContext,
 };
 
-use crate::middleware::RequestId;
 use crate::net::TrustedProxies;
 use crate::problem::{ApiError, ProblemKind};
 use crate::rate_limit::RateLimitSubject;
+use crate::request_id::RequestId;
 
 /// The cookie holding the access token in cookie mode.
 pub const ACCESS_COOKIE: &str = "__Host-payymo-access";
