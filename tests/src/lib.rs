@@ -270,8 +270,7 @@ impl TestAppBuilder {
             .unwrap_or_else(|e| panic!("certificates of the test app: {e}"));
         let integrations = payymo_api::wiring::integrations(&settings, Arc::clone(&identity.clock))
             .unwrap_or_else(|e| panic!("integrations of the test app: {e}"));
-        let mut job_handlers = payymo_api::wiring::job_handlers(&settings, &store, &cipher);
-        job_handlers.extend(self.job_handlers);
+        let job_handlers = self.job_handlers;
         let banking = payymo_api::wiring::banking_ports(
             &settings,
             &store,

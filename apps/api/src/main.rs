@@ -161,11 +161,12 @@ async fn create_admin(email: &str) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
-    let service = payymo_services::identity::IdentityService::new(
+    let registration = payymo_services::identity::IdentityUseCases::new(
         ports,
-        payymo_services::identity::IdentityConfig::default(),
-    );
-    match service
+        &payymo_services::identity::IdentityConfig::default(),
+    )
+    .registration;
+    match registration
         .create_tenant_with_user(
             email,
             password,

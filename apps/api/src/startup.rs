@@ -17,8 +17,8 @@ use payymo_ports::crypto::FieldCipher;
 use payymo_ports::health::DatabaseHealth;
 use payymo_ports::storage::{JobQueue, OverviewStore, PlatformStats};
 use payymo_services::banking::{BankingConfig, BankingPorts, BankingService};
-use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityService};
-use payymo_services::jobs::{JobHandler, JobRunner, RunnerConfig};
+use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityUseCases, Sessions};
+use payymo_services::jobs::{JobHandler, JobRunner, RunnerConfig, Schedule, Scheduler};
 use payymo_services::licences::{LicencePorts, LicenceService};
 use payymo_services::reconciliation::{
     ReconciliationConfig, ReconciliationPorts, ReconciliationService,
@@ -53,7 +53,8 @@ pub struct Adapters {
     pub integrations: crate::integrations::Integrations,
     /// The background job queue (the runners, `/api/admin/jobs`).
     pub jobs: Arc<dyn JobQueue>,
-    /// The handlers the job runners dispatch to, by job kind (see `wiring::job_handlers`).
+    /// Handlers the job runners dispatch to besides every feature's own (a test's, say); two
+    /// handlers must not take the same kind: the server refuses to start.
     pub job_handlers: Vec<Arc<dyn JobHandler>>,
     /// Platform-wide counts (`/api/admin/stats`).
     pub platform_stats: Arc<dyn PlatformStats>,
@@ -84,14 +85,14 @@ pub struct Application {
     port: u16,
     server: Server,
     limiters: RateLimiters,
-    identity: IdentityService,
+    sessions: Sessions,
     reloader: Option<Arc<crate::keys::KeyReloader>>,
     reload_interval: Duration,
     certificates: Arc<payymo_adapter_tls::CertificateStore>,
     runners: Vec<JobRunner>,
     shutdown_timeout: Duration,
     banking: BankingService,
-    scheduler: payymo_services::jobs::SyncScheduler,
+    scheduler: Scheduler,
 }
 
 impl std::fmt::Debug for Application {
@@ -135,9 +136,9 @@ impl Application {
             Arc::clone(&adapters.identity.clock),
         );
         let shutdown_timeout = settings.shutdown_timeout;
-        let identity = IdentityService::new(
+        let identity = IdentityUseCases::new(
             adapters.identity,
-            IdentityConfig {
+            &IdentityConfig {
                 open_registration: settings.open_registration,
                 admin_api_key: settings.admin_api_key.clone(),
                 ..IdentityConfig::default()
@@ -159,8 +160,8 @@ impl Application {
                 ..ReconciliationConfig::default()
             },
         );
-        // Every feature's background work, dispatched by kind (the list in `wiring` adds any
-        // other handler, e.g. a test's).
+        // Every feature's background work, dispatched by kind (the adapters may add any other
+        // handler, e.g. a test's).
         let mut handlers = adapters.job_handlers.clone();
         handlers.push(Arc::new(payymo_services::banking::SyncJobHandler::new(
             banking.clone(),
@@ -190,7 +191,7 @@ impl Application {
             }),
             settings: web::Data::new(settings),
             database: web::Data::new(adapters.database),
-            identity: web::Data::new(identity.clone()),
+            identity: identity.clone(),
             banking: web::Data::new(banking.clone()),
             reconciliation: web::Data::new(reconciliation),
             metrics: web::Data::new(Metrics::new()),
@@ -212,7 +213,7 @@ impl Application {
             port,
             server,
             limiters,
-            identity,
+            sessions: identity.sessions,
             reloader,
             reload_interval,
             certificates,
@@ -251,7 +252,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let limiters = self.limiters.clone();
-        let identity = self.identity.clone();
+        let sessions = self.sessions.clone();
         let banking = self.banking.clone();
         let scheduler = self.scheduler.clone();
         let housekeeping = tokio::spawn(async move {
@@ -261,7 +262,7 @@ impl Application {
                     _ = tick.tick() => {
                         limiters.retain_recent();
                         // Revocations of access tokens that have expired anyway are dead weight.
-                        if let Err(e) = identity.prune_revocations().await {
+                        if let Err(e) = sessions.prune_revocations().await {
                             tracing::warn!(error = %e, "pruning token revocations failed");
                         }
                         // Bank accounts due a sync within their daily budget get a job.
@@ -273,8 +274,10 @@ impl Application {
                         // Stripe connections and WHMCS instances due a sync, and the applier's
                         // sweep over payments waiting for a retry.
                         match scheduler.enqueue_due().await {
-                            Ok(r) if r.stripe + r.whmcs > 0 => tracing::info!(
-                                stripe = r.stripe, whmcs = r.whmcs, "scheduled syncs queued"
+                            Ok(r) if r.queued("stripe") + r.queued("whmcs") > 0 => tracing::info!(
+                                stripe = r.queued("stripe"),
+                                whmcs = r.queued("whmcs"),
+                                "scheduled syncs queued"
                             ),
                             Ok(_) => {}
                             Err(e) => tracing::warn!(error = %e, "scheduling syncs failed"),
@@ -322,19 +325,22 @@ fn sync_scheduler(
     jobs: Arc<dyn JobQueue>,
     ids: Arc<dyn payymo_ports::clock::IdGenerator>,
     clock: Arc<dyn payymo_ports::clock::Clock>,
-) -> payymo_services::jobs::SyncScheduler {
+) -> Scheduler {
     let every = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
-    payymo_services::jobs::SyncScheduler::new(
-        targets,
-        jobs,
-        ids,
-        clock,
-        payymo_services::jobs::ScheduleConfig {
-            stripe_every: every(settings.stripe_sync_interval),
-            whmcs_every: every(settings.whmcs_sync_interval),
-            apply_every: every(settings.apply_sweep_interval),
-        },
-    )
+    let schedules: Vec<Arc<dyn Schedule>> = vec![
+        Arc::new(payymo_services::stripe::StripeSyncSchedule::new(
+            Arc::clone(&targets),
+            every(settings.stripe_sync_interval),
+        )),
+        Arc::new(payymo_services::reconciliation::InvoiceSyncSchedule::new(
+            targets,
+            every(settings.whmcs_sync_interval),
+        )),
+        Arc::new(payymo_services::reconciliation::ApplySweepSchedule::new(
+            every(settings.apply_sweep_interval),
+        )),
+    ];
+    Scheduler::new(schedules, jobs, ids, clock)
 }
 
 /// Re-reads keys and certificates on SIGHUP and every `interval` (zero: SIGHUP only), and warns
@@ -397,7 +403,7 @@ struct SharedState {
     proxies: web::Data<TrustedProxies>,
     https: web::Data<HttpsPolicy>,
     openapi: web::Data<docs::OpenApiJson>,
-    identity: web::Data<IdentityService>,
+    identity: IdentityUseCases,
     outbound: web::Data<crate::outbound::OutboundClients>,
     integrations: web::Data<crate::integrations::Integrations>,
     licences: web::Data<LicenceService>,
@@ -451,7 +457,7 @@ fn build_app(
         .app_data(proxies)
         .app_data(https)
         .app_data(openapi)
-        .app_data(identity)
+        .configure(move |cfg| identity_data(cfg, identity))
         .app_data(licence_service)
         .app_data(jobs)
         .app_data(platform_stats)
@@ -505,6 +511,36 @@ fn build_app(
         app = app.configure(move |cfg| extra(cfg));
     }
     app.default_service(web::to(not_found))
+}
+
+/// Each identity use case as app data, for the handlers that take it.
+fn identity_data(cfg: &mut web::ServiceConfig, identity: IdentityUseCases) {
+    let IdentityUseCases {
+        registration,
+        login,
+        mfa_login,
+        mfa,
+        authenticator,
+        authorizer,
+        sessions,
+        passwords,
+        users,
+        api_keys,
+        tenants,
+        audit_trail,
+    } = identity;
+    cfg.app_data(web::Data::new(registration))
+        .app_data(web::Data::new(login))
+        .app_data(web::Data::new(mfa_login))
+        .app_data(web::Data::new(mfa))
+        .app_data(web::Data::new(authenticator))
+        .app_data(web::Data::new(authorizer))
+        .app_data(web::Data::new(sessions))
+        .app_data(web::Data::new(passwords))
+        .app_data(web::Data::new(users))
+        .app_data(web::Data::new(api_keys))
+        .app_data(web::Data::new(tenants))
+        .app_data(web::Data::new(audit_trail));
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

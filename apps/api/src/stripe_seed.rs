@@ -58,7 +58,7 @@ pub async fn seed_default_connection(
     service
         .connect(
             tenant,
-            "cli:stripe-seed",
+            &payymo_services::audit::Actor::cli("stripe-seed"),
             key,
             settings.integrations.stripe_webhook_secret.as_ref(),
             &RequestContext::default(),

@@ -17,7 +17,6 @@ use payymo_ports::crypto::FieldCipher;
 use payymo_ports::storage::AuditLog;
 use payymo_services::banking::BankingPorts;
 use payymo_services::identity::IdentityPorts;
-use payymo_services::jobs::JobHandler;
 use payymo_services::reconciliation::ReconciliationPorts;
 use std::time::Duration;
 
@@ -228,7 +227,7 @@ pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, St
         database: Arc::new(store.clone()),
         stripe: stripe_ports(settings, store, &identity)?,
         identity,
-        job_handlers: job_handlers(settings, store, &field_cipher_dyn),
+        job_handlers: Vec::new(),
         reconciliation: reconciliation_ports(
             store,
             Arc::clone(&field_cipher_dyn),
@@ -366,23 +365,6 @@ pub fn integrations(
     Ok(Integrations(vec![Arc::new(gocardless)]))
 }
 
-/// The handlers of every background job kind, which the job runners of `payymo serve` dispatch
-/// to (a job of a kind no handler takes fails at once with a clear error).
-///
-/// To register a new job kind, append its handler to the list, built from the arguments (the
-/// settings, the store for its ports, the field cipher for stored credentials), e.g.
-/// `Arc::new(payymo_services::sync::SyncHandler::new(...))`. Two handlers must not take the
-/// same kind: the server refuses to start.
-#[must_use]
-pub fn job_handlers(
-    _settings: &Settings,
-    _store: &DieselStore,
-    _cipher: &Arc<dyn FieldCipher>,
-) -> Vec<Arc<dyn JobHandler>> {
-    vec![
-        // Append handlers here, one line each.
-    ]
-}
 /// The Stripe ports over `store`: the Stripe API at `STRIPE_API_BASE` (30 s per request, 10 s to
 /// connect, retries with backoff), the webhook verifier (five minutes of tolerance), and the
 /// identity ports' cipher, clock, ids and audit log.

@@ -12,8 +12,9 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
+use payymo_services::audit::Actor;
 use payymo_services::identity::{
-    IdentityError, IdentityService, Permission, Principal, RequestContext,
+    Authenticator, Authorizer, IdentityError, Permission, Principal, RequestContext,
 };
 
 use crate::net::TrustedProxies;
@@ -190,7 +191,7 @@ pub async fn identify(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if let Some(service) = req.app_data::<web::Data<IdentityService>>().cloned() {
+    if let Some(service) = req.app_data::<web::Data<Authenticator>>().cloned() {
         let presented = bearer(&req);
         if let Some(token) = &presented
             && req.path().starts_with(ADMIN_PATH_PREFIX)
@@ -218,7 +219,7 @@ pub async fn identify(
         match outcome {
             Some(Ok(principal)) => {
                 req.extensions_mut()
-                    .insert(RateLimitSubject(principal.actor()));
+                    .insert(RateLimitSubject(principal.actor().into()));
                 req.extensions_mut().insert(Credential::Valid(principal));
             }
             Some(Err(IdentityError::Internal(cause))) => {
@@ -266,11 +267,11 @@ pub enum PlatformCaller {
 }
 
 impl PlatformCaller {
-    /// The actor name in audit events.
+    /// Who acts, in audit events.
     #[must_use]
-    pub fn actor(&self) -> String {
+    pub fn actor(&self) -> Actor {
         match self {
-            Self::AdminKey => "admin_api_key".to_owned(),
+            Self::AdminKey => Actor::admin_api_key(),
             Self::User(p) => p.actor(),
         }
     }
@@ -285,7 +286,7 @@ impl PlatformCaller {
         match found {
             Some(Credential::Platform) => Ok(Self::AdminKey),
             Some(Credential::Valid(principal)) => {
-                identity(req)?
+                authorizer(req)?
                     .authorize(
                         &principal,
                         Permission::PlatformManage,
@@ -312,19 +313,18 @@ pub async fn require(
     who: &Authenticated,
     permission: Permission,
 ) -> Result<(), ApiError> {
-    let service = identity(req)?;
-    service
+    authorizer(req)?
         .authorize(&who.0, permission, &request_context(req))
         .await
         .map_err(ApiError::from)
 }
 
-/// The identity service of the app.
+/// The permission checks of the app.
 ///
 /// # Errors
-/// 500 when the app was built without it (a wiring bug).
-pub fn identity(req: &HttpRequest) -> Result<web::Data<IdentityService>, ApiError> {
-    req.app_data::<web::Data<IdentityService>>()
+/// 500 when the app was built without them (a wiring bug).
+fn authorizer(req: &HttpRequest) -> Result<web::Data<Authorizer>, ApiError> {
+    req.app_data::<web::Data<Authorizer>>()
         .cloned()
-        .ok_or_else(|| ApiError::internal(&"identity service is not wired"))
+        .ok_or_else(|| ApiError::internal(&"the authorizer is not wired"))
 }

@@ -7,7 +7,9 @@ use payymo_domain::tenant::{Tenant, TenantStatus};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{PlatformCaller, identity, request_context};
+use payymo_services::identity::Tenants;
+
+use crate::auth::{PlatformCaller, request_context};
 use crate::problem::ApiError;
 
 const P: &str = "application/problem+json";
@@ -50,9 +52,12 @@ pub struct TenantList {
         (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
         (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
     ))]
-pub async fn tenants(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn tenants(
+    req: HttpRequest,
+    tenants: web::Data<Tenants>,
+) -> Result<HttpResponse, ApiError> {
     PlatformCaller::require(&req).await?;
-    let tenants = identity(&req)?.list_tenants().await?;
+    let tenants = tenants.list_tenants().await?;
     Ok(HttpResponse::Ok().json(TenantList {
         items: tenants.into_iter().map(TenantView::from).collect(),
     }))
@@ -79,6 +84,7 @@ pub async fn patch_tenant(
     req: HttpRequest,
     id: web::Path<TenantId>,
     body: web::Json<PatchTenant>,
+    tenants: web::Data<Tenants>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = PlatformCaller::require(&req).await?;
     let status = TenantStatus::parse(&body.status).ok_or_else(|| {
@@ -90,9 +96,9 @@ pub async fn patch_tenant(
             }],
         )
     })?;
-    identity(&req)?
+    tenants
         .set_tenant_status(
-            caller.actor(),
+            &caller.actor(),
             id.into_inner(),
             status,
             &request_context(&req),

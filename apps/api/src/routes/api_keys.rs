@@ -8,7 +8,9 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Authenticated, identity, request_context};
+use payymo_services::identity::ApiKeys;
+
+use crate::auth::{Authenticated, request_context};
 use crate::problem::ApiError;
 
 const P: &str = "application/problem+json";
@@ -85,8 +87,12 @@ pub struct ApiKeyCreatedView {
         (status = 200, description = "The keys", body = ApiKeyList),
         (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
     ))]
-pub async fn list(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let keys = identity(&req)?
+pub async fn list(
+    req: HttpRequest,
+    who: Authenticated,
+    api_keys: web::Data<ApiKeys>,
+) -> Result<HttpResponse, ApiError> {
+    let keys = api_keys
         .list_api_keys(&who.0, &request_context(&req))
         .await?;
     Ok(HttpResponse::Ok().json(ApiKeyList {
@@ -105,9 +111,10 @@ pub async fn create(
     req: HttpRequest,
     who: Authenticated,
     body: web::Json<CreateApiKey>,
+    api_keys: web::Data<ApiKeys>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let created = identity(&req)?
+    let created = api_keys
         .create_api_key(
             &who.0,
             &body.name,
@@ -136,8 +143,9 @@ pub async fn revoke(
     req: HttpRequest,
     who: Authenticated,
     id: web::Path<ApiKeyId>,
+    api_keys: web::Data<ApiKeys>,
 ) -> Result<HttpResponse, ApiError> {
-    identity(&req)?
+    api_keys
         .revoke_api_key(&who.0, id.into_inner(), &request_context(&req))
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -7,7 +7,9 @@ use payymo_ports::storage::AuditQuery;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Authenticated, identity, request_context};
+use payymo_services::identity::AuditTrail;
+
+use crate::auth::{Authenticated, request_context};
 use crate::pagination::{Page, PageParams};
 use crate::problem::{ApiError, FieldError};
 
@@ -91,6 +93,7 @@ pub async fn list(
     req: HttpRequest,
     who: Authenticated,
     filter: web::Query<AuditFilter>,
+    trail: web::Data<AuditTrail>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = filter.into_inner();
     let page = PageParams {
@@ -119,7 +122,7 @@ pub async fn list(
         to: filter.to.as_deref().map(|t| instant("to", t)).transpose()?,
         after,
     };
-    let events = identity(&req)?
+    let events = trail
         .list_audit(&who.0, &query, page.limit + 1, &request_context(&req))
         .await?;
     // The cursor continues after the last event: its exact time and id (ties share a time).

@@ -5,15 +5,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use payymo_domain::ids::SessionId;
 use payymo_domain::user::Role;
 use payymo_services::identity::{
-    LoginOutcome, Permission, PrincipalKind, TokenPair, role_allows, role_requires_mfa,
+    Login, LoginOutcome, Mfa, MfaLogin, Passwords, Permission, PrincipalKind, Registration,
+    Sessions, TokenPair, role_allows, role_requires_mfa,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{
-    ACCESS_COOKIE, Authenticated, CSRF_COOKIE, REFRESH_COOKIE, identity, request_context,
-};
+use crate::auth::{ACCESS_COOKIE, Authenticated, CSRF_COOKIE, REFRESH_COOKIE, request_context};
 use crate::problem::{ApiError, ProblemKind};
 
 /// `POST /api/auth/register`.
@@ -123,7 +122,7 @@ fn cookie(name: &'static str, value: String, http_only: bool) -> Cookie<'static>
 }
 
 fn tokens_response(
-    req: &HttpRequest,
+    sessions: &Sessions,
     pair: &TokenPair,
     mode: TokenMode,
 ) -> Result<HttpResponse, ApiError> {
@@ -136,7 +135,7 @@ fn tokens_response(
             csrf_token: None,
         })),
         TokenMode::Cookie => {
-            let csrf = identity(req)?.new_csrf_token().map_err(ApiError::from)?;
+            let csrf = sessions.new_csrf_token().map_err(ApiError::from)?;
             Ok(HttpResponse::Ok()
                 .cookie(cookie(
                     ACCESS_COOKIE,
@@ -171,9 +170,10 @@ fn tokens_response(
 pub async fn register(
     req: HttpRequest,
     body: web::Json<RegisterRequest>,
+    registration: web::Data<Registration>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let registered = identity(&req)?
+    let registered = registration
         .register(
             &body.email,
             body.password,
@@ -197,14 +197,16 @@ pub async fn register(
 pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginRequest>,
+    logins: web::Data<Login>,
+    sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mode = body.mode.unwrap_or(TokenMode::Bearer);
-    match identity(&req)?
+    match logins
         .login(&body.email, body.password, &request_context(&req))
         .await?
     {
-        LoginOutcome::Tokens(pair) => tokens_response(&req, &pair, mode),
+        LoginOutcome::Tokens(pair) => tokens_response(&sessions, &pair, mode),
         LoginOutcome::MfaRequired { mfa_token } => Ok(HttpResponse::Ok().json(MfaChallenge {
             mfa_required: true,
             mfa_token: mfa_token.expose_secret().to_owned(),
@@ -245,10 +247,12 @@ pub struct MfaVerifyRequest {
 pub async fn mfa_verify(
     req: HttpRequest,
     body: web::Json<MfaVerifyRequest>,
+    mfa_login: web::Data<MfaLogin>,
+    sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mode = body.mode.unwrap_or(TokenMode::Bearer);
-    let pair = identity(&req)?
+    let pair = mfa_login
         .verify_mfa(
             body.mfa_token.expose_secret(),
             body.code.expose_secret(),
@@ -262,7 +266,7 @@ pub async fn mfa_verify(
             ),
             other => ApiError::from(other),
         })?;
-    tokens_response(&req, &pair, mode)
+    tokens_response(&sessions, &pair, mode)
 }
 
 /// A new TOTP secret to enrol.
@@ -281,10 +285,12 @@ pub struct MfaSetupResponse {
         (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "MFA already enabled", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn mfa_setup(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let setup = identity(&req)?
-        .setup_mfa(&who.0, &request_context(&req))
-        .await?;
+pub async fn mfa_setup(
+    req: HttpRequest,
+    who: Authenticated,
+    mfa: web::Data<Mfa>,
+) -> Result<HttpResponse, ApiError> {
+    let setup = mfa.setup_mfa(&who.0, &request_context(&req)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(MfaSetupResponse {
@@ -320,8 +326,9 @@ pub async fn mfa_enable(
     req: HttpRequest,
     who: Authenticated,
     body: web::Json<MfaCodeRequest>,
+    mfa: web::Data<Mfa>,
 ) -> Result<HttpResponse, ApiError> {
-    let codes = identity(&req)?
+    let codes = mfa
         .enable_mfa(&who.0, body.code.expose_secret(), &request_context(&req))
         .await?;
     Ok(HttpResponse::Ok()
@@ -342,9 +349,9 @@ pub async fn mfa_disable(
     req: HttpRequest,
     who: Authenticated,
     body: web::Json<MfaCodeRequest>,
+    mfa: web::Data<Mfa>,
 ) -> Result<HttpResponse, ApiError> {
-    identity(&req)?
-        .disable_mfa(&who.0, body.code.expose_secret(), &request_context(&req))
+    mfa.disable_mfa(&who.0, body.code.expose_secret(), &request_context(&req))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -381,9 +388,12 @@ pub struct SessionList {
         (status = 200, description = "Sessions", body = SessionList),
         (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn sessions(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
+pub async fn sessions(
+    who: Authenticated,
+    sessions: web::Data<Sessions>,
+) -> Result<HttpResponse, ApiError> {
     let current = who.0.session();
-    let list = identity(&req)?.list_sessions(&who.0).await?;
+    let list = sessions.list_sessions(&who.0).await?;
     Ok(HttpResponse::Ok().json(SessionList {
         items: list
             .into_iter()
@@ -411,8 +421,9 @@ pub async fn end_session(
     req: HttpRequest,
     who: Authenticated,
     id: web::Path<SessionId>,
+    sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, ApiError> {
-    identity(&req)?
+    sessions
         .end_session(&who.0, id.into_inner(), &request_context(&req))
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -447,9 +458,10 @@ pub async fn change_password(
     req: HttpRequest,
     who: Authenticated,
     body: web::Json<ChangePasswordRequest>,
+    passwords: web::Data<Passwords>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let ended = identity(&req)?
+    let ended = passwords
         .change_password(
             &who.0,
             body.current_password,
@@ -472,6 +484,7 @@ pub async fn change_password(
 pub async fn refresh(
     req: HttpRequest,
     body: web::Json<RefreshRequest>,
+    sessions: web::Data<Sessions>,
 ) -> Result<HttpResponse, ApiError> {
     let (token, mode) = if let Some(token) = body.into_inner().refresh_token {
         (token.expose_secret().to_owned(), TokenMode::Bearer)
@@ -487,10 +500,8 @@ pub async fn refresh(
         }
         (token, TokenMode::Cookie)
     };
-    let pair = identity(&req)?
-        .refresh(&token, &request_context(&req))
-        .await?;
-    tokens_response(&req, &pair, mode)
+    let pair = sessions.refresh(&token, &request_context(&req)).await?;
+    tokens_response(&sessions, &pair, mode)
 }
 
 /// Ends the caller's session; its tokens stop working at once.
@@ -499,10 +510,12 @@ pub async fn refresh(
         (status = 204, description = "Signed out"),
         (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn logout(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    identity(&req)?
-        .logout(&who.0, &request_context(&req))
-        .await?;
+pub async fn logout(
+    req: HttpRequest,
+    who: Authenticated,
+    sessions: web::Data<Sessions>,
+) -> Result<HttpResponse, ApiError> {
+    sessions.logout(&who.0, &request_context(&req)).await?;
     let mut response = HttpResponse::NoContent();
     for name in [ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE] {
         let mut gone = cookie(name, String::new(), name != CSRF_COOKIE);

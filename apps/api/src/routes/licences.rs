@@ -165,7 +165,7 @@ pub async fn issue(
         .transpose()?;
     let issued = licences(&req)?
         .issue(
-            caller.actor(),
+            &caller.actor(),
             body.tenant_id,
             &body.domain,
             expires_at,
@@ -203,7 +203,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let caller = PlatformCaller::require(&req).await?;
     let revoked = licences(&req)?
-        .revoke(caller.actor(), body.license_id, &request_context(&req))
+        .revoke(&caller.actor(), body.license_id, &request_context(&req))
         .await?;
     Ok(HttpResponse::Ok().json(LicenceView::from(revoked)))
 }
@@ -268,7 +268,7 @@ pub async fn patch(
     };
     let changed = licences(&req)?
         .edit(
-            caller.actor(),
+            &caller.actor(),
             id.into_inner(),
             &edit,
             &request_context(&req),

@@ -75,7 +75,7 @@ async fn allowed(
         service(req)?,
         Caller {
             tenant: who.0.tenant,
-            actor: who.0.actor(),
+            actor: who.0.actor().into(),
             ip: ctx.ip,
             request_id: ctx.request_id,
         },

@@ -3,12 +3,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use payymo_domain::ids::UserId;
 use payymo_domain::user::{Role, User};
-use payymo_services::identity::UserChange;
+use payymo_services::identity::{UserChange, Users};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Authenticated, identity, request_context};
+use crate::auth::{Authenticated, request_context};
 use crate::problem::ApiError;
 
 /// A user as the API shows it (never its password hash or MFA secret).
@@ -91,10 +91,12 @@ const P: &str = "application/problem+json";
         (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = P),
         (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
     ))]
-pub async fn list(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let users = identity(&req)?
-        .list_users(&who.0, &request_context(&req))
-        .await?;
+pub async fn list(
+    req: HttpRequest,
+    who: Authenticated,
+    users: web::Data<Users>,
+) -> Result<HttpResponse, ApiError> {
+    let users = users.list_users(&who.0, &request_context(&req)).await?;
     Ok(HttpResponse::Ok().json(UserList {
         items: users.into_iter().map(UserView::from).collect(),
     }))
@@ -112,9 +114,10 @@ pub async fn create(
     req: HttpRequest,
     who: Authenticated,
     body: web::Json<CreateUser>,
+    users: web::Data<Users>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let user = identity(&req)?
+    let user = users
         .create_user(
             &who.0,
             &body.email,
@@ -139,6 +142,7 @@ pub async fn patch(
     who: Authenticated,
     id: web::Path<UserId>,
     body: web::Json<PatchUser>,
+    users: web::Data<Users>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let change = UserChange {
@@ -146,7 +150,7 @@ pub async fn patch(
         disabled: body.disabled,
         unlock: body.unlock,
     };
-    let user = identity(&req)?
+    let user = users
         .change_user(&who.0, id.into_inner(), &change, &request_context(&req))
         .await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
@@ -165,8 +169,9 @@ pub async fn delete(
     req: HttpRequest,
     who: Authenticated,
     id: web::Path<UserId>,
+    users: web::Data<Users>,
 ) -> Result<HttpResponse, ApiError> {
-    identity(&req)?
+    users
         .delete_user(&who.0, id.into_inner(), &request_context(&req))
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -31,8 +31,8 @@ use payymo_ports::storage::{
 };
 
 pub use service::{
-    AccountOverview, BankingService, CallbackOutcome, Connected, SYNC_JOB_KIND, SyncJobHandler,
-    SyncReport,
+    AccountOverview, BankingService, CallbackOutcome, Connected, SYNC_JOB_KIND, SyncAccount,
+    SyncJobHandler, SyncReport,
 };
 
 /// The ports open banking works with.

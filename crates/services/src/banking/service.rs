@@ -4,31 +4,39 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use payymo_domain::audit::AuditEvent;
 use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
-use payymo_domain::ids::{
-    AuditEventId, BankAccountId, ConnectionId, JobId, TenantId, TransactionId,
-};
+use payymo_domain::ids::{BankAccountId, ConnectionId, JobId, TenantId, TransactionId};
 use payymo_domain::job::Job;
 use payymo_ports::bank_feed::{
     AccessScope, BankFeed, BankFeedError, BankTransaction, Institution, NewAgreement,
     NewRequisition, RateLimits,
 };
 use payymo_ports::storage::{
-    BankAccountSyncState, BankTransactionFilter, ListedBankTransaction, NewJob, NewTransaction,
+    BankAccountSyncState, BankTransactionFilter, ListedBankTransaction, NewTransaction,
     PendingBankTransaction,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{BankingConfig, BankingError, BankingPorts};
-use crate::identity::RequestContext;
-use crate::jobs::{JobHandler, JobOutcome};
+use crate::audit::{Actor, Auditor, RequestContext};
+use crate::jobs::{JobHandler, JobOutcome, JobPayload, JobRequest};
 
-/// The job kind of a scheduled account sync; payload `{"tenant_id": "...", "account_id": "..."}`.
+/// The job kind of a scheduled account sync; payload [`SyncAccount`].
 pub const SYNC_JOB_KIND: &str = "gocardless.sync_account";
 
-/// The actor of audit events the provider's redirect or the scheduler cause.
-const SYSTEM: &str = "system";
+/// The payload of [`SYNC_JOB_KIND`]: `{"account_id": "<uuid>", "tenant_id": "<uuid>"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncAccount {
+    /// The bank account to sync.
+    pub account_id: BankAccountId,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+}
+
+impl JobPayload for SyncAccount {
+    const KIND: &'static str = SYNC_JOB_KIND;
+}
 
 /// A started bank link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +89,7 @@ pub struct AccountOverview {
 pub struct BankingService {
     ports: BankingPorts,
     config: BankingConfig,
+    auditor: Auditor,
 }
 
 fn provider(e: &BankFeedError) -> BankingError {
@@ -91,7 +100,16 @@ impl BankingService {
     /// A service over `ports`.
     #[must_use]
     pub fn new(ports: BankingPorts, config: BankingConfig) -> Self {
-        Self { ports, config }
+        let auditor = Auditor::new(
+            std::sync::Arc::clone(&ports.audit),
+            std::sync::Arc::clone(&ports.clock),
+            std::sync::Arc::clone(&ports.ids),
+        );
+        Self {
+            ports,
+            config,
+            auditor,
+        }
     }
 
     /// Whether a bank feed is configured.
@@ -111,31 +129,6 @@ impl BankingService {
     #[must_use]
     pub fn now(&self) -> DateTime<Utc> {
         self.ports.clock.now()
-    }
-
-    async fn audit(
-        &self,
-        tenant: TenantId,
-        actor: &str,
-        action: &str,
-        target: String,
-        detail: serde_json::Value,
-        ctx: &RequestContext,
-    ) {
-        let event = AuditEvent {
-            id: AuditEventId::from_uuid(self.ports.ids.new_id()),
-            tenant_id: tenant,
-            occurred_at: self.now(),
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            target: Some(target),
-            detail: detail.to_string(),
-            ip: ctx.ip.clone(),
-            request_id: ctx.request_id.clone(),
-        };
-        if let Err(e) = self.ports.audit.append(&event).await {
-            tracing::error!(error = %e, action, "audit event could not be written");
-        }
     }
 
     /// The institutions of a country (ISO 3166 alpha-2).
@@ -170,7 +163,7 @@ impl BankingService {
     pub async fn connect(
         &self,
         tenant: TenantId,
-        actor: &str,
+        actor: &Actor,
         institution_id: &str,
         ctx: &RequestContext,
     ) -> Result<Connected, BankingError> {
@@ -190,15 +183,16 @@ impl BankingService {
             .connections
             .create_bank_connection(&connection, self.now())
             .await?;
-        self.audit(
-            tenant,
-            actor,
-            "bank.connection_started",
-            format!("bank_connection:{id}"),
-            json!({"institution_id": institution_id}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                tenant,
+                actor,
+                "bank.connection_started",
+                Some(format!("bank_connection:{id}")),
+                json!({"institution_id": institution_id}),
+                ctx,
+            )
+            .await;
         Ok(Connected {
             connection_id: id,
             link,
@@ -312,15 +306,16 @@ impl BankingService {
                         now,
                     )
                     .await?;
-                self.audit(
-                    tenant,
-                    SYSTEM,
-                    "bank.connection_linked",
-                    target,
-                    json!({"accounts": stored, "access_expires_at": expires.to_rfc3339()}),
-                    ctx,
-                )
-                .await;
+                self.auditor
+                    .record(
+                        tenant,
+                        &Actor::system(),
+                        "bank.connection_linked",
+                        Some(target),
+                        json!({"accounts": stored, "access_expires_at": expires.to_rfc3339()}),
+                        ctx,
+                    )
+                    .await;
                 Ok(CallbackOutcome::Linked)
             }
             Some(BankConnectionStatus::Pending) | None => Ok(CallbackOutcome::Pending),
@@ -341,15 +336,16 @@ impl BankingService {
                 } else {
                     "bank.connection_failed"
                 };
-                self.audit(
-                    tenant,
-                    SYSTEM,
-                    action,
-                    target,
-                    json!({"requisition_status": requisition.status.code()}),
-                    ctx,
-                )
-                .await;
+                self.auditor
+                    .record(
+                        tenant,
+                        &Actor::system(),
+                        action,
+                        Some(target),
+                        json!({"requisition_status": requisition.status.code()}),
+                        ctx,
+                    )
+                    .await;
                 Ok(CallbackOutcome::Failed)
             }
         }
@@ -486,7 +482,7 @@ impl BankingService {
         &self,
         tenant: TenantId,
         connection: ConnectionId,
-        actor: &str,
+        actor: &Actor,
         ctx: &RequestContext,
     ) -> Result<(), BankingError> {
         let feed = self.feed()?;
@@ -511,15 +507,16 @@ impl BankingService {
                 self.now(),
             )
             .await?;
-        self.audit(
-            tenant,
-            actor,
-            "bank.connection_revoked",
-            format!("bank_connection:{connection}"),
-            json!({"institution_id": stored.institution_id}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                tenant,
+                actor,
+                "bank.connection_revoked",
+                Some(format!("bank_connection:{connection}")),
+                json!({"institution_id": stored.institution_id}),
+                ctx,
+            )
+            .await;
         Ok(())
     }
 
@@ -532,7 +529,7 @@ impl BankingService {
         &self,
         tenant: TenantId,
         connection: ConnectionId,
-        actor: &str,
+        actor: &Actor,
         ctx: &RequestContext,
     ) -> Result<Connected, BankingError> {
         self.feed()?;
@@ -555,15 +552,16 @@ impl BankingService {
                 self.now(),
             )
             .await?;
-        self.audit(
-            tenant,
-            actor,
-            "bank.connection_reconnect_started",
-            format!("bank_connection:{connection}"),
-            json!({"institution_id": stored.institution_id}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                tenant,
+                actor,
+                "bank.connection_reconnect_started",
+                Some(format!("bank_connection:{connection}")),
+                json!({"institution_id": stored.institution_id}),
+                ctx,
+            )
+            .await;
         Ok(Connected {
             connection_id: connection,
             link,
@@ -580,7 +578,7 @@ impl BankingService {
         &self,
         tenant: TenantId,
         account_id: BankAccountId,
-        actor: &str,
+        actor: &Actor,
         ctx: &RequestContext,
     ) -> Result<SyncReport, BankingError> {
         let feed = self.feed()?;
@@ -679,22 +677,23 @@ impl BankingService {
         &self,
         tenant: TenantId,
         account_id: BankAccountId,
-        actor: &str,
+        actor: &Actor,
         result: &SyncReport,
         ctx: &RequestContext,
     ) {
-        self.audit(
-            tenant,
-            actor,
-            "bank.account_synced",
-            format!("bank_account:{account_id}"),
-            json!({"inserted": result.inserted, "already_known": result.already_known,
+        self.auditor
+            .record(
+                tenant,
+                actor,
+                "bank.account_synced",
+                Some(format!("bank_account:{account_id}")),
+                json!({"inserted": result.inserted, "already_known": result.already_known,
                    "pending": result.pending}),
-            ctx,
-        )
-        .await;
+                ctx,
+            )
+            .await;
         if result.inserted > 0 {
-            crate::jobs::queue_reconciliation(
+            crate::reconciliation::queue_reconciliation(
                 self.ports.jobs.as_ref(),
                 self.ports.ids.as_ref(),
                 tenant,
@@ -828,15 +827,16 @@ impl BankingService {
                 now,
             )
             .await?;
-        self.audit(
-            connection.tenant_id,
-            SYSTEM,
-            "bank.connection_expired",
-            format!("bank_connection:{}", connection.id),
-            json!({"reason": reason}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                connection.tenant_id,
+                &Actor::system(),
+                "bank.connection_expired",
+                Some(format!("bank_connection:{}", connection.id)),
+                json!({"reason": reason}),
+                ctx,
+            )
+            .await;
         Ok(())
     }
 
@@ -865,17 +865,16 @@ impl BankingService {
             {
                 continue;
             }
-            let job = NewJob {
-                id: JobId::from_uuid(self.ports.ids.new_id()),
-                tenant_id: Some(state.tenant_id),
-                kind: SYNC_JOB_KIND.to_owned(),
-                payload: json!({"tenant_id": state.tenant_id.to_string(),
-                                "account_id": state.account_id.to_string()})
-                .to_string(),
-                run_at: now,
-                max_attempts: 3,
-                dedupe_key: Some(format!("{SYNC_JOB_KIND}:{}:{window}", state.account_id)),
-            };
+            let job = JobRequest::new(
+                &SyncAccount {
+                    account_id: state.account_id,
+                    tenant_id: state.tenant_id,
+                },
+                Some(state.tenant_id),
+                3,
+            )
+            .dedupe(format!("{SYNC_JOB_KIND}:{}:{window}", state.account_id))
+            .into_job(JobId::from_uuid(self.ports.ids.new_id()), now);
             if self.ports.jobs.enqueue(&job, now).await? {
                 queued += 1;
             }
@@ -930,18 +929,11 @@ impl JobHandler for SyncJobHandler {
     }
 
     async fn handle(&self, job: &Job) -> JobOutcome {
-        let parsed = serde_json::from_str::<serde_json::Value>(&job.payload)
-            .ok()
-            .and_then(|v| {
-                let tenant = v.get("tenant_id")?.as_str()?.parse::<TenantId>().ok()?;
-                let account = v
-                    .get("account_id")?
-                    .as_str()?
-                    .parse::<BankAccountId>()
-                    .ok()?;
-                Some((tenant, account))
-            });
-        let Some((tenant, account)) = parsed else {
+        let Ok(SyncAccount {
+            account_id: account,
+            tenant_id: tenant,
+        }) = SyncAccount::read(job)
+        else {
             return JobOutcome::Fail("payload lacks tenant_id and account_id".to_owned());
         };
         if job.tenant_id.is_some_and(|t| t != tenant) {
@@ -949,7 +941,12 @@ impl JobHandler for SyncJobHandler {
         }
         match self
             .service
-            .sync_account(tenant, account, SYSTEM, &RequestContext::default())
+            .sync_account(
+                tenant,
+                account,
+                &Actor::system(),
+                &RequestContext::default(),
+            )
             .await
         {
             // A spent budget is not an error: the next window's job reads it.

@@ -15,7 +15,7 @@ use payymo_ports::storage::{
 };
 
 use super::{BankingConfig, BankingError, BankingPorts, BankingService, SYNC_JOB_KIND};
-use crate::identity::RequestContext;
+use crate::audit::{Actor, RequestContext};
 
 /// A new id (unique within the test run).
 fn fresh() -> uuid::Uuid {
@@ -167,7 +167,12 @@ async fn a_spent_budget_is_refused_before_the_bank_is_called() {
         MockJobQueue::new(),
     );
     let refused = service
-        .sync_account(tenant, account, "user:x", &RequestContext::default())
+        .sync_account(
+            tenant,
+            account,
+            &Actor::user(payymo_domain::ids::UserId::from_uuid(uuid::Uuid::nil())),
+            &RequestContext::default(),
+        )
         .await;
     assert_eq!(
         refused,

@@ -2,15 +2,21 @@
 //! its audit log. Every method checks the caller's permission itself, and every lookup by id is
 //! scoped to the caller's tenant, so another tenant's user is "not found".
 
+use std::sync::Arc;
+
 use payymo_domain::audit::AuditEvent;
-use payymo_domain::ids::UserId;
+use payymo_domain::ids::{TenantId, UserId};
+use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::user::{Role, User};
-use payymo_ports::storage::StoreError;
-use secrecy::{ExposeSecret, SecretString};
+use payymo_ports::clock::{Clock, IdGenerator};
+use payymo_ports::storage::{AuditQuery, StoreError, TenantStore, UserStore};
+use secrecy::SecretString;
 use serde_json::json;
 
-use super::service::{clean_email, internal};
-use super::{IdentityError, IdentityService, Permission, Principal, RequestContext};
+use super::authn::Authorizer;
+use super::common::{Hashing, clean_email, internal};
+use super::{IdentityError, Permission, Principal, RequestContext};
+use crate::audit::{Actor, Auditor};
 
 /// A change to a user; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +39,24 @@ fn tenant_role(role: Role) -> Result<Role, IdentityError> {
     Ok(role)
 }
 
-impl IdentityService {
+/// A tenant's users, managed by its admins.
+#[derive(Clone)]
+pub struct Users {
+    pub(super) store: Arc<dyn UserStore>,
+    pub(super) hashing: Hashing,
+    pub(super) authorizer: Authorizer,
+    pub(super) auditor: Auditor,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Users").finish_non_exhaustive()
+    }
+}
+
+impl Users {
     /// The caller's tenant's users.
     ///
     /// # Errors
@@ -43,12 +66,10 @@ impl IdentityService {
         who: &Principal,
         ctx: &RequestContext,
     ) -> Result<Vec<User>, IdentityError> {
-        self.authorize(who, Permission::UsersManage, ctx).await?;
-        self.ports
-            .users
-            .list_users(who.tenant)
-            .await
-            .map_err(internal)
+        self.authorizer
+            .authorize(who, Permission::UsersManage, ctx)
+            .await?;
+        self.store.list_users(who.tenant).await.map_err(internal)
     }
 
     /// Adds a user to the caller's tenant.
@@ -64,14 +85,16 @@ impl IdentityService {
         role: Role,
         ctx: &RequestContext,
     ) -> Result<User, IdentityError> {
-        self.authorize(who, Permission::UsersManage, ctx).await?;
+        self.authorizer
+            .authorize(who, Permission::UsersManage, ctx)
+            .await?;
         let role = tenant_role(role)?;
         let email = clean_email(email)?;
-        self.policy.check(password.expose_secret())?;
-        let hash = self.hash_password(password).await?;
-        let now = self.now();
+        self.hashing.check_policy(&password)?;
+        let hash = self.hashing.hash(password).await?;
+        let now = self.clock.now();
         let user = User {
-            id: UserId::from_uuid(self.ports.ids.new_id()),
+            id: UserId::from_uuid(self.ids.new_id()),
             tenant_id: who.tenant,
             email,
             password_hash: hash,
@@ -83,20 +106,21 @@ impl IdentityService {
             created_at: now,
             updated_at: now,
         };
-        match self.ports.users.create_user(&user).await {
+        match self.store.create_user(&user).await {
             Ok(()) => {}
             Err(StoreError::Duplicate(_)) => return Err(IdentityError::EmailTaken),
             Err(e) => return Err(internal(e)),
         }
-        self.audit(
-            who.tenant,
-            who.actor(),
-            "user.created",
-            Some(format!("user:{}", user.id)),
-            json!({"role": role.as_str()}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                who.tenant,
+                &who.actor(),
+                "user.created",
+                Some(format!("user:{}", user.id)),
+                json!({"role": role.as_str()}),
+                ctx,
+            )
+            .await;
         Ok(user)
     }
 
@@ -113,8 +137,10 @@ impl IdentityService {
         change: &UserChange,
         ctx: &RequestContext,
     ) -> Result<User, IdentityError> {
-        self.authorize(who, Permission::UsersManage, ctx).await?;
-        let mut user = match self.ports.users.get_user(who.tenant, id).await {
+        self.authorizer
+            .authorize(who, Permission::UsersManage, ctx)
+            .await?;
+        let mut user = match self.store.get_user(who.tenant, id).await {
             Ok(user) => user,
             Err(StoreError::NotFound) => return Err(IdentityError::NotFound),
             Err(e) => return Err(internal(e)),
@@ -131,37 +157,36 @@ impl IdentityService {
         if let Some(disabled) = change.disabled {
             user.disabled = disabled;
         }
-        let now = self.now();
+        let now = self.clock.now();
         user.updated_at = now;
         if (user.role, user.disabled) != before {
-            self.ports
-                .users
+            self.store
                 .update_user(who.tenant, &user)
                 .await
                 .map_err(internal)?;
         }
         if change.unlock {
-            self.ports
-                .users
+            self.store
                 .record_successful_login(who.tenant, id, now)
                 .await
                 .map_err(internal)?;
             user.failed_logins = 0;
             user.locked_until = None;
         }
-        self.audit(
-            who.tenant,
-            who.actor(),
-            "user.changed",
-            Some(format!("user:{id}")),
-            json!({
-                "role": {"from": before.0.as_str(), "to": user.role.as_str()},
-                "disabled": {"from": before.1, "to": user.disabled},
-                "unlocked": change.unlock,
-            }),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                who.tenant,
+                &who.actor(),
+                "user.changed",
+                Some(format!("user:{id}")),
+                json!({
+                    "role": {"from": before.0.as_str(), "to": user.role.as_str()},
+                    "disabled": {"from": before.1, "to": user.disabled},
+                    "unlocked": change.unlock,
+                }),
+                ctx,
+            )
+            .await;
         Ok(user)
     }
 
@@ -177,45 +202,64 @@ impl IdentityService {
         id: UserId,
         ctx: &RequestContext,
     ) -> Result<(), IdentityError> {
-        self.authorize(who, Permission::UsersManage, ctx).await?;
+        self.authorizer
+            .authorize(who, Permission::UsersManage, ctx)
+            .await?;
         if who.user() == Some(id) {
             return Err(IdentityError::Forbidden(
                 "you cannot delete yourself".to_owned(),
             ));
         }
-        let user = match self.ports.users.get_user(who.tenant, id).await {
+        let user = match self.store.get_user(who.tenant, id).await {
             Ok(user) => user,
             Err(StoreError::NotFound) => return Err(IdentityError::NotFound),
             Err(e) => return Err(internal(e)),
         };
-        match self.ports.users.delete_user(who.tenant, id).await {
+        match self.store.delete_user(who.tenant, id).await {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(IdentityError::NotFound),
             Err(e) => return Err(internal(e)),
         }
-        self.audit(
-            who.tenant,
-            who.actor(),
-            "user.deleted",
-            Some(format!("user:{id}")),
-            json!({"email": user.email, "role": user.role.as_str()}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                who.tenant,
+                &who.actor(),
+                "user.deleted",
+                Some(format!("user:{id}")),
+                json!({"email": user.email, "role": user.role.as_str()}),
+                ctx,
+            )
+            .await;
         Ok(())
     }
+}
 
+/// The platform's tenants: list, suspend, reactivate.
+#[derive(Clone)]
+pub struct Tenants {
+    pub(super) store: Arc<dyn TenantStore>,
+    pub(super) auditor: Auditor,
+    pub(super) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Tenants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenants").finish_non_exhaustive()
+    }
+}
+
+impl Tenants {
     /// Every tenant (platform administration). The shell calls it only for a caller it has
     /// authorised as the platform (a `system_admin` with `platform:manage`, or the admin key).
     ///
     /// # Errors
     /// [`IdentityError::Internal`].
-    pub async fn list_tenants(&self) -> Result<Vec<payymo_domain::tenant::Tenant>, IdentityError> {
-        self.ports.tenants.list_tenants().await.map_err(internal)
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, IdentityError> {
+        self.store.list_tenants().await.map_err(internal)
     }
 
     /// Suspends or reactivates a tenant (platform administration; the shell authorises the
-    /// caller as for [`IdentityService::list_tenants`]). A suspended tenant's users and API keys
+    /// caller as for [`Tenants::list_tenants`]). A suspended tenant's users and API keys
     /// are refused from their next request on.
     ///
     /// # Errors
@@ -223,9 +267,9 @@ impl IdentityService {
     /// [`IdentityError::Internal`].
     pub async fn set_tenant_status(
         &self,
-        actor: String,
-        tenant: payymo_domain::ids::TenantId,
-        status: payymo_domain::tenant::TenantStatus,
+        actor: &Actor,
+        tenant: TenantId,
+        status: TenantStatus,
         ctx: &RequestContext,
     ) -> Result<(), IdentityError> {
         if tenant.into_uuid().is_nil() {
@@ -235,27 +279,36 @@ impl IdentityService {
             });
         }
         match self
-            .ports
-            .tenants
-            .set_tenant_status(tenant, status, self.now())
+            .store
+            .set_tenant_status(tenant, status, self.clock.now())
             .await
         {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(IdentityError::NotFound),
             Err(e) => return Err(internal(e)),
         }
-        self.audit(
-            tenant,
-            actor,
-            "tenant.status_changed",
-            Some(format!("tenant:{tenant}")),
-            json!({"status": status.as_str()}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                tenant,
+                actor,
+                "tenant.status_changed",
+                Some(format!("tenant:{tenant}")),
+                json!({"status": status.as_str()}),
+                ctx,
+            )
+            .await;
         Ok(())
     }
+}
 
+/// Reading a tenant's audit trail.
+#[derive(Debug, Clone)]
+pub struct AuditTrail {
+    pub(super) authorizer: Authorizer,
+    pub(super) auditor: Auditor,
+}
+
+impl AuditTrail {
     /// The caller's tenant's audit events matching `query`, newest first, at most `limit`.
     ///
     /// # Errors
@@ -263,13 +316,15 @@ impl IdentityService {
     pub async fn list_audit(
         &self,
         who: &Principal,
-        query: &payymo_ports::storage::AuditQuery,
+        query: &AuditQuery,
         limit: u32,
         ctx: &RequestContext,
     ) -> Result<Vec<AuditEvent>, IdentityError> {
-        self.authorize(who, Permission::AuditRead, ctx).await?;
-        self.ports
-            .audit
+        self.authorizer
+            .authorize(who, Permission::AuditRead, ctx)
+            .await?;
+        self.auditor
+            .log()
             .search_events(who.tenant, query, limit)
             .await
             .map_err(internal)

@@ -2,24 +2,24 @@
 //! a set of scopes, shown once, stored as a digest, revocable, their last use recorded and
 //! audited.
 
-use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+
+use chrono::Duration;
 use payymo_domain::ids::ApiKeyId;
-use payymo_domain::user::{ApiKey, Role};
-use payymo_ports::crypto::SecretDigest;
-use payymo_ports::storage::StoreError;
+use payymo_domain::user::ApiKey;
+use payymo_ports::clock::{Clock, IdGenerator};
+use payymo_ports::crypto::OpaqueTokens;
+use payymo_ports::storage::{CredentialStore, StoreError};
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::service::internal;
-use super::{
-    IdentityError, IdentityService, Permission, Principal, PrincipalKind, RequestContext,
-    role_allows,
-};
+use super::authn::Authorizer;
+use super::common::internal;
+use super::{IdentityError, Permission, Principal, RequestContext, role_allows};
+use crate::audit::Auditor;
 
 /// The longest an API key name may be.
 const MAX_NAME_CHARS: usize = 200;
-/// A key's use is audited at most this often (every use still moves `last_used_at`).
-const USE_AUDIT_INTERVAL_MINUTES: i64 = 60;
 
 /// Whether an API key may carry `permission` as a scope. Keys never manage users, keys or the
 /// platform: a leaked key must not be able to mint more access.
@@ -43,7 +43,24 @@ pub struct ApiKeyCreated {
     pub secret: SecretString,
 }
 
-impl IdentityService {
+/// API keys of a tenant: create, list, revoke (their use is checked by the `Authenticator`).
+#[derive(Clone)]
+pub struct ApiKeys {
+    pub(super) credentials: Arc<dyn CredentialStore>,
+    pub(super) opaque: Arc<dyn OpaqueTokens>,
+    pub(super) authorizer: Authorizer,
+    pub(super) auditor: Auditor,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeys").finish_non_exhaustive()
+    }
+}
+
+impl ApiKeys {
     /// Creates an API key for the caller's tenant with `scopes` (each one the caller holds and
     /// one a key may carry), expiring after `expires_in_days` when given.
     ///
@@ -58,7 +75,9 @@ impl IdentityService {
         expires_in_days: Option<u32>,
         ctx: &RequestContext,
     ) -> Result<ApiKeyCreated, IdentityError> {
-        self.authorize(who, Permission::ApiKeysManage, ctx).await?;
+        self.authorizer
+            .authorize(who, Permission::ApiKeysManage, ctx)
+            .await?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
             return Err(IdentityError::Invalid {
@@ -92,7 +111,7 @@ impl IdentityService {
                 granted.push(permission);
             }
         }
-        let now = self.now();
+        let now = self.clock.now();
         let expires_at = match expires_in_days {
             None => None,
             Some(days @ 1..=3650) => Some(now + Duration::days(i64::from(days))),
@@ -103,9 +122,9 @@ impl IdentityService {
                 });
             }
         };
-        let generated = self.ports.opaque.new_api_key().map_err(internal)?;
+        let generated = self.opaque.new_api_key().map_err(internal)?;
         let key = ApiKey {
-            id: ApiKeyId::from_uuid(self.ports.ids.new_id()),
+            id: ApiKeyId::from_uuid(self.ids.new_id()),
             tenant_id: who.tenant,
             name: name.to_owned(),
             prefix: generated.display_prefix.clone(),
@@ -116,20 +135,20 @@ impl IdentityService {
             last_used_at: None,
             revoked_at: None,
         };
-        self.ports
-            .credentials
+        self.credentials
             .create_api_key(&key)
             .await
             .map_err(internal)?;
-        self.audit(
-            who.tenant,
-            who.actor(),
-            "api_key.created",
-            Some(format!("api_key:{}", key.id)),
-            json!({"name": key.name, "scopes": key.scopes, "prefix": key.prefix}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                who.tenant,
+                &who.actor(),
+                "api_key.created",
+                Some(format!("api_key:{}", key.id)),
+                json!({"name": key.name, "scopes": key.scopes, "prefix": key.prefix}),
+                ctx,
+            )
+            .await;
         Ok(ApiKeyCreated {
             key,
             secret: generated.secret,
@@ -145,9 +164,10 @@ impl IdentityService {
         who: &Principal,
         ctx: &RequestContext,
     ) -> Result<Vec<ApiKey>, IdentityError> {
-        self.authorize(who, Permission::ApiKeysManage, ctx).await?;
-        self.ports
-            .credentials
+        self.authorizer
+            .authorize(who, Permission::ApiKeysManage, ctx)
+            .await?;
+        self.credentials
             .list_api_keys(who.tenant)
             .await
             .map_err(internal)
@@ -164,128 +184,28 @@ impl IdentityService {
         key: ApiKeyId,
         ctx: &RequestContext,
     ) -> Result<(), IdentityError> {
-        self.authorize(who, Permission::ApiKeysManage, ctx).await?;
+        self.authorizer
+            .authorize(who, Permission::ApiKeysManage, ctx)
+            .await?;
         match self
-            .ports
             .credentials
-            .revoke_api_key(who.tenant, key, self.now())
+            .revoke_api_key(who.tenant, key, self.clock.now())
             .await
         {
             Ok(()) => {}
             Err(StoreError::NotFound) => return Err(IdentityError::NotFound),
             Err(e) => return Err(internal(e)),
         }
-        self.audit(
-            who.tenant,
-            who.actor(),
-            "api_key.revoked",
-            Some(format!("api_key:{key}")),
-            json!({}),
-            ctx,
-        )
-        .await;
-        Ok(())
-    }
-
-    /// Verifies an API key: known prefix, matching digest (constant time), not revoked, not
-    /// expired, its tenant active. Records the use.
-    pub(super) async fn authenticate_api_key(
-        &self,
-        presented: &str,
-    ) -> Result<Principal, IdentityError> {
-        let now = self.now();
-        let prefix_len = presented
-            .char_indices()
-            .nth(12)
-            .map_or(presented.len(), |(i, _)| i);
-        let key = match self
-            .ports
-            .credentials
-            .find_api_key(&presented[..prefix_len])
-            .await
-        {
-            Ok(key) => key,
-            Err(StoreError::NotFound) => return Err(IdentityError::Unauthenticated),
-            Err(e) => return Err(internal(e)),
-        };
-        let digest = SecretDigest::from_stored(key.secret_hash.clone());
-        if !self.ports.opaque.verify_digest(presented, &digest)
-            || key.revoked_at.is_some()
-            || key.expires_at.is_some_and(|at| at <= now)
-        {
-            return Err(IdentityError::Unauthenticated);
-        }
-        let tenant = self
-            .ports
-            .tenants
-            .get_tenant(key.tenant_id)
-            .await
-            .map_err(internal)?;
-        if tenant.status != payymo_domain::tenant::TenantStatus::Active {
-            return Err(IdentityError::Unauthenticated);
-        }
-        self.record_key_use(&key, now).await;
-        let scopes = key
-            .scopes
-            .iter()
-            .filter_map(|s| Permission::parse(s))
-            .filter(|p| api_key_scope_allowed(*p))
-            .collect();
-        Ok(Principal {
-            tenant: key.tenant_id,
-            role: Role::ApiIntegration,
-            mfa_enrolled: true,
-            kind: PrincipalKind::ApiKey {
-                key: key.id,
-                scopes,
-            },
-        })
-    }
-
-    async fn record_key_use(&self, key: &ApiKey, now: DateTime<Utc>) {
-        if let Err(e) = self
-            .ports
-            .credentials
-            .touch_api_key(key.tenant_id, key.id, now)
-            .await
-        {
-            tracing::warn!(error = %e, "API key use not recorded");
-        }
-        let due = key
-            .last_used_at
-            .is_none_or(|last| now - last >= Duration::minutes(USE_AUDIT_INTERVAL_MINUTES));
-        if due {
-            self.audit(
-                key.tenant_id,
-                format!("api_key:{}", key.id),
-                "api_key.used",
-                Some(format!("api_key:{}", key.id)),
-                json!({"prefix": key.prefix}),
-                &RequestContext::default(),
+        self.auditor
+            .record(
+                who.tenant,
+                &who.actor(),
+                "api_key.revoked",
+                Some(format!("api_key:{key}")),
+                json!({}),
+                ctx,
             )
             .await;
-        }
-    }
-
-    /// Whether `presented` is the platform's `ADMIN_API_KEY` (constant time; never when unset).
-    #[must_use]
-    pub fn is_admin_api_key(&self, presented: &str) -> bool {
-        self.config
-            .admin_api_key
-            .as_ref()
-            .is_some_and(|expected| self.ports.opaque.secrets_equal(presented, expected))
-    }
-
-    /// Audits a call made with the `ADMIN_API_KEY` (under the platform tenant).
-    pub async fn audit_admin_key_use(&self, path: &str, ctx: &RequestContext) {
-        self.audit(
-            payymo_domain::ids::TenantId::from_uuid(uuid::Uuid::nil()),
-            "admin_api_key".to_owned(),
-            "admin.api_key_used",
-            Some(path.to_owned()),
-            json!({}),
-            ctx,
-        )
-        .await;
+        Ok(())
     }
 }

@@ -5,16 +5,23 @@
 //! code is accepted once (the last used time step is stored and advanced atomically); a wrong
 //! code counts towards the account lock like a wrong password.
 
+use std::sync::Arc;
+
 use payymo_domain::user::User;
+use payymo_ports::clock::Clock;
 use payymo_ports::crypto::{
-    EncryptedField, FieldContext, RecoveryCodeHash, TokenKind, TotpError, TotpSecret, TotpStep,
+    EncryptedField, FieldCipher, FieldContext, RecoveryCodeHash, RecoveryCodes, TokenCodec,
+    TokenKind, Totp, TotpError, TotpSecret, TotpStep,
 };
-use payymo_ports::storage::{MfaState, StoreError};
+use payymo_ports::storage::{MfaState, MfaStore, SessionStore, StoreError, TenantStore, UserStore};
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::service::{internal, rejected};
-use super::{IdentityError, IdentityService, Principal, PrincipalKind, RequestContext, TokenPair};
+use super::common::{
+    Lockout, SessionIssuer, active_user, internal, refuse_suspended_tenant, rejected,
+};
+use super::{IdentityError, Principal, RequestContext, TokenPair};
+use crate::audit::{Actor, Auditor};
 
 /// What `mfa/setup` hands the user: the secret to type in, or the URI to scan.
 #[derive(Debug, Clone)]
@@ -42,7 +49,18 @@ fn looks_like_totp(code: &str) -> bool {
     digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-impl IdentityService {
+/// The stored second factor of a user: the encrypted TOTP secret, its last spent time step and
+/// the unused recovery codes.
+#[derive(Clone)]
+pub(super) struct Factors {
+    pub(super) mfa: Arc<dyn MfaStore>,
+    pub(super) totp: Arc<dyn Totp>,
+    pub(super) recovery: Arc<dyn RecoveryCodes>,
+    pub(super) cipher: Arc<dyn FieldCipher>,
+    pub(super) clock: Arc<dyn Clock>,
+}
+
+impl Factors {
     fn mfa_context(user: &User) -> FieldContext {
         FieldContext::tenant(user.tenant_id, "users", "mfa_secret").with_row(user.id.into_uuid())
     }
@@ -50,7 +68,6 @@ impl IdentityService {
     fn decrypt_secret(&self, user: &User, stored: &[u8]) -> Result<TotpSecret, IdentityError> {
         let text = std::str::from_utf8(stored).map_err(internal)?;
         let plain = self
-            .ports
             .cipher
             .decrypt(
                 &EncryptedField::from_stored(text.to_owned()),
@@ -61,8 +78,7 @@ impl IdentityService {
     }
 
     async fn mfa_state(&self, user: &User) -> Result<MfaState, IdentityError> {
-        self.ports
-            .mfa
+        self.mfa
             .get_mfa(user.tenant_id, user.id)
             .await
             .map_err(|e| match e {
@@ -79,21 +95,18 @@ impl IdentityService {
         code: &str,
         state: &MfaState,
     ) -> Result<TotpStep, IdentityError> {
-        let now = self.now();
-        let step =
-            match self
-                .ports
-                .totp
-                .verify(secret, code.trim(), now, state.last_step.map(TotpStep))
-            {
-                Ok(step) => step,
-                Err(TotpError::InvalidCode | TotpError::Replayed) => {
-                    return Err(IdentityError::InvalidCredentials);
-                }
-                Err(e) => return Err(internal(e)),
-            };
+        let now = self.clock.now();
+        let step = match self
+            .totp
+            .verify(secret, code.trim(), now, state.last_step.map(TotpStep))
+        {
+            Ok(step) => step,
+            Err(TotpError::InvalidCode | TotpError::Replayed) => {
+                return Err(IdentityError::InvalidCredentials);
+            }
+            Err(e) => return Err(internal(e)),
+        };
         if self
-            .ports
             .mfa
             .advance_totp_step(user.tenant_id, user.id, step.0)
             .await
@@ -131,13 +144,17 @@ impl IdentityService {
             .iter()
             .map(|h| RecoveryCodeHash::from_stored(h.clone()))
             .collect();
-        let Some(index) = self.ports.recovery.find(code, &hashes) else {
+        let Some(index) = self.recovery.find(code, &hashes) else {
             return Err(IdentityError::InvalidCredentials);
         };
         let spent = self
-            .ports
             .mfa
-            .consume_recovery_code(user.tenant_id, user.id, hashes[index].as_str(), self.now())
+            .consume_recovery_code(
+                user.tenant_id,
+                user.id,
+                hashes[index].as_str(),
+                self.clock.now(),
+            )
             .await
             .map_err(internal)?;
         if spent {
@@ -148,9 +165,30 @@ impl IdentityService {
             Err(IdentityError::InvalidCredentials)
         }
     }
+}
 
+/// Enrolling and removing a second factor.
+#[derive(Clone)]
+pub struct Mfa {
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) factors: Factors,
+    pub(super) lockout: Lockout,
+    pub(super) auditor: Auditor,
+    pub(super) issuer: String,
+    pub(super) recovery_code_count: usize,
+}
+
+impl std::fmt::Debug for Mfa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mfa")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mfa {
     /// Starts TOTP enrolment: a new secret (kept encrypted as pending until confirmed by
-    /// [`IdentityService::enable_mfa`]) and its `otpauth://` URI.
+    /// [`Mfa::enable_mfa`]) and its `otpauth://` URI.
     ///
     /// # Errors
     /// [`IdentityError::Conflict`] when MFA is already enabled; [`IdentityError::Forbidden`] for
@@ -160,42 +198,43 @@ impl IdentityService {
         who: &Principal,
         ctx: &RequestContext,
     ) -> Result<MfaSetup, IdentityError> {
-        let user = self.active_user(who.tenant, user_of(who)?).await?;
+        let user = active_user(self.users.as_ref(), who.tenant, user_of(who)?).await?;
         if user.mfa_secret_encrypted.is_some() {
             return Err(IdentityError::Conflict(
                 "multi-factor authentication is already enabled; disable it first".to_owned(),
             ));
         }
-        let secret = self.ports.totp.generate_secret().map_err(internal)?;
+        let secret = self.factors.totp.generate_secret().map_err(internal)?;
         let uri = self
-            .ports
+            .factors
             .totp
-            .provisioning_uri(&secret, &self.config.mfa_issuer, &user.email)
+            .provisioning_uri(&secret, &self.issuer, &user.email)
             .map_err(internal)?;
         let encrypted = self
-            .ports
+            .factors
             .cipher
-            .encrypt(secret.base32(), &Self::mfa_context(&user))
+            .encrypt(secret.base32(), &Factors::mfa_context(&user))
             .map_err(internal)?;
-        self.ports
+        self.factors
             .mfa
             .set_pending_mfa(
                 user.tenant_id,
                 user.id,
                 encrypted.as_str().as_bytes(),
-                self.now(),
+                self.factors.clock.now(),
             )
             .await
             .map_err(internal)?;
-        self.audit(
-            who.tenant,
-            who.actor(),
-            "mfa.setup_started",
-            Some(format!("user:{}", user.id)),
-            json!({}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                who.tenant,
+                &who.actor(),
+                "mfa.setup_started",
+                Some(format!("user:{}", user.id)),
+                json!({}),
+                ctx,
+            )
+            .await;
         Ok(MfaSetup {
             secret: secret.base32().clone(),
             otpauth_uri: uri,
@@ -214,23 +253,23 @@ impl IdentityService {
         code: &str,
         ctx: &RequestContext,
     ) -> Result<Vec<SecretString>, IdentityError> {
-        let user = self.active_user(who.tenant, user_of(who)?).await?;
+        let user = active_user(self.users.as_ref(), who.tenant, user_of(who)?).await?;
         if user.mfa_secret_encrypted.is_some() {
             return Err(IdentityError::Conflict(
                 "multi-factor authentication is already enabled".to_owned(),
             ));
         }
-        let state = self.mfa_state(&user).await?;
+        let state = self.factors.mfa_state(&user).await?;
         let Some(pending) = state.pending_secret_encrypted.clone() else {
             return Err(IdentityError::Conflict(
                 "start with POST /api/auth/mfa/setup".to_owned(),
             ));
         };
-        let secret = self.decrypt_secret(&user, &pending)?;
-        let step = match self.ports.totp.verify(
+        let secret = self.factors.decrypt_secret(&user, &pending)?;
+        let step = match self.factors.totp.verify(
             &secret,
             code.trim(),
-            self.now(),
+            self.factors.clock.now(),
             state.last_step.map(TotpStep),
         ) {
             Ok(step) => step,
@@ -243,13 +282,13 @@ impl IdentityService {
             Err(e) => return Err(internal(e)),
         };
         let codes = self
-            .ports
+            .factors
             .recovery
-            .generate(self.config.recovery_code_count)
+            .generate(self.recovery_code_count)
             .map_err(internal)?;
         let hashes: Vec<String> = codes.iter().map(|c| c.hash.as_str().to_owned()).collect();
         match self
-            .ports
+            .factors
             .mfa
             .enable_mfa(
                 user.tenant_id,
@@ -257,7 +296,7 @@ impl IdentityService {
                 &pending,
                 step.0,
                 &hashes,
-                self.now(),
+                self.factors.clock.now(),
             )
             .await
         {
@@ -269,15 +308,16 @@ impl IdentityService {
             }
             Err(e) => return Err(internal(e)),
         }
-        self.audit(
-            who.tenant,
-            who.actor(),
-            "mfa.enabled",
-            Some(format!("user:{}", user.id)),
-            json!({"recovery_codes": codes.len()}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                who.tenant,
+                &who.actor(),
+                "mfa.enabled",
+                Some(format!("user:{}", user.id)),
+                json!({"recovery_codes": codes.len()}),
+                ctx,
+            )
+            .await;
         Ok(codes.into_iter().map(|c| c.code).collect())
     }
 
@@ -293,11 +333,13 @@ impl IdentityService {
         code: &str,
         ctx: &RequestContext,
     ) -> Result<(), IdentityError> {
-        let user = self.active_user(who.tenant, user_of(who)?).await?;
-        match self.check_second_factor(&user, code).await {
+        let user = active_user(self.users.as_ref(), who.tenant, user_of(who)?).await?;
+        match self.factors.check_second_factor(&user, code).await {
             Ok(_) => {}
             Err(IdentityError::InvalidCredentials) => {
-                self.count_failure(&user, self.now(), ctx).await?;
+                self.lockout
+                    .count_failure(&user, self.factors.clock.now(), ctx)
+                    .await?;
                 return Err(IdentityError::Invalid {
                     field: "code",
                     message: "the code does not match".to_owned(),
@@ -305,23 +347,45 @@ impl IdentityService {
             }
             Err(e) => return Err(e),
         }
-        self.ports
+        self.factors
             .mfa
-            .disable_mfa(user.tenant_id, user.id, self.now())
+            .disable_mfa(user.tenant_id, user.id, self.factors.clock.now())
             .await
             .map_err(internal)?;
-        self.audit(
-            who.tenant,
-            who.actor(),
-            "mfa.disabled",
-            Some(format!("user:{}", user.id)),
-            json!({}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                who.tenant,
+                &who.actor(),
+                "mfa.disabled",
+                Some(format!("user:{}", user.id)),
+                json!({}),
+                ctx,
+            )
+            .await;
         Ok(())
     }
+}
 
+/// The second step of signing in, for a user with MFA.
+#[derive(Clone)]
+pub struct MfaLogin {
+    pub(super) tokens: Arc<dyn TokenCodec>,
+    pub(super) sessions: Arc<dyn SessionStore>,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) tenants: Arc<dyn TenantStore>,
+    pub(super) factors: Factors,
+    pub(super) lockout: Lockout,
+    pub(super) issuer: SessionIssuer,
+    pub(super) auditor: Auditor,
+}
+
+impl std::fmt::Debug for MfaLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaLogin").finish_non_exhaustive()
+    }
+}
+
+impl MfaLogin {
     /// The second step of a login: the challenge token from the password step and a TOTP or
     /// recovery code. The challenge is single use. A wrong code counts as a failed login.
     ///
@@ -335,15 +399,13 @@ impl IdentityService {
         code: &str,
         ctx: &RequestContext,
     ) -> Result<TokenPair, IdentityError> {
-        let now = self.now();
+        let now = self.factors.clock.now();
         let claims = self
-            .ports
             .tokens
             .verify(TokenKind::MfaChallenge, mfa_token, now)
             .map_err(|e| rejected(&e))?;
         let jti = claims.token_id.to_string();
         if self
-            .ports
             .sessions
             .is_token_revoked(&jti)
             .await
@@ -355,31 +417,29 @@ impl IdentityService {
             .subject
             .tenant
             .ok_or(IdentityError::Unauthenticated)?;
-        let user = self.active_user(tenant, claims.subject.user).await?;
+        let user = active_user(self.users.as_ref(), tenant, claims.subject.user).await?;
         if user.locked_until.is_some_and(|until| until > now) {
             return Err(IdentityError::InvalidCredentials);
         }
-        let factor = match self.check_second_factor(&user, code).await {
+        let factor = match self.factors.check_second_factor(&user, code).await {
             Ok(factor) => factor,
             Err(IdentityError::InvalidCredentials) => {
-                self.count_failure(&user, now, ctx).await?;
+                self.lockout.count_failure(&user, now, ctx).await?;
                 return Err(IdentityError::InvalidCredentials);
             }
             Err(e) => return Err(e),
         };
         // Spend the challenge before the session exists, so it cannot start two.
-        self.ports
-            .sessions
+        self.sessions
             .revoke_token(&jti, claims.expires_at, now)
             .await
             .map_err(internal)?;
-        self.refuse_suspended_tenant(&user, ctx).await?;
-        self.ports
-            .users
+        refuse_suspended_tenant(self.tenants.as_ref(), &self.auditor, &user, ctx).await?;
+        self.users
             .record_successful_login(user.tenant_id, user.id, now)
             .await
             .map_err(internal)?;
-        let pair = self.start_session(&user, now, ctx).await?;
+        let pair = self.issuer.start(&user, now, ctx).await?;
         let detail = match factor {
             SecondFactor::Totp => json!({"mfa": "totp"}),
             SecondFactor::RecoveryCode { remaining } => {
@@ -387,35 +447,27 @@ impl IdentityService {
             }
         };
         if let SecondFactor::RecoveryCode { .. } = factor {
-            self.audit(
+            self.auditor
+                .record(
+                    user.tenant_id,
+                    &Actor::user(user.id),
+                    "mfa.recovery_code_used",
+                    Some(format!("user:{}", user.id)),
+                    detail.clone(),
+                    ctx,
+                )
+                .await;
+        }
+        self.auditor
+            .record(
                 user.tenant_id,
-                format!("user:{}", user.id),
-                "mfa.recovery_code_used",
-                Some(format!("user:{}", user.id)),
-                detail.clone(),
+                &Actor::user(user.id),
+                "auth.login",
+                Some(format!("session:{}", pair.session)),
+                detail,
                 ctx,
             )
             .await;
-        }
-        self.audit(
-            user.tenant_id,
-            format!("user:{}", user.id),
-            "auth.login",
-            Some(format!("session:{}", pair.session)),
-            detail,
-            ctx,
-        )
-        .await;
         Ok(pair)
-    }
-
-    /// Whether the principal is a user (not an API key) who may manage their own account.
-    pub(super) fn require_user(who: &Principal) -> Result<(), IdentityError> {
-        match who.kind {
-            PrincipalKind::User { .. } => Ok(()),
-            PrincipalKind::ApiKey { .. } => Err(IdentityError::Forbidden(
-                "only a signed-in user can do this".to_owned(),
-            )),
-        }
     }
 }

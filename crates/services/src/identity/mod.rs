@@ -1,14 +1,21 @@
 //! Identity and access: registration, login (lockout, no user enumeration), token rotation,
 //! logout, authentication of every request (revocation and inactivity checks) and RBAC.
 //!
+//! Each use case is its own small type holding only the ports it needs ([`Registration`],
+//! [`Login`], [`MfaLogin`], [`Mfa`], [`Authenticator`], [`Authorizer`], [`Sessions`],
+//! [`Passwords`], [`Users`], [`ApiKeys`], [`Tenants`], [`AuditTrail`]); [`IdentityUseCases::new`]
+//! builds them all from one set of ports, sharing one limit on concurrent argon2 work.
+//!
 //! Architecture invariant: this module depends on domain types and ports only. Time comes from
 //! the `Clock` port, ids from the `IdGenerator` port, and argon2 runs on the blocking pool.
 
 mod admin;
 mod api_keys;
+mod authn;
+mod common;
+mod login;
 mod mfa;
 mod rbac;
-mod service;
 mod sessions;
 #[cfg(test)]
 mod tests;
@@ -29,11 +36,16 @@ use payymo_ports::storage::{
 use secrecy::SecretString;
 use uuid::Uuid;
 
-pub use admin::UserChange;
-pub use api_keys::{ApiKeyCreated, api_key_scope_allowed};
-pub use mfa::MfaSetup;
+pub use crate::audit::RequestContext;
+use crate::audit::{Actor, Auditor};
+pub use admin::{AuditTrail, Tenants, UserChange, Users};
+pub use api_keys::{ApiKeyCreated, ApiKeys, api_key_scope_allowed};
+pub use authn::{Authenticator, Authorizer};
+use common::{Hashing, Lockout, SessionIssuer};
+pub use login::{Login, Registration};
+pub use mfa::{Mfa, MfaLogin, MfaSetup};
 pub use rbac::{Permission, role_allows, role_requires_mfa};
-pub use service::IdentityService;
+pub use sessions::{Passwords, Sessions};
 
 /// The ports the identity service uses.
 #[derive(Clone)]
@@ -116,17 +128,6 @@ impl Default for IdentityConfig {
     }
 }
 
-/// Where a request came from, for the audit log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RequestContext {
-    /// The client's address.
-    pub ip: Option<String>,
-    /// The request id.
-    pub request_id: Option<String>,
-    /// The client's `User-Agent`, for the sessions list.
-    pub user_agent: Option<String>,
-}
-
 /// A verified caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -166,12 +167,12 @@ pub enum PrincipalKind {
 }
 
 impl Principal {
-    /// The actor name in audit events.
+    /// Who acts, in audit events.
     #[must_use]
-    pub fn actor(&self) -> String {
+    pub fn actor(&self) -> Actor {
         match &self.kind {
-            PrincipalKind::User { user, .. } => format!("user:{user}"),
-            PrincipalKind::ApiKey { key, .. } => format!("api_key:{key}"),
+            PrincipalKind::User { user, .. } => Actor::user(*user),
+            PrincipalKind::ApiKey { key, .. } => Actor::api_key(*key),
         }
     }
 
@@ -213,7 +214,7 @@ pub enum LoginOutcome {
     /// Signed in.
     Tokens(TokenPair),
     /// The password was right and the user has MFA: send `mfa_token` with a code to
-    /// [`IdentityService::verify_mfa`] within a few minutes.
+    /// [`MfaLogin::verify_mfa`] within a few minutes.
     MfaRequired {
         /// The single-use challenge token.
         mfa_token: SecretString,
@@ -267,4 +268,163 @@ pub enum IdentityError {
     /// Storage, crypto or the blocking pool failed; the detail is for the log only.
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// Every identity use case, built once from one set of ports. Each is cheap to clone.
+#[derive(Debug, Clone)]
+pub struct IdentityUseCases {
+    /// Registration and the first user of a tenant.
+    pub registration: Registration,
+    /// The password step of signing in.
+    pub login: Login,
+    /// The second step of signing in.
+    pub mfa_login: MfaLogin,
+    /// MFA enrolment.
+    pub mfa: Mfa,
+    /// The per-request credential check.
+    pub authenticator: Authenticator,
+    /// Permission checks.
+    pub authorizer: Authorizer,
+    /// Refresh, logout and the sessions list.
+    pub sessions: Sessions,
+    /// Changing one's password.
+    pub passwords: Passwords,
+    /// A tenant's users.
+    pub users: Users,
+    /// A tenant's API keys.
+    pub api_keys: ApiKeys,
+    /// The platform's tenants.
+    pub tenants: Tenants,
+    /// Reading the audit trail.
+    pub audit_trail: AuditTrail,
+}
+
+impl IdentityUseCases {
+    /// The use cases over `ports` with `config`. Parses the bundled common-password list once;
+    /// every use case that runs argon2 shares one limit of `config.max_concurrent_hashes`.
+    #[must_use]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one struct literal per use case: the whole wiring of identity in one place"
+    )]
+    pub fn new(ports: IdentityPorts, config: &IdentityConfig) -> Self {
+        let p = ports;
+        let auditor = Auditor::new(
+            Arc::clone(&p.audit),
+            Arc::clone(&p.clock),
+            Arc::clone(&p.ids),
+        );
+        let hashing = Hashing::new(Arc::clone(&p.passwords), config.max_concurrent_hashes);
+        let lockout = Lockout::new(Arc::clone(&p.users), auditor.clone(), config);
+        let issuer = SessionIssuer::new(
+            Arc::clone(&p.tokens),
+            Arc::clone(&p.opaque),
+            Arc::clone(&p.sessions),
+            Arc::clone(&p.ids),
+        );
+        let factors = mfa::Factors {
+            mfa: Arc::clone(&p.mfa),
+            totp: Arc::clone(&p.totp),
+            recovery: Arc::clone(&p.recovery),
+            cipher: Arc::clone(&p.cipher),
+            clock: Arc::clone(&p.clock),
+        };
+        let authorizer = Authorizer {
+            auditor: auditor.clone(),
+        };
+        Self {
+            registration: Registration {
+                tenants: Arc::clone(&p.tenants),
+                users: Arc::clone(&p.users),
+                hashing: hashing.clone(),
+                auditor: auditor.clone(),
+                clock: Arc::clone(&p.clock),
+                ids: Arc::clone(&p.ids),
+                open: config.open_registration,
+            },
+            login: Login {
+                users: Arc::clone(&p.users),
+                tenants: Arc::clone(&p.tenants),
+                hashing: hashing.clone(),
+                lockout: lockout.clone(),
+                issuer: issuer.clone(),
+                auditor: auditor.clone(),
+                clock: Arc::clone(&p.clock),
+            },
+            mfa_login: MfaLogin {
+                tokens: Arc::clone(&p.tokens),
+                sessions: Arc::clone(&p.sessions),
+                users: Arc::clone(&p.users),
+                tenants: Arc::clone(&p.tenants),
+                factors: factors.clone(),
+                lockout: lockout.clone(),
+                issuer: issuer.clone(),
+                auditor: auditor.clone(),
+            },
+            mfa: Mfa {
+                users: Arc::clone(&p.users),
+                factors,
+                lockout: lockout.clone(),
+                auditor: auditor.clone(),
+                issuer: config.mfa_issuer.clone(),
+                recovery_code_count: config.recovery_code_count,
+            },
+            authenticator: Authenticator {
+                tokens: Arc::clone(&p.tokens),
+                opaque: Arc::clone(&p.opaque),
+                sessions: Arc::clone(&p.sessions),
+                users: Arc::clone(&p.users),
+                tenants: Arc::clone(&p.tenants),
+                credentials: Arc::clone(&p.credentials),
+                auditor: auditor.clone(),
+                clock: Arc::clone(&p.clock),
+                inactivity_timeout: config.inactivity_timeout,
+                admin_api_key: config.admin_api_key.clone(),
+            },
+            authorizer: authorizer.clone(),
+            sessions: Sessions {
+                tokens: Arc::clone(&p.tokens),
+                opaque: Arc::clone(&p.opaque),
+                store: Arc::clone(&p.sessions),
+                users: Arc::clone(&p.users),
+                issuer,
+                auditor: auditor.clone(),
+                clock: Arc::clone(&p.clock),
+                inactivity_timeout: config.inactivity_timeout,
+            },
+            passwords: Passwords {
+                users: Arc::clone(&p.users),
+                sessions: Arc::clone(&p.sessions),
+                hashing: hashing.clone(),
+                lockout,
+                auditor: auditor.clone(),
+                clock: Arc::clone(&p.clock),
+            },
+            users: Users {
+                store: Arc::clone(&p.users),
+                hashing,
+                authorizer: authorizer.clone(),
+                auditor: auditor.clone(),
+                clock: Arc::clone(&p.clock),
+                ids: Arc::clone(&p.ids),
+            },
+            api_keys: ApiKeys {
+                credentials: Arc::clone(&p.credentials),
+                opaque: Arc::clone(&p.opaque),
+                authorizer: authorizer.clone(),
+                auditor: auditor.clone(),
+                clock: Arc::clone(&p.clock),
+                ids: Arc::clone(&p.ids),
+            },
+            tenants: Tenants {
+                store: Arc::clone(&p.tenants),
+                auditor: auditor.clone(),
+                clock: Arc::clone(&p.clock),
+            },
+            audit_trail: AuditTrail {
+                authorizer,
+                auditor,
+            },
+        }
+    }
 }

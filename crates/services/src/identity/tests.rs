@@ -67,11 +67,11 @@ struct Mocks {
 }
 
 impl Mocks {
-    fn service(self) -> IdentityService {
-        self.service_with(IdentityConfig::default())
+    fn service(self) -> IdentityUseCases {
+        self.service_with(&IdentityConfig::default())
     }
 
-    fn service_with(mut self, config: IdentityConfig) -> IdentityService {
+    fn service_with(mut self, config: &IdentityConfig) -> IdentityUseCases {
         self.opaque
             .expect_is_api_key()
             .returning(|t| t.starts_with("pyk_"));
@@ -100,7 +100,7 @@ impl Mocks {
             clock: Arc::new(FixedClock(now())),
             ids: Arc::new(Counter(AtomicU64::new(0))),
         };
-        IdentityService::new(ports, config)
+        IdentityUseCases::new(ports, config)
     }
 
     fn record_audit(&mut self) -> Arc<std::sync::Mutex<Vec<String>>> {
@@ -128,6 +128,7 @@ async fn an_unknown_email_spends_a_dummy_verification_and_gets_the_common_answer
     m.passwords.expect_verify().never();
     let result = m
         .service()
+        .login
         .login(
             "nobody@example.com",
             secret("x"),
@@ -150,6 +151,7 @@ async fn a_locked_account_is_refused_even_with_the_right_password_after_a_dummy_
     let actions = m.record_audit();
     let result = m
         .service()
+        .login
         .login("a@example.com", secret("right"), &RequestContext::default())
         .await;
     assert!(matches!(result, Err(IdentityError::InvalidCredentials)));
@@ -181,6 +183,7 @@ async fn the_fifth_wrong_password_locks_the_account_for_fifteen_minutes() {
     let actions = m.record_audit();
     let result = m
         .service()
+        .login
         .login("a@example.com", secret("wrong"), &RequestContext::default())
         .await;
     assert!(matches!(result, Err(IdentityError::InvalidCredentials)));
@@ -193,10 +196,19 @@ async fn the_fifth_wrong_password_locks_the_account_for_fifteen_minutes() {
 #[test]
 fn the_lock_grows_with_each_failure_beyond_the_limit_up_to_a_day() {
     let service = Mocks::default().service();
-    assert_eq!(service.lock_duration(5), Duration::minutes(15));
-    assert_eq!(service.lock_duration(6), Duration::minutes(30));
-    assert_eq!(service.lock_duration(7), Duration::minutes(60));
-    assert_eq!(service.lock_duration(40), Duration::hours(24));
+    assert_eq!(
+        service.login.lockout.lock_duration(5),
+        Duration::minutes(15)
+    );
+    assert_eq!(
+        service.login.lockout.lock_duration(6),
+        Duration::minutes(30)
+    );
+    assert_eq!(
+        service.login.lockout.lock_duration(7),
+        Duration::minutes(60)
+    );
+    assert_eq!(service.login.lockout.lock_duration(40), Duration::hours(24));
 }
 
 fn claims(kind: TokenKind, session: SessionId) -> TokenClaims {
@@ -267,6 +279,7 @@ async fn a_reused_refresh_token_is_refused_and_audited_as_a_security_event() {
     let actions = m.record_audit();
     let result = m
         .service()
+        .sessions
         .refresh("used", &RequestContext::default())
         .await;
     assert!(matches!(result, Err(IdentityError::Unauthenticated)));
@@ -292,6 +305,7 @@ async fn a_session_idle_for_more_than_thirty_minutes_is_revoked_on_refresh() {
     m.sessions.expect_rotate_refresh_token().never();
     let result = m
         .service()
+        .sessions
         .refresh("token", &RequestContext::default())
         .await;
     assert!(matches!(result, Err(IdentityError::Unauthenticated)));
@@ -306,7 +320,7 @@ async fn an_access_token_whose_jti_was_revoked_is_refused() {
     m.sessions
         .expect_is_token_revoked()
         .returning(|jti| Ok(jti == Uuid::from_u128(77).to_string()));
-    let result = m.service().authenticate("t").await;
+    let result = m.service().authenticator.authenticate("t").await;
     assert!(matches!(result, Err(IdentityError::Unauthenticated)));
 }
 
@@ -329,7 +343,7 @@ async fn a_disabled_user_is_refused_even_with_a_valid_access_token() {
         u.disabled = true;
         Ok(u)
     });
-    let result = m.service().authenticate("t").await;
+    let result = m.service().authenticator.authenticate("t").await;
     assert!(matches!(result, Err(IdentityError::Unauthenticated)));
 }
 
@@ -356,6 +370,7 @@ async fn a_financial_admin_without_mfa_may_do_nothing_until_enrolled() {
     let service = m.service();
     let ctx = RequestContext::default();
     let denied = service
+        .authorizer
         .authorize(
             &principal(Role::FinancialAdmin, false),
             Permission::TenantRead,
@@ -365,6 +380,7 @@ async fn a_financial_admin_without_mfa_may_do_nothing_until_enrolled() {
     assert!(matches!(denied, Err(IdentityError::Forbidden(_))));
     assert!(
         service
+            .authorizer
             .authorize(
                 &principal(Role::FinancialAdmin, true),
                 Permission::UsersManage,
@@ -374,6 +390,7 @@ async fn a_financial_admin_without_mfa_may_do_nothing_until_enrolled() {
             .is_ok()
     );
     let read_only = service
+        .authorizer
         .authorize(
             &principal(Role::ReadOnly, false),
             Permission::UsersManage,
@@ -391,6 +408,7 @@ async fn a_financial_admin_without_mfa_may_do_nothing_until_enrolled() {
 async fn registration_is_refused_when_closed_and_weak_passwords_are_refused_when_open() {
     let service = Mocks::default().service();
     let closed = service
+        .registration
         .register(
             "a@example.com",
             secret("Correct-Horse-9"),
@@ -402,11 +420,12 @@ async fn registration_is_refused_when_closed_and_weak_passwords_are_refused_when
 
     let mut m = Mocks::default();
     m.users.expect_find_user_by_email().never();
-    let open = m.service_with(IdentityConfig {
+    let open = m.service_with(&IdentityConfig {
         open_registration: true,
         ..IdentityConfig::default()
     });
     let weak = open
+        .registration
         .register(
             "a@example.com",
             secret("password"),

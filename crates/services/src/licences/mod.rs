@@ -11,8 +11,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use payymo_domain::audit::AuditEvent;
-use payymo_domain::ids::{AuditEventId, LicenceId, TenantId};
+use payymo_domain::ids::{LicenceId, TenantId};
 use payymo_domain::user::{Licence, LicenceStatus};
 use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::OpaqueTokens;
@@ -20,7 +19,8 @@ use payymo_ports::storage::{AuditLog, CredentialStore, LicenceChange, StoreError
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use crate::identity::{IdentityPorts, RequestContext};
+use crate::audit::{Actor, Auditor, RequestContext};
+use crate::identity::IdentityPorts;
 
 #[cfg(test)]
 mod tests;
@@ -190,13 +190,19 @@ fn domain_field(input: &str) -> Result<String, LicenceError> {
 #[derive(Debug, Clone)]
 pub struct LicenceService {
     ports: LicencePorts,
+    auditor: Auditor,
 }
 
 impl LicenceService {
     /// A service over `ports`.
     #[must_use]
-    pub const fn new(ports: LicencePorts) -> Self {
-        Self { ports }
+    pub fn new(ports: LicencePorts) -> Self {
+        let auditor = Auditor::new(
+            Arc::clone(&ports.audit),
+            Arc::clone(&ports.clock),
+            Arc::clone(&ports.ids),
+        );
+        Self { ports, auditor }
     }
 
     /// Checks `key` used from `domain` (public: the addon calls it). Never fails on a bad key;
@@ -236,7 +242,7 @@ impl LicenceService {
     /// [`LicenceError::Internal`].
     pub async fn issue(
         &self,
-        actor: String,
+        actor: &Actor,
         tenant: TenantId,
         domain: &str,
         expires_at: Option<DateTime<Utc>>,
@@ -283,7 +289,8 @@ impl LicenceService {
             .create_licence(&licence)
             .await
             .map_err(internal)?;
-        self.audit(&licence, actor, "licence.issued", ctx).await;
+        self.audit_change(&licence, actor, "licence.issued", ctx)
+            .await;
         Ok(IssuedLicence { licence, key })
     }
 
@@ -293,7 +300,7 @@ impl LicenceService {
     /// [`LicenceError::NotFound`]; [`LicenceError::Internal`].
     pub async fn revoke(
         &self,
-        actor: String,
+        actor: &Actor,
         licence: LicenceId,
         ctx: &RequestContext,
     ) -> Result<Licence, LicenceError> {
@@ -302,7 +309,8 @@ impl LicenceService {
             ..LicenceChange::default()
         };
         let revoked = self.store_change(licence, &change).await?;
-        self.audit(&revoked, actor, "licence.revoked", ctx).await;
+        self.audit_change(&revoked, actor, "licence.revoked", ctx)
+            .await;
         Ok(revoked)
     }
 
@@ -314,7 +322,7 @@ impl LicenceService {
     /// [`LicenceError::NotFound`]; [`LicenceError::Internal`].
     pub async fn edit(
         &self,
-        actor: String,
+        actor: &Actor,
         licence: LicenceId,
         edit: &LicenceEdit,
         ctx: &RequestContext,
@@ -339,7 +347,8 @@ impl LicenceService {
             expires_at: edit.expires_at,
         };
         let changed = self.store_change(licence, &change).await?;
-        self.audit(&changed, actor, "licence.updated", ctx).await;
+        self.audit_change(&changed, actor, "licence.updated", ctx)
+            .await;
         Ok(changed)
     }
 
@@ -380,25 +389,27 @@ impl LicenceService {
         }
     }
 
-    async fn audit(&self, licence: &Licence, actor: String, action: &str, ctx: &RequestContext) {
-        let event = AuditEvent {
-            id: AuditEventId::from_uuid(self.ports.ids.new_id()),
-            tenant_id: licence.tenant_id,
-            occurred_at: self.ports.clock.now(),
-            actor,
-            action: action.to_owned(),
-            target: Some(format!("licence:{}", licence.id)),
-            detail: json!({
-                "domain": licence.allowed_domain,
-                "status": licence.status.as_str(),
-                "expires_at": licence.expires_at.map(|at| at.to_rfc3339()),
-            })
-            .to_string(),
-            ip: ctx.ip.clone(),
-            request_id: ctx.request_id.clone(),
-        };
-        if let Err(e) = self.ports.audit.append(&event).await {
-            tracing::error!(error = %e, action, "audit event could not be written");
-        }
+    /// Audits a change of `licence` in its tenant's log, with what the licence is now.
+    async fn audit_change(
+        &self,
+        licence: &Licence,
+        actor: &Actor,
+        action: &str,
+        ctx: &RequestContext,
+    ) {
+        self.auditor
+            .record(
+                licence.tenant_id,
+                actor,
+                action,
+                Some(format!("licence:{}", licence.id)),
+                json!({
+                    "domain": licence.allowed_domain,
+                    "status": licence.status.as_str(),
+                    "expires_at": licence.expires_at.map(|at| at.to_rfc3339()),
+                }),
+                ctx,
+            )
+            .await;
     }
 }

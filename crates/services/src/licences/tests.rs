@@ -199,7 +199,7 @@ async fn issuing_stores_the_digest_and_shows_the_key_once() {
     });
     let issued = service(credentials, tenants)
         .issue(
-            "admin_api_key".into(),
+            &Actor::admin_api_key(),
             TenantId::from_uuid(Uuid::from_u128(9)),
             "WWW.Shop.example.org",
             None,
@@ -232,13 +232,17 @@ async fn issuing_refuses_unknown_tenants_bad_domains_and_past_expiry() {
         other => panic!("not invalid: {other:?}"),
     };
     assert_eq!(
-        field(service.issue("a".into(), t, "ok.example", None, &ctx).await),
+        field(
+            service
+                .issue(&Actor::system(), t, "ok.example", None, &ctx)
+                .await
+        ),
         "tenant_id"
     );
     assert_eq!(
         field(
             service
-                .issue("a".into(), t, "no spaces.example", None, &ctx)
+                .issue(&Actor::system(), t, "no spaces.example", None, &ctx)
                 .await
         ),
         "domain"
@@ -246,7 +250,7 @@ async fn issuing_refuses_unknown_tenants_bad_domains_and_past_expiry() {
     assert_eq!(
         field(
             service
-                .issue("a".into(), t, "ok.example", Some(now()), &ctx)
+                .issue(&Actor::system(), t, "ok.example", Some(now()), &ctx)
                 .await
         ),
         "expires_at"
@@ -267,7 +271,7 @@ async fn a_revoked_licence_cannot_be_edited_back() {
     };
     let result = service
         .edit(
-            "a".into(),
+            &Actor::system(),
             LicenceId::from_uuid(Uuid::from_u128(1)),
             &edit,
             &RequestContext::default(),

@@ -1,18 +1,160 @@
-//! The workflow's background jobs.
+//! The workflow's background work: its job kinds and payloads, the handler, and the schedules
+//! of invoice syncs and of the applier's sweep.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use payymo_domain::ids::ConnectionId;
+use chrono::{DateTime, TimeDelta, Utc};
+use payymo_domain::ids::{ConnectionId, JobId, TenantId};
 use payymo_domain::job::Job;
+use payymo_ports::clock::IdGenerator;
+use payymo_ports::storage::{JobQueue, StoreError, SyncTargetKind, SyncTargets};
+use serde::{Deserialize, Serialize};
 
 use super::{Caller, ReconciliationError, ReconciliationService};
-use crate::jobs::{JobHandler, JobOutcome};
+use crate::jobs::{DueJob, JobHandler, JobOutcome, JobPayload, JobRequest, Schedule};
 
-/// Syncs a WHMCS instance's open invoices; payload `{"instance_id": "<uuid>"}`, tenant job.
+/// Syncs a WHMCS instance's open invoices; payload [`SyncInvoices`], tenant job.
 pub const SYNC_INVOICES_JOB: &str = "whmcs.sync_invoices";
-/// Runs the matching engine for the job's tenant; payload `{}`.
+/// Runs the matching engine for the job's tenant; payload [`ReconcileTenant`] (`{}`).
 pub const RECONCILE_TENANT_JOB: &str = "reconcile.tenant";
-/// Runs the payment applier (every tenant's due applications); payload `{}`.
+/// Runs the payment applier (every tenant's due applications); payload [`ApplyPayments`] (`{}`).
 pub const APPLY_PAYMENTS_JOB: &str = "whmcs.apply_payments";
+
+/// The payload of [`SYNC_INVOICES_JOB`]: `{"instance_id": "<uuid>"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncInvoices {
+    /// The WHMCS instance.
+    pub instance_id: ConnectionId,
+}
+
+impl JobPayload for SyncInvoices {
+    const KIND: &'static str = SYNC_INVOICES_JOB;
+}
+
+/// The payload of [`RECONCILE_TENANT_JOB`]: `{}` (the job's tenant says whose money).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReconcileTenant {}
+
+impl JobPayload for ReconcileTenant {
+    const KIND: &'static str = RECONCILE_TENANT_JOB;
+}
+
+/// The payload of [`APPLY_PAYMENTS_JOB`]: `{}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ApplyPayments {}
+
+impl JobPayload for ApplyPayments {
+    const KIND: &'static str = APPLY_PAYMENTS_JOB;
+}
+
+/// Queues a reconciliation of `tenant` (new money came in): a [`RECONCILE_TENANT_JOB`], at most
+/// one queued per tenant (a running one frees its key when it starts, so money stored during a
+/// run queues the next run). A failure to queue is logged, never fatal: the next sync, or
+/// `POST /api/reconcile`, reconciles anyway.
+pub async fn queue_reconciliation(
+    jobs: &dyn JobQueue,
+    ids: &dyn IdGenerator,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+) {
+    let job = JobRequest::new(&ReconcileTenant {}, Some(tenant), 5)
+        .dedupe(format!("{RECONCILE_TENANT_JOB}:{tenant}"))
+        .into_job(JobId::from_uuid(ids.new_id()), now);
+    if let Err(e) = jobs.enqueue(&job, now).await {
+        tracing::warn!(error = %e, %tenant, "reconciliation after a sync not queued");
+    }
+}
+
+/// WHMCS instances not synced within the interval get a [`SYNC_INVOICES_JOB`].
+#[derive(Clone)]
+pub struct InvoiceSyncSchedule {
+    targets: Arc<dyn SyncTargets>,
+    every: TimeDelta,
+}
+
+impl std::fmt::Debug for InvoiceSyncSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvoiceSyncSchedule")
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InvoiceSyncSchedule {
+    /// Syncs every instance `targets` lists once per `every` (zero: never).
+    #[must_use]
+    pub fn new(targets: Arc<dyn SyncTargets>, every: TimeDelta) -> Self {
+        Self { targets, every }
+    }
+}
+
+#[async_trait]
+impl Schedule for InvoiceSyncSchedule {
+    fn name(&self) -> &'static str {
+        "whmcs"
+    }
+
+    fn every(&self) -> TimeDelta {
+        self.every
+    }
+
+    async fn due(&self, now: DateTime<Utc>) -> Result<Vec<DueJob>, StoreError> {
+        Ok(self
+            .targets
+            .list_sync_targets()
+            .await?
+            .into_iter()
+            .filter(|t| t.kind == SyncTargetKind::Whmcs)
+            .filter(|t| t.last_synced_at.is_none_or(|last| now - last >= self.every))
+            .map(|t| DueJob {
+                key: t.connection_id.to_string(),
+                job: JobRequest::new(
+                    &SyncInvoices {
+                        instance_id: t.connection_id,
+                    },
+                    Some(t.tenant_id),
+                    3,
+                )
+                .dedupe(format!("{SYNC_INVOICES_JOB}:{}", t.connection_id)),
+            })
+            .collect())
+    }
+}
+
+/// The applier's periodic sweep over every tenant (applications waiting for a retry, work left
+/// by a crash): one [`APPLY_PAYMENTS_JOB`] per interval.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplySweepSchedule {
+    every: TimeDelta,
+}
+
+impl ApplySweepSchedule {
+    /// A sweep every `every` (zero: never).
+    #[must_use]
+    pub const fn new(every: TimeDelta) -> Self {
+        Self { every }
+    }
+}
+
+#[async_trait]
+impl Schedule for ApplySweepSchedule {
+    fn name(&self) -> &'static str {
+        "apply_sweep"
+    }
+
+    fn every(&self) -> TimeDelta {
+        self.every
+    }
+
+    async fn due(&self, _now: DateTime<Utc>) -> Result<Vec<DueJob>, StoreError> {
+        Ok(vec![DueJob {
+            key: "sweep".to_owned(),
+            job: JobRequest::new(&ApplyPayments {}, None, 5)
+                .dedupe(format!("{APPLY_PAYMENTS_JOB}:sweep")),
+        }])
+    }
+}
 
 /// The job handler of the reconciliation workflow: register it with the job runner.
 #[derive(Debug, Clone)]
@@ -50,11 +192,10 @@ impl JobHandler for ReconciliationJobs {
                 let Some(tenant) = job.tenant_id else {
                     return JobOutcome::Fail("the job has no tenant".into());
                 };
-                let instance = serde_json::from_str::<serde_json::Value>(&job.payload)
-                    .ok()
-                    .and_then(|v| v["instance_id"].as_str().map(str::to_owned))
-                    .and_then(|id| id.parse::<ConnectionId>().ok());
-                let Some(instance) = instance else {
+                let Ok(SyncInvoices {
+                    instance_id: instance,
+                }) = SyncInvoices::read(job)
+                else {
                     return JobOutcome::Fail("payload lacks a valid instance_id".into());
                 };
                 match self

@@ -50,7 +50,11 @@ pub use decisions::{
     TransactionSearch,
 };
 pub use instances::{NewWhmcsInstance, SyncReport, WhmcsInstanceView};
-pub use jobs::{APPLY_PAYMENTS_JOB, RECONCILE_TENANT_JOB, ReconciliationJobs, SYNC_INVOICES_JOB};
+pub use jobs::{
+    APPLY_PAYMENTS_JOB, ApplyPayments, ApplySweepSchedule, InvoiceSyncSchedule,
+    RECONCILE_TENANT_JOB, ReconcileTenant, ReconciliationJobs, SYNC_INVOICES_JOB, SyncInvoices,
+    queue_reconciliation,
+};
 pub use views::{
     InvoiceItem, InvoiceSearch, InvoiceStatusFilter, MAX_SEARCH_CHARS, MatchItem, SettingsView,
     TransactionDetail,

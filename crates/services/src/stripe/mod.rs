@@ -16,9 +16,8 @@ mod webhooks;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use payymo_domain::audit::AuditEvent;
 use payymo_domain::connection::{ConnectionStatus, StripeConnection, StripePayout};
-use payymo_domain::ids::{AuditEventId, ConnectionId, TenantId};
+use payymo_domain::ids::{ConnectionId, TenantId};
 use payymo_domain::money::Money;
 use payymo_domain::transaction::Transaction;
 use payymo_ports::clock::{Clock, IdGenerator};
@@ -35,9 +34,12 @@ use payymo_ports::storage::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use crate::identity::RequestContext;
+use crate::audit::{Actor, Auditor, RequestContext};
 
-pub use jobs::{PROCESS_EVENT_JOB, ProcessEventJobHandler, SYNC_CONNECTION_JOB, SyncJobHandler};
+pub use jobs::{
+    PROCESS_EVENT_JOB, ProcessEvent, ProcessEventJobHandler, SYNC_CONNECTION_JOB,
+    StripeSyncSchedule, SyncConnection, SyncJobHandler,
+};
 pub use sync::{PayoutMatchSummary, SyncReport};
 pub use webhooks::WebhookAck;
 
@@ -188,6 +190,7 @@ pub struct ConnectedAccount {
 pub struct StripeService {
     ports: StripePorts,
     config: StripeConfig,
+    auditor: Auditor,
 }
 
 fn gateway_key_error(e: &GatewayError) -> Option<String> {
@@ -208,36 +211,20 @@ impl StripeService {
     /// The service over its ports.
     #[must_use]
     pub fn new(ports: StripePorts, config: StripeConfig) -> Self {
-        Self { ports, config }
+        let auditor = Auditor::new(
+            Arc::clone(&ports.audit),
+            Arc::clone(&ports.clock),
+            Arc::clone(&ports.ids),
+        );
+        Self {
+            ports,
+            config,
+            auditor,
+        }
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.ports.clock.now()
-    }
-
-    pub(crate) async fn audit(
-        &self,
-        tenant: TenantId,
-        actor: &str,
-        action: &str,
-        target: Option<String>,
-        detail: serde_json::Value,
-        ctx: &RequestContext,
-    ) {
-        let event = AuditEvent {
-            id: AuditEventId::from_uuid(self.ports.ids.new_id()),
-            tenant_id: tenant,
-            occurred_at: self.now(),
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            target,
-            detail: detail.to_string(),
-            ip: ctx.ip.clone(),
-            request_id: ctx.request_id.clone(),
-        };
-        if let Err(e) = self.ports.audit.append(&event).await {
-            tracing::error!(error = %e, action, "audit event could not be written");
-        }
     }
 
     fn encrypt(
@@ -314,7 +301,7 @@ impl StripeService {
     pub async fn connect(
         &self,
         tenant: TenantId,
-        actor: &str,
+        actor: &Actor,
         api_key: &SecretString,
         webhook_secret: Option<&SecretString>,
         ctx: &RequestContext,
@@ -337,15 +324,16 @@ impl StripeService {
             Ok(account) => account,
             Err(e) => {
                 if let Some(reason) = gateway_key_error(&e) {
-                    self.audit(
-                        tenant,
-                        actor,
-                        "stripe.connect_failed",
-                        None,
-                        json!({ "reason": reason }),
-                        ctx,
-                    )
-                    .await;
+                    self.auditor
+                        .record(
+                            tenant,
+                            actor,
+                            "stripe.connect_failed",
+                            None,
+                            json!({ "reason": reason }),
+                            ctx,
+                        )
+                        .await;
                     return Err(StripeError::KeyRejected(reason));
                 }
                 return Err(StripeError::Gateway(e));
@@ -383,15 +371,16 @@ impl StripeService {
             Err(StoreError::Duplicate(_)) => return Err(StripeError::AlreadyConnected),
             Err(e) => return Err(e.into()),
         }
-        self.audit(
-            tenant,
-            actor,
-            "stripe.connected",
-            Some(format!("stripe_connection:{id}")),
-            json!({ "account_id": account.account_id, "livemode": account.livemode }),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                tenant,
+                actor,
+                "stripe.connected",
+                Some(format!("stripe_connection:{id}")),
+                json!({ "account_id": account.account_id, "livemode": account.livemode }),
+                ctx,
+            )
+            .await;
         Ok(ConnectedAccount {
             id,
             account_id: account.account_id,
@@ -409,7 +398,7 @@ impl StripeService {
     pub async fn rotate_webhook_secret(
         &self,
         tenant: TenantId,
-        actor: &str,
+        actor: &Actor,
         connection: ConnectionId,
         secret: &SecretString,
         ctx: &RequestContext,
@@ -429,15 +418,16 @@ impl StripeService {
             .stripe
             .set_stripe_webhook_secret(tenant, connection, encrypted, true, self.now())
             .await?;
-        self.audit(
-            tenant,
-            actor,
-            "stripe.webhook_secret_rotated",
-            Some(format!("stripe_connection:{connection}")),
-            json!({}),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                tenant,
+                actor,
+                "stripe.webhook_secret_rotated",
+                Some(format!("stripe_connection:{connection}")),
+                json!({}),
+                ctx,
+            )
+            .await;
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use payymo_ports::storage::{StripePaymentReview, TransactionPage};
 use serde_json::json;
 
 use super::{StripeError, StripeService};
-use crate::identity::RequestContext;
+use crate::audit::{Actor, RequestContext};
 
 /// How many unmatched bank transactions payout matching looks at, at most.
 const MAX_CREDITS: usize = 10_000;
@@ -86,7 +86,7 @@ impl StripeService {
         &self,
         tenant: TenantId,
         connection: ConnectionId,
-        actor: &str,
+        actor: &Actor,
         ctx: &RequestContext,
     ) -> Result<SyncReport, StripeError> {
         let stored = self
@@ -114,21 +114,22 @@ impl StripeService {
                     .await?;
                 report.payments_synced_until = Some(now);
                 report.matching = self.match_payouts(tenant).await?;
-                self.audit(
-                    tenant,
-                    actor,
-                    "stripe.synced",
-                    Some(format!("stripe_connection:{connection}")),
-                    json!({
-                        "payments": report.payments_seen,
-                        "payouts": report.payouts_seen,
-                        "payouts_matched": report.matching.matched.len(),
-                    }),
-                    ctx,
-                )
-                .await;
+                self.auditor
+                    .record(
+                        tenant,
+                        actor,
+                        "stripe.synced",
+                        Some(format!("stripe_connection:{connection}")),
+                        json!({
+                            "payments": report.payments_seen,
+                            "payouts": report.payouts_seen,
+                            "payouts_matched": report.matching.matched.len(),
+                        }),
+                        ctx,
+                    )
+                    .await;
                 if report.payments_seen > 0 {
-                    crate::jobs::queue_reconciliation(
+                    crate::reconciliation::queue_reconciliation(
                         self.ports.jobs.as_ref(),
                         self.ports.ids.as_ref(),
                         tenant,
@@ -456,19 +457,20 @@ impl StripeService {
                 .stripe
                 .mark_transaction_reconciled(tenant, transaction)
                 .await?;
-            self.audit(
-                tenant,
-                "system",
-                "stripe.payout_matched",
-                Some(format!("stripe_payout:{}", pair.payout_id)),
-                json!({
-                    "transaction": transaction,
-                    "evidence": pair.evidence,
-                    "day_offset": pair.day_offset,
-                }),
-                &RequestContext::default(),
-            )
-            .await;
+            self.auditor
+                .record(
+                    tenant,
+                    &Actor::system(),
+                    "stripe.payout_matched",
+                    Some(format!("stripe_payout:{}", pair.payout_id)),
+                    json!({
+                        "transaction": transaction,
+                        "evidence": pair.evidence,
+                        "day_offset": pair.day_offset,
+                    }),
+                    &RequestContext::default(),
+                )
+                .await;
             summary.matched.push((pair.payout_id, transaction));
         }
         summary.ambiguous = report.ambiguous.into_iter().map(|a| a.payout_id).collect();

@@ -8,17 +8,13 @@ use payymo_ports::payment_gateway::{
     GatewayDispute, GatewayPayment, GatewayPaymentStatus, GatewayPayout,
 };
 use payymo_ports::payment_webhooks::GatewayEventData;
-use payymo_ports::storage::{
-    NewJob, StoreError, StripePaymentRecord, StripePaymentReview, WebhookEvent,
-};
+use payymo_ports::storage::{StoreError, StripePaymentRecord, StripePaymentReview, WebhookEvent};
 use serde_json::json;
 
 use super::{PROVIDER, StripeError, StripeService};
-use crate::identity::RequestContext;
-use crate::stripe::jobs::PROCESS_EVENT_JOB;
-
-/// The actor of what Stripe's deliveries cause.
-pub(crate) const WEBHOOK_ACTOR: &str = "stripe_webhook";
+use crate::audit::{Actor, RequestContext};
+use crate::jobs::JobRequest;
+use crate::stripe::jobs::{PROCESS_EVENT_JOB, ProcessEvent};
 
 /// What a verified delivery led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,19 +92,16 @@ impl StripeService {
         self.ports
             .jobs
             .enqueue(
-                &NewJob {
-                    id: JobId::from_uuid(self.ports.ids.new_id()),
-                    tenant_id: Some(tenant),
-                    kind: PROCESS_EVENT_JOB.to_owned(),
-                    payload: json!({
-                        "webhook_event_id": record.id,
-                        "connection_id": connection,
-                    })
-                    .to_string(),
-                    run_at: now,
-                    max_attempts: 8,
-                    dedupe_key: Some(format!("{PROCESS_EVENT_JOB}:{}", record.id)),
-                },
+                &JobRequest::new(
+                    &ProcessEvent {
+                        connection_id: connection,
+                        webhook_event_id: record.id,
+                    },
+                    Some(tenant),
+                    8,
+                )
+                .dedupe(format!("{PROCESS_EVENT_JOB}:{}", record.id))
+                .into_job(JobId::from_uuid(self.ports.ids.new_id()), now),
                 now,
             )
             .await?;
@@ -126,15 +119,16 @@ impl StripeService {
         ctx: &RequestContext,
     ) {
         tracing::warn!(%connection, reason, "stripe webhook rejected");
-        self.audit(
-            tenant,
-            WEBHOOK_ACTOR,
-            "stripe.webhook_rejected",
-            Some(format!("stripe_connection:{connection}")),
-            json!({ "reason": reason }),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                tenant,
+                &Actor::stripe_webhook(),
+                "stripe.webhook_rejected",
+                Some(format!("stripe_connection:{connection}")),
+                json!({ "reason": reason }),
+                ctx,
+            )
+            .await;
     }
 
     /// Processes a stored delivery (the `stripe.process_event` job): payments become Stripe
@@ -269,7 +263,7 @@ impl StripeService {
             .set_stripe_payment_transaction(tenant, stored.id, id, now)
             .await?;
         // New money: reconcile the tenant (at most one reconciliation queued per tenant).
-        crate::jobs::queue_reconciliation(
+        crate::reconciliation::queue_reconciliation(
             self.ports.jobs.as_ref(),
             self.ports.ids.as_ref(),
             tenant,
@@ -310,22 +304,23 @@ impl StripeService {
             )
             .await?;
         let state = self.match_state_of(tenant, stored.transaction_id).await;
-        self.audit(
-            tenant,
-            WEBHOOK_ACTOR,
-            "stripe.refund_after_payment",
-            Some(format!("stripe_payment:{}", stored.payment_key)),
-            json!({
-                "payment": stored.payment_key,
-                "charge": stored.charge_id,
-                "refunded": payment.refunded_amount.to_decimal_string(),
-                "currency": payment.refunded_amount.currency().code(),
-                "invoice_hint": stored.invoice_hint,
-                "transaction_match_state": state.map(|s| format!("{s:?}").to_lowercase()),
-            }),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                tenant,
+                &Actor::stripe_webhook(),
+                "stripe.refund_after_payment",
+                Some(format!("stripe_payment:{}", stored.payment_key)),
+                json!({
+                    "payment": stored.payment_key,
+                    "charge": stored.charge_id,
+                    "refunded": payment.refunded_amount.to_decimal_string(),
+                    "currency": payment.refunded_amount.currency().code(),
+                    "invoice_hint": stored.invoice_hint,
+                    "transaction_match_state": state.map(|s| format!("{s:?}").to_lowercase()),
+                }),
+                ctx,
+            )
+            .await;
         Ok(())
     }
 
@@ -358,23 +353,24 @@ impl StripeService {
                 .await?;
         }
         // Audited even for a payment never synced: a dispute is never silently ignored.
-        self.audit(
-            tenant,
-            WEBHOOK_ACTOR,
-            "stripe.dispute",
-            Some(format!("stripe_dispute:{}", dispute.id)),
-            json!({
-                "charge": dispute.charge,
-                "payment_intent": dispute.payment_intent,
-                "amount": dispute.amount.to_decimal_string(),
-                "currency": dispute.amount.currency().code(),
-                "reason": dispute.reason,
-                "status": dispute.status,
-                "payment_known": stored.is_some(),
-            }),
-            ctx,
-        )
-        .await;
+        self.auditor
+            .record(
+                tenant,
+                &Actor::stripe_webhook(),
+                "stripe.dispute",
+                Some(format!("stripe_dispute:{}", dispute.id)),
+                json!({
+                    "charge": dispute.charge,
+                    "payment_intent": dispute.payment_intent,
+                    "amount": dispute.amount.to_decimal_string(),
+                    "currency": dispute.amount.currency().code(),
+                    "reason": dispute.reason,
+                    "status": dispute.status,
+                    "payment_known": stored.is_some(),
+                }),
+                ctx,
+            )
+            .await;
         Ok(())
     }
 
