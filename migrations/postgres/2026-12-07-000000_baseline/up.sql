@@ -343,8 +343,9 @@ CREATE TABLE match_allocations (
     FOREIGN KEY (tenant_id, invoice_id) REFERENCES invoices (tenant_id, id)
 );
 
--- The payment outbox: a row is written before the call to WHMCS, with an idempotency key that
--- WHMCS receives as the payment's transaction id, so a crash never applies a payment twice.
+-- The payment outbox: a row per match and invoice (its idempotency key derived from both) is written
+-- before any call to WHMCS; WHMCS receives `PYM-<row id>` as the payment's transaction id, and the
+-- invoice is re-read for it before every attempt, so a crash never applies a payment twice.
 CREATE TABLE payment_applications (
     id uuid PRIMARY KEY,
     tenant_id uuid NOT NULL,
