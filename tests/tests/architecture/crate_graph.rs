@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -116,6 +117,12 @@ fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
 }
 
 impl Graph {
+    /// The graph, read once per test run.
+    fn get() -> &'static Self {
+        static GRAPH: OnceLock<Graph> = OnceLock::new();
+        GRAPH.get_or_init(Self::load)
+    }
+
     fn load() -> Self {
         // Resolved for this host only: that works offline, with every crate the build needed.
         let json = run(Command::new(env!("CARGO"))
@@ -219,7 +226,7 @@ fn assert_none(offenders: &[String], rule: &str) {
 
 #[test]
 fn every_workspace_crate_has_a_place_in_the_architecture() {
-    let graph = Graph::load();
+    let graph = Graph::get();
     let members = graph.member_names();
     for expected in [
         "payymo-domain",
@@ -239,7 +246,7 @@ fn every_workspace_crate_has_a_place_in_the_architecture() {
 
 #[test]
 fn workspace_crates_depend_only_on_the_layers_beneath_them() {
-    let graph = Graph::load();
+    let graph = Graph::get();
     let mut offenders = Vec::new();
     for member in &graph.members {
         let from = graph.name(member);
@@ -270,7 +277,7 @@ fn workspace_crates_depend_only_on_the_layers_beneath_them() {
 
 #[test]
 fn nothing_depends_on_the_shell_but_the_black_box_tests() {
-    let graph = Graph::load();
+    let graph = Graph::get();
     let mut offenders = Vec::new();
     for member in &graph.members {
         let from = graph.name(member);
@@ -288,7 +295,7 @@ fn nothing_depends_on_the_shell_but_the_black_box_tests() {
 
 #[test]
 fn the_domain_does_no_io_and_knows_no_framework() {
-    let offenders = Graph::load().forbidden_beneath(|l| l == Layer::Domain, is_io_or_framework);
+    let offenders = Graph::get().forbidden_beneath(|l| l == Layer::Domain, is_io_or_framework);
     assert_none(
         &offenders,
         "payymo-domain must not depend, even indirectly, on tokio, diesel, reqwest, actix, hyper or sqlx",
@@ -297,7 +304,7 @@ fn the_domain_does_no_io_and_knows_no_framework() {
 
 #[test]
 fn the_core_knows_no_web_framework_database_or_http_client() {
-    let offenders = Graph::load().forbidden_beneath(
+    let offenders = Graph::get().forbidden_beneath(
         |l| matches!(l, Layer::Ports | Layer::Services | Layer::OfflineMatch),
         is_framework_database_or_http,
     );
@@ -310,7 +317,7 @@ fn the_core_knows_no_web_framework_database_or_http_client() {
 
 #[test]
 fn only_the_shell_knows_actix_and_only_the_diesel_adapter_knows_diesel() {
-    let graph = Graph::load();
+    let graph = Graph::get();
     let mut offenders = Vec::new();
     for member in &graph.members {
         let from = graph.name(member);

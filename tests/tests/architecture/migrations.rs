@@ -83,9 +83,7 @@ fn both_migration_sets_create_the_same_tables_and_columns() {
     let postgres = without(postgres_columns(), ONLY_ON_POSTGRES);
     let sqlite = without(sqlite_columns(), ONLY_ON_SQLITE);
     assert!(
-        postgres
-            .iter()
-            .any(|c| c.table == "payment_applications"),
+        postgres.iter().any(|c| c.table == "payment_applications"),
         "the PostgreSQL schema looks empty: {postgres:?}"
     );
     let only_postgres = describe(&postgres.difference(&sqlite).collect());
