@@ -12,11 +12,18 @@ mod crate_graph;
 mod migrations;
 mod source_files;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The workspace root (this package lives in `<root>/tests`).
+/// The workspace root (this package lives in `<root>/tests`). Cargo's variable at run time wins
+/// over the one compiled in, so a test binary built in another checkout still reads this one.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a test reads where cargo runs it from, not configuration"
+)]
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest
         .parent()
         .unwrap_or_else(|| panic!("the tests package has no parent directory"))
         .to_path_buf()
