@@ -1,10 +1,19 @@
 //! Fingerprints the migration files so test templates built from an older schema are not reused.
 
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a build script reads cargo's variables"
+)]
+
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    // Read when the script runs, not baked in when it is compiled: a target directory built in
+    // another checkout would otherwise fingerprint that checkout's migrations.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let root = manifest.join("../../migrations");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     collect(&root, &mut files);

@@ -317,7 +317,10 @@ pub struct Settings {
     pub stripe_api_base: String,
 }
 
-/// The variables Payymo documents, for the README, `.env.example` and the unknown-variable check.
+/// Every variable Payymo reads: the one list. The README's configuration table and `.env.example`
+/// name exactly these (the workspace's architecture test checks it), and the settings reader
+/// refuses, in debug builds, to read a name missing from it (see [`is_documented`]). A secret's
+/// `NAME_FILE` variant is implied by its `NAME`.
 pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "PAYYMO_ENV",
     "PAYYMO_BIND",
@@ -366,6 +369,14 @@ pub const DOCUMENTED_VARIABLES: &[&str] = &[
     "PAYYMO_PUBLIC_URL",
     "STRIPE_API_BASE",
 ];
+
+/// Whether `name` is in [`DOCUMENTED_VARIABLES`], directly or as the `_FILE` variant of a listed
+/// variable.
+#[must_use]
+pub fn is_documented(name: &str) -> bool {
+    let listed = |n: &str| DOCUMENTED_VARIABLES.contains(&n);
+    listed(name) || name.strip_suffix("_FILE").is_some_and(listed)
+}
 
 /// The embedded default database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://payymo.db";
@@ -417,6 +428,10 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// A variable's value; empty counts as unset.
     fn raw(&self, name: &'static str) -> Option<&str> {
+        debug_assert!(
+            is_documented(name),
+            "{name} is read but not in DOCUMENTED_VARIABLES (add it there, to the README's table and to .env.example)"
+        );
         self.vars
             .get(name)
             .map(|v| v.trim())
