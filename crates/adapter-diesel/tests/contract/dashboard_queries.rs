@@ -10,127 +10,23 @@
     reason = "a contract scenario reads best as one story, top to bottom"
 )]
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use payymo_adapter_diesel::DieselStore;
+use chrono::NaiveDate;
 use payymo_domain::audit::AuditEvent;
-use payymo_domain::connection::{
-    BankAccount, BankConnection, BankConnectionStatus, ConnectionStatus, StripeConnection,
-    WhmcsInstance,
-};
-use payymo_domain::ids::{
-    AuditEventId, BankAccountId, ConnectionId, InvoiceId, MatchId, TenantId, TransactionId,
-};
+use payymo_domain::ids::{AuditEventId, InvoiceId, MatchId, TenantId, TransactionId};
 use payymo_domain::invoice::{Invoice, InvoiceClient, InvoiceStatus};
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::{Allocation, Confidence};
 use payymo_domain::money::{Currency, Money};
-use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
-    AuditLog, ConnectionStore, InvoiceListQuery, InvoiceScope, InvoiceStore, MatchStore,
-    NewTransaction, StoredMatch, TenantStore, TransactionListQuery, TransactionMatchState,
-    TransactionStore, WorkflowStore,
+    AuditLog, InvoiceListQuery, InvoiceScope, InvoiceStore, MatchStore, NewTransaction,
+    StoredMatch, TransactionListQuery, TransactionMatchState, TransactionStore, WorkflowStore,
 };
-use payymo_test_support::TestDatabase;
-use uuid::Uuid;
-
-/// A store on a fresh database, kept alive with it.
-#[derive(Debug)]
-pub struct Fixture {
-    pub store: Arc<DieselStore>,
-    _db: TestDatabase,
-}
-
-impl Fixture {
-    fn new(db: TestDatabase) -> Self {
-        let store = Arc::new(DieselStore::connect(db.url(), 8).unwrap());
-        Self { store, _db: db }
-    }
-}
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-fn id() -> Uuid {
-    Uuid::now_v7()
-}
-
-struct Books {
-    tenant: TenantId,
-    whmcs: ConnectionId,
-    account: BankAccountId,
-    stripe: ConnectionId,
-}
+use payymo_test_support::storage::{self, Books, Fixture};
+use payymo_test_support::{at, contract, eur, id};
 
 async fn books(f: &Fixture, name: &str) -> Books {
-    let tenant = TenantId::from_uuid(id());
-    f.store
-        .create_tenant(&Tenant {
-            id: tenant,
-            name: name.into(),
-            status: TenantStatus::Active,
-            created_at: at(0),
-            updated_at: at(0),
-        })
-        .await
-        .unwrap();
-    let whmcs = WhmcsInstance {
-        id: ConnectionId::from_uuid(id()),
-        tenant_id: tenant,
-        name: "Billing".into(),
-        base_url: format!("https://billing.{name}.example"),
-        api_identifier: "ident".into(),
-        api_secret_encrypted: vec![1, 2, 3],
-        status: ConnectionStatus::Active,
-        invoices_synced_at: None,
-    };
-    f.store.create_whmcs_instance(&whmcs, at(0)).await.unwrap();
-    let bank = BankConnection {
-        id: ConnectionId::from_uuid(id()),
-        tenant_id: tenant,
-        institution_id: "BANK".into(),
-        requisition_id: format!("req-{}", id()),
-        agreement_id: None,
-        status: BankConnectionStatus::Linked,
-        access_expires_at: None,
-    };
-    f.store.create_bank_connection(&bank, at(0)).await.unwrap();
-    let account = BankAccount {
-        id: BankAccountId::from_uuid(id()),
-        tenant_id: tenant,
-        connection_id: bank.id,
-        provider_account_id: "acc-1".into(),
-        iban: None,
-        name: None,
-        currency: Currency::EUR,
-        last_synced_at: None,
-    };
-    f.store.add_bank_account(&account, at(0)).await.unwrap();
-    let stripe = ConnectionId::from_uuid(id());
-    f.store
-        .create_stripe_connection(
-            &StripeConnection {
-                id: stripe,
-                tenant_id: tenant,
-                account_id: format!("acct_{name}"),
-                api_key_encrypted: b"key".to_vec(),
-                webhook_secret_encrypted: None,
-                status: ConnectionStatus::Active,
-                payments_synced_at: None,
-            },
-            at(0),
-        )
-        .await
-        .unwrap();
-    Books {
-        tenant,
-        whmcs: whmcs.id,
-        account: account.id,
-        stripe,
-    }
+    storage::books(f, name).stripe(|_| {}).await
 }
 
 struct Inv<'a> {
@@ -166,10 +62,6 @@ async fn invoice(f: &Fixture, b: &Books, inv: Inv<'_>) -> InvoiceId {
         )
         .await
         .unwrap()[0]
-}
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
 }
 
 fn jpy(minor: i64) -> Money {
@@ -419,7 +311,7 @@ async fn transaction(f: &Fixture, b: &Books, tx: Tx<'_>) -> TransactionId {
     };
     let report = if tx.source == TransactionSource::Stripe {
         f.store
-            .ingest_stripe_transactions(b.tenant, b.stripe, &[row], at(1))
+            .ingest_stripe_transactions(b.tenant, b.stripe(), &[row], at(1))
             .await
             .unwrap()
     } else {
@@ -972,28 +864,8 @@ async fn letters_beyond_ascii_are_searched_without_regard_to_case(f: Fixture) {
     }
 }
 
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::postgres())).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::sqlite())).await;
-                }
-            )*
-        }
-    };
-}
-
 contract!(
+    worker_threads = 4;
     invoices_are_searched_by_number_client_and_amount_within_their_scope,
     letters_beyond_ascii_are_searched_without_regard_to_case,
     transactions_are_filtered_by_state_and_source_and_searched,

@@ -10,13 +10,12 @@
     reason = "a contract scenario reads best as one story, top to bottom"
 )]
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use payymo_adapter_diesel::DieselStore;
+use chrono::NaiveDate;
 use payymo_domain::connection::{
     ConnectionStatus, PayoutStatus, StripeConnection, StripePayout, WhmcsInstance,
 };
 use payymo_domain::ids::{ConnectionId, TenantId, TransactionId};
-use payymo_domain::money::{Currency, Money};
+use payymo_domain::money::Currency;
 use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
@@ -25,21 +24,9 @@ use payymo_ports::storage::{
     SyncTargetKind, SyncTargets, TenantStore, TransactionMatchState, TransactionStore,
     WebhookEvent, WebhookInbox, WhmcsOptions, WorkflowStore,
 };
-use payymo_test_support::TestDatabase;
+use payymo_test_support::storage::Fixture;
+use payymo_test_support::{at, contract, eur};
 use uuid::Uuid;
-
-struct Fixture {
-    store: DieselStore,
-    _db: TestDatabase,
-}
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
 
 async fn tenant_with_connection(f: &Fixture, name: &str) -> (TenantId, ConnectionId) {
     let tenant = TenantId::from_uuid(Uuid::now_v7());
@@ -547,32 +534,8 @@ async fn sync_targets_leave_out_disabled_removed_and_suspended(f: Fixture) {
     assert_eq!(targets, expected, "tenant b ({stripe_b}) is suspended");
 }
 
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let db = super::TestDatabase::postgres();
-                    let store = super::DieselStore::connect(db.url(), 4).unwrap();
-                    super::$test(super::Fixture { store, _db: db }).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let db = super::TestDatabase::sqlite();
-                    let store = super::DieselStore::connect(db.url(), 4).unwrap();
-                    super::$test(super::Fixture { store, _db: db }).await;
-                }
-            )*
-        }
-    };
-}
-
 contract!(
+    worker_threads = 2, pool = 4;
     secrets_watermark_and_webhook_lookup,
     payments_merge_flag_list_and_reconcile,
     sync_targets_leave_out_disabled_removed_and_suspended,

@@ -17,11 +17,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use payymo_adapter_diesel::DieselStore;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use payymo_domain::connection::{
     BankAccount, BankConnection, BankConnectionStatus, ConnectionStatus, PayoutStatus,
-    StripeConnection, StripePayout, WhmcsInstance,
+    StripePayout, WhmcsInstance,
 };
 use payymo_domain::ids::{
     ApplicationId, BankAccountId, ConnectionId, InvoiceId, JobId, MatchId, TenantId, TransactionId,
@@ -32,93 +31,32 @@ use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::{Allocation, Confidence};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::outbox::{ApplicationState, PaymentApplication, idempotency_key};
-use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     ConnectionStore, InvoiceStore, JobQueue, MatchStore, NewJob, NewTransaction, PayoutStore,
-    StoreError, StoredMatch, TenantStore, TransactionMatchState, TransactionPage, TransactionStore,
+    StoreError, StoredMatch, TransactionMatchState, TransactionPage, TransactionStore,
     WebhookEvent, WebhookInbox,
 };
-use payymo_test_support::TestDatabase;
-use uuid::Uuid;
-
-/// A store on a fresh database, kept alive with it.
-#[derive(Debug)]
-pub struct Fixture {
-    pub store: Arc<DieselStore>,
-    _db: TestDatabase,
-}
-
-impl Fixture {
-    fn new(db: TestDatabase) -> Self {
-        let store = Arc::new(DieselStore::connect(db.url(), 8).unwrap());
-        Self { store, _db: db }
-    }
-}
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
-}
+use payymo_test_support::storage::{self, Books, Fixture};
+use payymo_test_support::{at, contract, eur, id};
 
 fn day(n: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(u64::from(n))
 }
 
-fn id() -> Uuid {
-    Uuid::now_v7()
-}
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
-
 /// A tenant with a WHMCS instance, a bank connection, one bank account and a Stripe connection.
-struct Books {
-    tenant: TenantId,
-    whmcs: ConnectionId,
-    bank: ConnectionId,
-    account: BankAccountId,
-    stripe: ConnectionId,
-}
-
 async fn books(f: &Fixture, name: &str) -> Books {
-    let tenant = TenantId::from_uuid(id());
-    f.store
-        .create_tenant(&Tenant {
-            id: tenant,
-            name: name.into(),
-            status: TenantStatus::Active,
-            created_at: at(0),
-            updated_at: at(0),
+    storage::books(f, name)
+        .bank(|c| {
+            c.institution_id = "BANK_XYZ".into();
+            c.status = BankConnectionStatus::Pending;
         })
+        .account(|a| {
+            a.iban = Some("NL91ABNA0417164300".into());
+            a.name = Some("Main".into());
+        })
+        .stripe(|s| s.api_key_encrypted = vec![9, 9])
         .await
-        .unwrap();
-    let whmcs = whmcs_instance(tenant, &format!("https://billing.{name}.example"));
-    f.store.create_whmcs_instance(&whmcs, at(0)).await.unwrap();
-    let bank = bank_connection(tenant, &format!("req-{}", id()));
-    f.store.create_bank_connection(&bank, at(0)).await.unwrap();
-    let account = bank_account(tenant, bank.id, "acc-1");
-    f.store.add_bank_account(&account, at(0)).await.unwrap();
-    let stripe = StripeConnection {
-        id: ConnectionId::from_uuid(id()),
-        tenant_id: tenant,
-        account_id: format!("acct_{name}"),
-        api_key_encrypted: vec![9, 9],
-        webhook_secret_encrypted: None,
-        status: ConnectionStatus::Active,
-        payments_synced_at: None,
-    };
-    f.store
-        .create_stripe_connection(&stripe, at(0))
-        .await
-        .unwrap();
-    Books {
-        tenant,
-        whmcs: whmcs.id,
-        bank: bank.id,
-        account: account.id,
-        stripe: stripe.id,
-    }
 }
 
 fn whmcs_instance(tenant: TenantId, url: &str) -> WhmcsInstance {
@@ -307,7 +245,7 @@ async fn connections_round_trip_and_the_watermark_never_moves_back(f: Fixture) {
     ));
     let stripe = f
         .store
-        .get_stripe_connection(b.tenant, b.stripe)
+        .get_stripe_connection(b.tenant, b.stripe())
         .await
         .unwrap();
     assert_eq!(stripe.account_id, "acct_acme");
@@ -404,20 +342,20 @@ async fn stripe_payments_and_payouts_are_stored_once(f: Fixture) {
     let rows = [new_tx(payment.clone(), Some("pi_123"))];
     let first = f
         .store
-        .ingest_stripe_transactions(b.tenant, b.stripe, &rows, at(1))
+        .ingest_stripe_transactions(b.tenant, b.stripe(), &rows, at(1))
         .await
         .unwrap();
     assert_eq!((first.inserted, first.already_known), (1, 0));
     let second = f
         .store
-        .ingest_stripe_transactions(b.tenant, b.stripe, &rows, at(2))
+        .ingest_stripe_transactions(b.tenant, b.stripe(), &rows, at(2))
         .await
         .unwrap();
     assert_eq!((second.inserted, second.already_known), (0, 1));
     let bank_row = [new_tx(tx(day(2), 100, "not stripe"), Some("x"))];
     assert!(matches!(
         f.store
-            .ingest_stripe_transactions(b.tenant, b.stripe, &bank_row, at(2))
+            .ingest_stripe_transactions(b.tenant, b.stripe(), &bank_row, at(2))
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -425,7 +363,7 @@ async fn stripe_payments_and_payouts_are_stored_once(f: Fixture) {
     let mut payout = StripePayout {
         id: id(),
         tenant_id: b.tenant,
-        stripe_connection_id: b.stripe,
+        stripe_connection_id: b.stripe(),
         payout_id: "po_1".into(),
         amount: eur(11_650),
         arrival_date: day(4),
@@ -439,7 +377,7 @@ async fn stripe_payments_and_payouts_are_stored_once(f: Fixture) {
     assert!(!f.store.upsert_payout(&payout, at(4)).await.unwrap());
     let stored = f
         .store
-        .get_payout(b.tenant, b.stripe, "po_1")
+        .get_payout(b.tenant, b.stripe(), "po_1")
         .await
         .unwrap();
     assert_eq!(
@@ -448,12 +386,12 @@ async fn stripe_payments_and_payouts_are_stored_once(f: Fixture) {
     );
     let arrival = one_tx(&f, &b, 11_650).await;
     f.store
-        .link_payout_to_transaction(b.tenant, b.stripe, "po_1", arrival, at(5))
+        .link_payout_to_transaction(b.tenant, b.stripe(), "po_1", arrival, at(5))
         .await
         .unwrap();
     let stored = f
         .store
-        .get_payout(b.tenant, b.stripe, "po_1")
+        .get_payout(b.tenant, b.stripe(), "po_1")
         .await
         .unwrap();
     assert_eq!(stored.bank_transaction_id, Some(arrival));
@@ -1237,7 +1175,7 @@ async fn tenant_b_can_neither_read_nor_change_tenant_a_s_reconciliation_rows(f: 
     let payout = StripePayout {
         id: id(),
         tenant_id: a.tenant,
-        stripe_connection_id: a.stripe,
+        stripe_connection_id: a.stripe(),
         payout_id: "po_a".into(),
         amount: eur(100),
         arrival_date: day(3),
@@ -1252,11 +1190,14 @@ async fn tenant_b_can_neither_read_nor_change_tenant_a_s_reconciliation_rows(f: 
     // Reads.
     assert_eq!(s.get_whmcs_instance(bt, a.whmcs).await.map(|_| ()), nf);
     assert_eq!(s.get_bank_connection(bt, a.bank).await.map(|_| ()), nf);
-    assert_eq!(s.get_stripe_connection(bt, a.stripe).await.map(|_| ()), nf);
+    assert_eq!(
+        s.get_stripe_connection(bt, a.stripe()).await.map(|_| ()),
+        nf
+    );
     assert_eq!(s.get_transaction(bt, t).await.map(|_| ()), nf);
     assert_eq!(s.get_invoice(bt, inv[0]).await.map(|_| ()), nf);
     assert_eq!(s.get_match(bt, m.id).await.map(|_| ()), nf);
-    assert_eq!(s.get_payout(bt, a.stripe, "po_a").await.map(|_| ()), nf);
+    assert_eq!(s.get_payout(bt, a.stripe(), "po_a").await.map(|_| ()), nf);
     assert_eq!(s.list_bank_accounts(bt).await.unwrap().len(), 1);
     assert_eq!(s.list_bank_accounts(bt).await.unwrap()[0].id, b.account);
     assert_eq!(s.list_whmcs_instances(bt).await.unwrap()[0].id, b.whmcs);
@@ -1306,12 +1247,12 @@ async fn tenant_b_can_neither_read_nor_change_tenant_a_s_reconciliation_rows(f: 
     ));
     let b_tx = one_tx(&f, &b, 100).await;
     assert_eq!(
-        s.link_payout_to_transaction(bt, a.stripe, "po_a", b_tx, at(9))
+        s.link_payout_to_transaction(bt, a.stripe(), "po_a", b_tx, at(9))
             .await,
         nf
     );
     assert!(matches!(
-        s.link_payout_to_transaction(a.tenant, a.stripe, "po_a", b_tx, at(9))
+        s.link_payout_to_transaction(a.tenant, a.stripe(), "po_a", b_tx, at(9))
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -1362,7 +1303,7 @@ async fn tenant_b_can_neither_read_nor_change_tenant_a_s_reconciliation_rows(f: 
         ("INV-0", eur(5_000))
     );
     assert_eq!(
-        s.get_payout(a.tenant, a.stripe, "po_a").await.unwrap(),
+        s.get_payout(a.tenant, a.stripe(), "po_a").await.unwrap(),
         payout
     );
     assert_eq!(
@@ -1390,28 +1331,8 @@ async fn tenant_b_can_neither_read_nor_change_tenant_a_s_reconciliation_rows(f: 
     );
 }
 
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::postgres())).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::sqlite())).await;
-                }
-            )*
-        }
-    };
-}
-
 contract!(
+    worker_threads = 4;
     connections_round_trip_and_the_watermark_never_moves_back,
     re_importing_transactions_adds_nothing_and_reports_what_was_known,
     stripe_payments_and_payouts_are_stored_once,

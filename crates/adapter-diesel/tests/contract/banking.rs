@@ -10,58 +10,17 @@
     reason = "a contract scenario reads best as one story, top to bottom"
 )]
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use payymo_adapter_diesel::DieselStore;
+use chrono::NaiveDate;
 use payymo_domain::connection::{BankAccount, BankConnection, BankConnectionStatus};
 use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId, TransactionId};
 use payymo_domain::money::{Currency, Money};
-use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     BankTransactionFilter, BankingStore, ConnectionStore, NewTransaction, PendingBankTransaction,
-    StoreError, TenantStore, TransactionMatchState, TransactionStore,
+    StoreError, TransactionMatchState, TransactionStore,
 };
-use payymo_test_support::TestDatabase;
-use uuid::Uuid;
-
-#[derive(Debug)]
-pub struct Fixture {
-    pub store: Arc<DieselStore>,
-    _db: TestDatabase,
-}
-
-impl Fixture {
-    fn new(db: TestDatabase) -> Self {
-        let store = Arc::new(DieselStore::connect(db.url(), 8).unwrap());
-        Self { store, _db: db }
-    }
-}
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-fn day(d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
-}
-
-fn id() -> Uuid {
-    Uuid::now_v7()
-}
-
-async fn tenant(f: &Fixture, name: &str) -> TenantId {
-    let tenant = Tenant {
-        id: TenantId::from_uuid(id()),
-        name: name.into(),
-        status: TenantStatus::Active,
-        created_at: at(0),
-        updated_at: at(0),
-    };
-    f.store.create_tenant(&tenant).await.unwrap();
-    tenant.id
-}
+use payymo_test_support::storage::{Fixture, tenant};
+use payymo_test_support::{at, contract, day, id};
 
 async fn connection(f: &Fixture, tenant: TenantId) -> ConnectionId {
     let c = BankConnection {
@@ -392,27 +351,6 @@ async fn pending_rows_are_replaced_and_listed_with_booked_ones(f: Fixture) {
             .unwrap()
             .is_empty()
     );
-}
-
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::postgres())).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::sqlite())).await;
-                }
-            )*
-        }
-    };
 }
 
 contract!(

@@ -9,8 +9,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use payymo_adapter_diesel::DieselStore;
+use chrono::{DateTime, Duration, Utc};
 use payymo_domain::connection::{
     BankAccount, BankConnection, BankConnectionStatus, ConnectionStatus, StripeConnection,
     WhmcsInstance,
@@ -24,7 +23,6 @@ use payymo_domain::job::JobStatus;
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::{Allocation, Confidence};
 use payymo_domain::money::{Currency, Money};
-use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_domain::user::{Licence, LicenceStatus, Role, User};
 use payymo_ports::storage::{
@@ -32,38 +30,9 @@ use payymo_ports::storage::{
     NewTransaction, PlatformStats, StoreError, StoredMatch, TenantStore, TransactionStore,
     UserStore,
 };
-use payymo_test_support::TestDatabase;
+use payymo_test_support::storage::{Fixture, tenant};
+use payymo_test_support::{at, contract};
 use uuid::Uuid;
-
-/// A store on a fresh database, kept alive with it.
-#[derive(Debug)]
-pub struct Fixture {
-    pub store: Arc<DieselStore>,
-    _db: TestDatabase,
-}
-
-impl Fixture {
-    fn new(db: TestDatabase) -> Self {
-        let store = Arc::new(DieselStore::connect(db.url(), 8).unwrap());
-        Self { store, _db: db }
-    }
-}
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-async fn tenant(f: &Fixture, name: &str) -> TenantId {
-    let tenant = Tenant {
-        id: TenantId::from_uuid(Uuid::now_v7()),
-        name: name.into(),
-        status: TenantStatus::Active,
-        created_at: at(0),
-        updated_at: at(0),
-    };
-    f.store.create_tenant(&tenant).await.unwrap();
-    tenant.id
-}
 
 fn licence(tenant: TenantId, hash: &str, created: i64) -> Licence {
     Licence {
@@ -605,27 +574,6 @@ async fn matches_and_failed_applications_are_counted_by_state(f: Fixture) {
     assert_eq!(counts.accepted_matches, 2);
     assert_eq!(counts.auto_accepted_matches, 1);
     assert_eq!(counts.failed_applications, 1);
-}
-
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::postgres())).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::sqlite())).await;
-                }
-            )*
-        }
-    };
 }
 
 contract!(

@@ -9,113 +9,48 @@
     reason = "a contract scenario reads best as one story, top to bottom"
 )]
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use payymo_adapter_diesel::DieselStore;
+use chrono::{DateTime, NaiveDate, Utc};
 use payymo_domain::connection::{
-    BankAccount, BankConnection, BankConnectionStatus, ConnectionStatus, StripeConnection,
-    WhmcsInstance,
+    BankConnection, BankConnectionStatus, ConnectionStatus, StripeConnection, WhmcsInstance,
 };
 use payymo_domain::ids::{
-    ApplicationId, BankAccountId, ConnectionId, InvoiceId, MatchId, TenantId, TransactionId,
+    ApplicationId, ConnectionId, InvoiceId, MatchId, TenantId, TransactionId,
 };
 use payymo_domain::invoice::{Invoice, InvoiceClient, InvoiceStatus};
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::{Allocation, Confidence};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::overview::{ConnectionFacts, DailyFlow};
-use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     ConnectionStore, InvoiceStore, MatchStore, NewTransaction, OverviewStore, StoredMatch,
-    StripeStore, TenantStore, TransactionStore, WorkflowStore,
+    StripeStore, TransactionStore, WorkflowStore,
 };
-use payymo_test_support::TestDatabase;
-use uuid::Uuid;
+use payymo_test_support::storage::{self, Fixture};
+use payymo_test_support::{at, contract, day, eur, id};
 
-/// A store on a fresh database, kept alive with it.
-#[derive(Debug)]
-pub struct Fixture {
-    pub store: Arc<DieselStore>,
-    _db: TestDatabase,
-}
-
-impl Fixture {
-    fn new(db: TestDatabase) -> Self {
-        let store = Arc::new(DieselStore::connect(db.url(), 8).unwrap());
-        Self { store, _db: db }
-    }
-}
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-fn day(d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
-}
-
-fn id() -> Uuid {
-    Uuid::now_v7()
-}
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
-
+/// The shared books, with one open invoice of 1,000.00.
 struct Books {
-    tenant: TenantId,
-    whmcs: ConnectionId,
-    bank: ConnectionId,
-    account: BankAccountId,
+    books: storage::Books,
     invoice: InvoiceId,
 }
 
+impl std::ops::Deref for Books {
+    type Target = storage::Books;
+
+    fn deref(&self) -> &storage::Books {
+        &self.books
+    }
+}
+
 async fn books(f: &Fixture, name: &str) -> Books {
-    let tenant = TenantId::from_uuid(id());
-    f.store
-        .create_tenant(&Tenant {
-            id: tenant,
-            name: name.into(),
-            status: TenantStatus::Active,
-            created_at: at(0),
-            updated_at: at(0),
+    let books = storage::books(f, name)
+        .whmcs(|w| w.name = format!("Billing {name}"))
+        .bank(|c| {
+            c.institution_id = format!("BANK_{name}");
+            c.access_expires_at = Some(at(60 * 24 * 3));
         })
-        .await
-        .unwrap();
-    let whmcs = WhmcsInstance {
-        id: ConnectionId::from_uuid(id()),
-        tenant_id: tenant,
-        name: format!("Billing {name}"),
-        base_url: format!("https://billing.{name}.example"),
-        api_identifier: "ident".into(),
-        api_secret_encrypted: vec![1, 2, 3],
-        status: ConnectionStatus::Active,
-        invoices_synced_at: None,
-    };
-    f.store.create_whmcs_instance(&whmcs, at(0)).await.unwrap();
-    let bank = BankConnection {
-        id: ConnectionId::from_uuid(id()),
-        tenant_id: tenant,
-        institution_id: format!("BANK_{name}"),
-        requisition_id: format!("req-{}", id()),
-        agreement_id: None,
-        status: BankConnectionStatus::Linked,
-        access_expires_at: Some(at(60 * 24 * 3)),
-    };
-    f.store.create_bank_connection(&bank, at(0)).await.unwrap();
-    let account = BankAccount {
-        id: BankAccountId::from_uuid(id()),
-        tenant_id: tenant,
-        connection_id: bank.id,
-        provider_account_id: "acc-1".into(),
-        iban: None,
-        name: None,
-        currency: Currency::EUR,
-        last_synced_at: None,
-    };
-    f.store.add_bank_account(&account, at(0)).await.unwrap();
+        .await;
     let row = Invoice {
         id: InvoiceId::from_uuid(id()),
         number: "INV-1".into(),
@@ -132,16 +67,10 @@ async fn books(f: &Fixture, name: &str) -> Books {
     };
     let invoice = f
         .store
-        .upsert_invoices(tenant, whmcs.id, &[("1".to_owned(), row)], at(1))
+        .upsert_invoices(books.tenant, books.whmcs, &[("1".to_owned(), row)], at(1))
         .await
         .unwrap()[0];
-    Books {
-        tenant,
-        whmcs: whmcs.id,
-        bank: bank.id,
-        account: account.id,
-        invoice,
-    }
+    Books { books, invoice }
 }
 
 async fn booked(f: &Fixture, b: &Books, date: NaiveDate, amount: Money) -> TransactionId {
@@ -456,25 +385,5 @@ async fn flows_matches_and_connections_stay_within_the_tenant(f: Fixture) {
     assert_eq!(none.waiting_for_review, 0);
 }
 
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::postgres())).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::sqlite())).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(flows_matches_and_connections_stay_within_the_tenant);
+contract!(
+    worker_threads = 4;flows_matches_and_connections_stay_within_the_tenant);

@@ -1,57 +1,21 @@
-//! The storage contract suite: written once against the ports, run on PostgreSQL (a fresh
-//! database per test) and on SQLite (a fresh file per test).
+//! The storage contract of identity: tenants and their settings, users, lockout, refresh tokens
+//! and sessions, API keys, MFA and the audit log. Run on PostgreSQL and SQLite.
 #![expect(
     clippy::unwrap_used,
     reason = "a test fails loudly on the first broken promise"
 )]
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use payymo_adapter_diesel::DieselStore;
+use chrono::{DateTime, Utc};
 use payymo_domain::audit::AuditEvent;
 use payymo_domain::ids::{ApiKeyId, AuditEventId, SessionId, TenantId, UserId};
-use payymo_domain::tenant::{ReconciliationSettings, Tenant, TenantStatus};
+use payymo_domain::tenant::{ReconciliationSettings, TenantStatus};
 use payymo_domain::user::{ApiKey, Role, Session, User};
 use payymo_ports::storage::{
     AuditLog, CredentialStore, MfaStore, Rotation, SessionStore, StoreError, TenantStore, UserStore,
 };
-use payymo_test_support::TestDatabase;
+use payymo_test_support::storage::{Fixture, tenant};
+use payymo_test_support::{at, contract, id};
 use uuid::Uuid;
-
-/// A store on a fresh database, kept alive with it.
-#[derive(Debug)]
-pub struct Fixture {
-    pub store: Arc<DieselStore>,
-    _db: TestDatabase,
-}
-
-impl Fixture {
-    fn new(db: TestDatabase) -> Self {
-        let store = Arc::new(DieselStore::connect(db.url(), 8).unwrap());
-        Self { store, _db: db }
-    }
-}
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-fn id() -> Uuid {
-    Uuid::now_v7()
-}
-
-async fn tenant(f: &Fixture, name: &str) -> TenantId {
-    let tenant = Tenant {
-        id: TenantId::from_uuid(id()),
-        name: name.into(),
-        status: TenantStatus::Active,
-        created_at: at(0),
-        updated_at: at(0),
-    };
-    f.store.create_tenant(&tenant).await.unwrap();
-    tenant.id
-}
 
 fn user(tenant: TenantId, email: &str) -> User {
     User {
@@ -745,27 +709,6 @@ async fn audit_search_filters_and_pages_through_ties_without_loss(f: Fixture) {
     expected.dedup();
     assert_eq!(expected.len(), seen.len());
     assert!(!seen.is_empty());
-}
-
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::postgres())).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::sqlite())).await;
-                }
-            )*
-        }
-    };
 }
 
 contract!(

@@ -10,113 +10,22 @@
     reason = "a contract scenario reads best as one story, top to bottom"
 )]
 
-use std::sync::Arc;
-
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use payymo_adapter_diesel::DieselStore;
-use payymo_domain::connection::{
-    BankAccount, BankConnection, BankConnectionStatus, ConnectionStatus, WhmcsInstance,
-};
-use payymo_domain::ids::{
-    ApplicationId, BankAccountId, ConnectionId, InvoiceId, MatchId, TenantId, TransactionId,
-};
+use chrono::NaiveDate;
+use payymo_domain::connection::ConnectionStatus;
+use payymo_domain::ids::{ApplicationId, InvoiceId, MatchId, TenantId, TransactionId};
 use payymo_domain::invoice::{Invoice, InvoiceClient, InvoiceStatus};
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::{Allocation, Confidence, KnownPayer};
-use payymo_domain::money::{Currency, Money};
+use payymo_domain::money::Currency;
 use payymo_domain::outbox::ApplicationState;
-use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     ConnectionStore, InvoiceListQuery, InvoiceScope, InvoiceStore, MatchNotes, MatchStore,
-    NewTransaction, StoreError, StoredMatch, TenantStore, TransactionListQuery,
-    TransactionMatchState, TransactionStore, WhmcsOptions, WorkflowStore,
+    NewTransaction, StoreError, StoredMatch, TransactionListQuery, TransactionMatchState,
+    TransactionStore, WhmcsOptions, WorkflowStore,
 };
-use payymo_test_support::TestDatabase;
-use uuid::Uuid;
-
-/// A store on a fresh database, kept alive with it.
-#[derive(Debug)]
-pub struct Fixture {
-    pub store: Arc<DieselStore>,
-    _db: TestDatabase,
-}
-
-impl Fixture {
-    fn new(db: TestDatabase) -> Self {
-        let store = Arc::new(DieselStore::connect(db.url(), 8).unwrap());
-        Self { store, _db: db }
-    }
-}
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-fn id() -> Uuid {
-    Uuid::now_v7()
-}
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
-
-struct Books {
-    tenant: TenantId,
-    whmcs: ConnectionId,
-    account: BankAccountId,
-}
-
-async fn books(f: &Fixture, name: &str) -> Books {
-    let tenant = TenantId::from_uuid(id());
-    f.store
-        .create_tenant(&Tenant {
-            id: tenant,
-            name: name.into(),
-            status: TenantStatus::Active,
-            created_at: at(0),
-            updated_at: at(0),
-        })
-        .await
-        .unwrap();
-    let whmcs = WhmcsInstance {
-        id: ConnectionId::from_uuid(id()),
-        tenant_id: tenant,
-        name: "Billing".into(),
-        base_url: format!("https://billing.{name}.example"),
-        api_identifier: "ident".into(),
-        api_secret_encrypted: vec![1, 2, 3],
-        status: ConnectionStatus::Active,
-        invoices_synced_at: None,
-    };
-    f.store.create_whmcs_instance(&whmcs, at(0)).await.unwrap();
-    let bank = BankConnection {
-        id: ConnectionId::from_uuid(id()),
-        tenant_id: tenant,
-        institution_id: "BANK".into(),
-        requisition_id: format!("req-{}", id()),
-        agreement_id: None,
-        status: BankConnectionStatus::Linked,
-        access_expires_at: None,
-    };
-    f.store.create_bank_connection(&bank, at(0)).await.unwrap();
-    let account = BankAccount {
-        id: BankAccountId::from_uuid(id()),
-        tenant_id: tenant,
-        connection_id: bank.id,
-        provider_account_id: "acc-1".into(),
-        iban: None,
-        name: None,
-        currency: Currency::EUR,
-        last_synced_at: None,
-    };
-    f.store.add_bank_account(&account, at(0)).await.unwrap();
-    Books {
-        tenant,
-        whmcs: whmcs.id,
-        account: account.id,
-    }
-}
+use payymo_test_support::storage::{Books, Fixture, books};
+use payymo_test_support::{at, contract, eur, id};
 
 async fn credit(f: &Fixture, b: &Books, minor: i64) -> TransactionId {
     let t = Transaction {
@@ -686,28 +595,8 @@ async fn payers_are_remembered_by_iban_and_name(f: Fixture) {
     ));
 }
 
-macro_rules! contract {
-    ($($test:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::postgres())).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test(super::Fixture::new(super::TestDatabase::sqlite())).await;
-                }
-            )*
-        }
-    };
-}
-
 contract!(
+    worker_threads = 4;
     whmcs_options_stay_within_the_tenant,
     deferred_applications_wait_for_their_retry_time,
     lists_page_newest_first_within_the_tenant,
