@@ -2,24 +2,20 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use chrono::NaiveDate;
-use common::{
-    IDENTIFIER, SECRET, action, client, client_in, client_with, field, fixture, form, json,
+use crate::common::{
+    IDENTIFIER, SECRET, action, client, client_in, client_with, eur, field, fixture, form, json,
 };
+use chrono::NaiveDate;
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::money::{Currency, Money};
 use payymo_ports::invoice_ledger::{InvoiceLedger, LedgerError, NewLedgerPayment};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::{MockServer, Request, ResponseTemplate};
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
 
 /// `GetInvoice` for whatever id is asked: the unpaid fixture with that id.
 fn get_invoice_echo(request: &Request) -> ResponseTemplate {

@@ -2,10 +2,8 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
-mod common;
-
+use crate::common::{action, client, eur, field, fixture, json};
 use chrono::NaiveDate;
-use common::{action, client, field, fixture, json};
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::money::{Currency, Money};
 use payymo_ports::invoice_ledger::{
@@ -13,10 +11,6 @@ use payymo_ports::invoice_ledger::{
 };
 use serde_json::{Value, json};
 use wiremock::MockServer;
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
 
 fn payment(transid: &str, amount: Money) -> NewLedgerPayment {
     NewLedgerPayment {

@@ -1,9 +1,5 @@
 //! Helpers shared by the integration tests: a clock the test moves by hand, log capture.
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different subset of the helpers"
-)]
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
 use std::io::Write;

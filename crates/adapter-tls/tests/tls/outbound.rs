@@ -2,13 +2,11 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{Ca, CapturedLogs, Issued, Leaf, ManualClock, serve};
 use chrono::{TimeDelta, Utc};
-use common::{Ca, CapturedLogs, Issued, Leaf, ManualClock, serve};
 use payymo_adapter_tls::{
     CertificateKind, CertificateStore, IdentitySource, OutboundClientBuilder, PinAuditSink,
     PinMismatch, PinSet, PinStatus, ReloadOutcome, ServerRoots, SpkiPin, TlsError, TrustRoots,

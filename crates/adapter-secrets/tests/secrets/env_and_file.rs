@@ -2,7 +2,7 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::fs;

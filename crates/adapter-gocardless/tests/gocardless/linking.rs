@@ -1,12 +1,12 @@
 //! Linking a bank against a mock GoCardless: institutions (cached), agreements (terms from the
 //! institution's limits), requisitions (create, poll, delete) and their validation errors.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
+use crate::common::{answer, authenticated, bearer, first_access, fixture};
 use chrono::TimeDelta;
-use common::{answer, authenticated, bearer, first_access, fixture};
 use payymo_adapter_gocardless::{DEFAULT_BASE_URL, GoCardlessClient, GoCardlessConfigError};
 use payymo_domain::connection::BankConnectionStatus;
 use payymo_ports::bank_feed::{

@@ -1,15 +1,18 @@
 //! Shared helpers: a client pointed at a mock server, a form-field matcher and canned answers.
 
-#![allow(dead_code, reason = "each test binary uses a different part")]
-
 use std::time::Duration;
 
 use payymo_adapter_whmcs::{WhmcsClient, WhmcsConfig};
-use payymo_domain::money::Currency;
+use payymo_domain::money::{Currency, Money};
 use secrecy::SecretString;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
+
+/// An amount in euros, in cents.
+pub fn eur(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::EUR)
+}
 
 pub const IDENTIFIER: &str = "api-ident-1";
 pub const SECRET: &str = "api-secret-very-private";

@@ -1,9 +1,5 @@
 //! A test PKI made at test time with rcgen, a hand-moved clock and a local TLS server.
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different subset of the helpers"
-)]
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
 use std::net::SocketAddr;

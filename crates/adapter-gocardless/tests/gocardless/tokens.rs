@@ -1,14 +1,14 @@
 //! The token lifecycle against a mock GoCardless: issue, reuse, refresh, re-issue, one retry.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use chrono::TimeDelta;
-use common::{
+use crate::common::{
     ACCOUNT_ID, ManualClock, SECRET_KEY, answer, authenticated, bearer, client, first_access,
     fixture, mount_token_new, mount_token_refresh, refreshed_access,
 };
+use chrono::TimeDelta;
 use payymo_adapter_gocardless::GoCardlessClient;
 use payymo_ports::bank_feed::{BankFeed, BankFeedError, RateLimitScope};
 use secrecy::SecretString;

@@ -1,11 +1,9 @@
 //! The circuit breaker's state machine, driven by a hand-moved clock, and the guarded store.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::ManualClock;
 use chrono::TimeDelta;
-use common::ManualClock;
 use payymo_adapter_secrets::{
     BreakerConfig, BreakerSecretStore, BreakerState, CircuitBreaker, CircuitOpen,
 };

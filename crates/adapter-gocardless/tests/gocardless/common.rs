@@ -1,10 +1,6 @@
 //! Helpers shared by the integration tests: fixtures, a clock the test moves by hand, a client
 //! pointed at a wiremock server, and GoCardless-shaped answers.
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different subset of the helpers"
-)]
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
 use std::sync::{Arc, Mutex};

@@ -3,12 +3,12 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{
+    ACCOUNT_ID, account_answer, answer, authenticated, bearer, first_access, fixture,
+};
 use chrono::NaiveDate;
-use common::{ACCOUNT_ID, account_answer, answer, authenticated, bearer, first_access, fixture};
 use payymo_adapter_gocardless::HASH_KEY_PREFIX;
 use payymo_domain::money::{Currency, Money};
 use payymo_ports::bank_feed::{

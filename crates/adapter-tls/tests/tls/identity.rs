@@ -2,12 +2,10 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{Ca, CapturedLogs, Leaf, ManualClock};
 use chrono::{TimeDelta, Utc};
-use common::{Ca, CapturedLogs, Leaf, ManualClock};
 use payymo_adapter_tls::{
     CertificateKind, CertificateStore, ClientIdentity, ExpiryStatus, IdentitySource, TlsError,
     TrustRoots,

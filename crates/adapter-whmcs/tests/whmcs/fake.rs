@@ -2,12 +2,10 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{IDENTIFIER, SECRET, client, client_with, eur};
 use chrono::NaiveDate;
-use common::{IDENTIFIER, SECRET, client, client_with};
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs, Outage};
 use payymo_adapter_whmcs::{WhmcsClient, WhmcsConfig};
 use payymo_domain::invoice::InvoiceStatus;
@@ -16,10 +14,6 @@ use payymo_ports::invoice_ledger::{
     ApplyOutcome, InvoiceLedger, LedgerError, NewLedgerPayment, PaymentRefusal, apply_payment_once,
 };
 use secrecy::SecretString;
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
 
 fn payment(invoice_id: u64, transid: &str, amount: Money) -> NewLedgerPayment {
     NewLedgerPayment {

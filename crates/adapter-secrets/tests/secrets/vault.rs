@@ -2,13 +2,11 @@
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{CapturedLogs, ManualClock};
 use chrono::TimeDelta;
-use common::{CapturedLogs, ManualClock};
 use payymo_adapter_secrets::{VaultConfig, VaultConfigError, VaultSecretStore};
 use payymo_ports::secrets::{SecretError, SecretName, SecretStore};
 use secrecy::{ExposeSecret, SecretString};
