@@ -14,7 +14,7 @@ use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs, Outage};
 use payymo_domain::ids::{BankAccountId, ConnectionId, MatchId, TenantId, TransactionId};
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::job::{Job, JobStatus};
-use payymo_domain::money::{Currency, Money};
+use payymo_domain::money::Currency;
 use payymo_domain::outbox::ApplicationState;
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
@@ -25,6 +25,7 @@ use payymo_services::reconciliation::{
     APPLY_PAYMENTS_JOB, Caller, RECONCILE_TENANT_JOB, ReconciliationConfig, ReconciliationJobs,
     ReconciliationService, SYNC_INVOICES_JOB, SendResult,
 };
+use payymo_test_support::eur;
 use payymo_tests::{Backend, ManualClock, TestApp, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -32,10 +33,6 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "Tr1cky-Lattice-Fern";
 const IDENT: &str = "payymo-ident";
 const SECRET: &str = "whmcs-secret-value-7731";
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
 
 /// A tenant with an MFA-enrolled financial admin.
 struct Scene {

@@ -20,7 +20,7 @@ use payymo_adapter_crypto::TotpAuthenticator;
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs};
 use payymo_domain::ids::{MatchId, TenantId, TransactionId};
 use payymo_domain::match_lifecycle::MatchState;
-use payymo_domain::money::{Currency, Money};
+use payymo_domain::money::Currency;
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::clock::Clock;
 use payymo_ports::crypto::TotpSecret;
@@ -28,6 +28,7 @@ use payymo_ports::storage::{NewTransaction, TransactionStore, UserStore};
 use payymo_services::reconciliation::{
     Caller, NewWhmcsInstance, ReconciliationConfig, ReconciliationService,
 };
+use payymo_test_support::eur;
 use payymo_tests::browser::Browser;
 use payymo_tests::{ManualClock, TestApp};
 use reqwest::Method;
@@ -43,10 +44,6 @@ const ACCEPTED: [MatchState; 3] = [
 ];
 const IDENT: &str = "dash-ident";
 const SECRET: &str = "dash-secret-value-4471";
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
 
 fn code(secret: &str, clock: &ManualClock) -> String {
     TotpAuthenticator::code_at(

@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 use payymo_adapter_crypto::TotpAuthenticator;
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs};
 use payymo_domain::ids::{TenantId, TransactionId};
-use payymo_domain::money::{Currency, Money};
+use payymo_domain::money::Currency;
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_domain::user::Role;
 use payymo_ports::clock::Clock;
@@ -30,6 +30,7 @@ use payymo_ports::storage::{
 use payymo_services::reconciliation::{
     Caller, NewWhmcsInstance, ReconciliationConfig, ReconciliationService,
 };
+use payymo_test_support::eur;
 use payymo_tests::browser::Browser;
 use payymo_tests::{ManualClock, TestApp};
 use reqwest::Method;
@@ -42,10 +43,6 @@ const PASSWORD: &str = "Tr1cky-Lattice-Fern";
 const IDENT: &str = "pages-ident";
 const SECRET: &str = "pages-secret-value-5521";
 const STRIPE_KEY: &str = "sk_test_51RkPayymoPagesKey3Xy";
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
 
 /// A Stripe that knows `STRIPE_KEY` (the calls a connection makes).
 async fn stripe() -> MockServer {

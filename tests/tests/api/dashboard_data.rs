@@ -11,10 +11,11 @@ use chrono::NaiveDate;
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs};
 use payymo_domain::ids::{BankAccountId, TenantId, TransactionId};
 use payymo_domain::invoice::InvoiceStatus;
-use payymo_domain::money::{Currency, Money};
+use payymo_domain::money::Currency;
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_domain::user::Role;
 use payymo_ports::storage::{NewTransaction, TransactionStore, UserStore};
+use payymo_test_support::eur;
 use payymo_tests::{Backend, TestApp, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -22,10 +23,6 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "Tr1cky-Lattice-Fern";
 const IDENT: &str = "payymo-ident";
 const SECRET: &str = "whmcs-secret-value-7731";
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
 
 struct Scene {
     app: TestApp,
