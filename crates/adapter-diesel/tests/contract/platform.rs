@@ -10,13 +10,10 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use chrono::{DateTime, Duration, Utc};
-use payymo_domain::connection::{
-    BankAccount, BankConnection, BankConnectionStatus, ConnectionStatus, StripeConnection,
-    WhmcsInstance,
-};
+use payymo_domain::connection::{BankConnectionStatus, ConnectionStatus, WhmcsInstance};
 use payymo_domain::ids::{
-    ApplicationId, BankAccountId, ConnectionId, InvoiceId, JobId, LicenceId, MatchId, TenantId,
-    TransactionId, UserId,
+    ApplicationId, ConnectionId, InvoiceId, JobId, LicenceId, MatchId, TenantId, TransactionId,
+    UserId,
 };
 use payymo_domain::invoice::{Invoice, InvoiceClient, InvoiceStatus};
 use payymo_domain::job::JobStatus;
@@ -30,7 +27,7 @@ use payymo_ports::storage::{
     NewTransaction, PlatformStats, StoreError, StoredMatch, TenantStore, TransactionStore,
     UserStore,
 };
-use payymo_test_support::storage::{Fixture, tenant};
+use payymo_test_support::storage::{Fixture, books, tenant};
 use payymo_test_support::{at, contract};
 use uuid::Uuid;
 
@@ -405,54 +402,19 @@ async fn platform_counts_count_every_tenant_but_the_platform_s(f: Fixture) {
     reason = "a tenant's books arranged and counted, read top to bottom"
 )]
 async fn matches_and_failed_applications_are_counted_by_state(f: Fixture) {
-    let t = tenant(&f, "Books").await;
-    let whmcs = WhmcsInstance {
-        id: ConnectionId::from_uuid(Uuid::now_v7()),
-        tenant_id: t,
-        name: "Billing".into(),
-        base_url: "https://billing.books.example".into(),
-        api_identifier: "ident".into(),
-        api_secret_encrypted: vec![1, 2, 3],
-        status: ConnectionStatus::Active,
-        invoices_synced_at: None,
-    };
-    f.store.create_whmcs_instance(&whmcs, at(0)).await.unwrap();
-    let bank = BankConnection {
-        id: ConnectionId::from_uuid(Uuid::now_v7()),
-        tenant_id: t,
-        institution_id: "BANK_XYZ".into(),
-        requisition_id: "req-1".into(),
-        agreement_id: None,
-        status: BankConnectionStatus::Pending,
-        access_expires_at: None,
-    };
-    f.store.create_bank_connection(&bank, at(0)).await.unwrap();
-    let account = BankAccount {
-        id: BankAccountId::from_uuid(Uuid::now_v7()),
-        tenant_id: t,
-        connection_id: bank.id,
-        provider_account_id: "acc-1".into(),
-        iban: None,
-        name: None,
-        currency: Currency::EUR,
-        last_synced_at: None,
-    };
-    f.store.add_bank_account(&account, at(0)).await.unwrap();
-    f.store
-        .create_stripe_connection(
-            &StripeConnection {
-                id: ConnectionId::from_uuid(Uuid::now_v7()),
-                tenant_id: t,
-                account_id: "acct_books".into(),
-                api_key_encrypted: vec![9],
-                webhook_secret_encrypted: None,
-                status: ConnectionStatus::Active,
-                payments_synced_at: None,
-            },
-            at(0),
-        )
-        .await
-        .unwrap();
+    let books = books(&f, "Books")
+        .whmcs(|w| w.base_url = "https://billing.books.example".into())
+        .bank(|c| {
+            c.institution_id = "BANK_XYZ".into();
+            c.requisition_id = "req-1".into();
+            c.status = BankConnectionStatus::Pending;
+        })
+        .stripe(|s| {
+            s.account_id = "acct_books".into();
+            s.api_key_encrypted = vec![9];
+        })
+        .await;
+    let (t, whmcs, account) = (books.tenant, books.whmcs, books.account);
     let date = NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
     let transactions: Vec<NewTransaction> = (0..3)
         .map(|i| NewTransaction {
@@ -471,7 +433,7 @@ async fn matches_and_failed_applications_are_counted_by_state(f: Fixture) {
         })
         .collect();
     f.store
-        .ingest_bank_transactions(t, account.id, &transactions, at(1))
+        .ingest_bank_transactions(t, account, &transactions, at(1))
         .await
         .unwrap();
     let rows: Vec<(String, Invoice)> = (0..3)
@@ -497,7 +459,7 @@ async fn matches_and_failed_applications_are_counted_by_state(f: Fixture) {
         .collect();
     let invoices = f
         .store
-        .upsert_invoices(t, whmcs.id, &rows, at(1))
+        .upsert_invoices(t, whmcs, &rows, at(1))
         .await
         .unwrap();
     let mut matches = Vec::new();
