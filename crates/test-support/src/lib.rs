@@ -1,13 +1,19 @@
-//! Test databases: a fresh, migrated PostgreSQL database or SQLite file per test, dropped at the end.
+//! Test support: a fresh, migrated PostgreSQL database or SQLite file per test, dropped at the end;
+//! and the fixtures the suites share ([`fixtures`], [`storage`]).
 //!
-//! The API is synchronous (it works in `#[test]` and `#[tokio::test]` alike; it blocks for the few
-//! milliseconds a `CREATE DATABASE ... TEMPLATE` takes).
+//! The database API is synchronous (it works in `#[test]` and `#[tokio::test]` alike; it blocks
+//! for the few milliseconds a `CREATE DATABASE ... TEMPLATE` takes).
 //!
 //! PostgreSQL: the server is `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 //! The first test of a run migrates a template database whose name carries a fingerprint of the
 //! migration files (built under an advisory lock, so parallel test binaries build it once); every
 //! test then gets `CREATE DATABASE <unique> TEMPLATE <template>`, which is fast. There is no skip:
 //! when PostgreSQL is unreachable the test panics and says which URL it tried.
+
+pub mod fixtures;
+pub mod storage;
+
+pub use fixtures::{at, day, eur, id};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
