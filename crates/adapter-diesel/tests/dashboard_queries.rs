@@ -1,4 +1,4 @@
-//! The storage contract of the dashboard's list queries (`WorkflowStore`): invoices searched by
+//! The storage contract of the dashboard's list queries (the invoice, transaction and match stores): invoices searched by
 //! number, client or amount within a status scope; transactions filtered by state and source and
 //! searched; the history of a transaction. Run on PostgreSQL and SQLite.
 #![expect(
@@ -31,7 +31,7 @@ use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     AuditLog, ConnectionStore, InvoiceListQuery, InvoiceScope, InvoiceStore, MatchStore,
     NewTransaction, StoredMatch, TenantStore, TransactionListQuery, TransactionMatchState,
-    TransactionStore, WorkflowStore,
+    TransactionStore, WhmcsInstanceStore,
 };
 use payymo_test_support::TestDatabase;
 use uuid::Uuid;
@@ -604,7 +604,7 @@ async fn transactions_are_filtered_by_state_and_source_and_searched(f: Fixture) 
             transaction_id: bank,
             state: MatchState::Suggested,
             confidence: Confidence::from_basis_points(8_000),
-            reasons: "[]".into(),
+            reasons: Vec::new(),
             allocations: vec![Allocation {
                 invoice_id: inv,
                 amount: eur(12_050),
@@ -753,7 +753,7 @@ async fn history_holds_the_events_of_the_transaction_and_its_matches_oldest_firs
                 transaction_id: t,
                 state: MatchState::Suggested,
                 confidence: Confidence::from_basis_points(6_000),
-                reasons: "[]".into(),
+                reasons: Vec::new(),
                 allocations: vec![Allocation {
                     invoice_id: inv,
                     amount: eur(minor),

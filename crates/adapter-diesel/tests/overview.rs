@@ -29,7 +29,7 @@ use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     ConnectionStore, InvoiceStore, MatchStore, NewTransaction, OverviewStore, StoredMatch,
-    StripeStore, TenantStore, TransactionStore, WorkflowStore,
+    StripeStore, TenantStore, TransactionStore, WhmcsInstanceStore,
 };
 use payymo_test_support::TestDatabase;
 use uuid::Uuid;
@@ -187,7 +187,7 @@ async fn decided(
         transaction_id: tx,
         state: MatchState::Suggested,
         confidence: Confidence::from_basis_points(8_000),
-        reasons: "[]".into(),
+        reasons: Vec::new(),
         allocations: vec![Allocation {
             invoice_id: b.invoice,
             amount,

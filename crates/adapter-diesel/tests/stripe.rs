@@ -23,7 +23,7 @@ use payymo_ports::storage::{
     ConnectionStore, NewTransaction, PayoutStore, StoreError, StripePaymentFilter,
     StripePaymentRecord, StripePaymentReview, StripePayoutFilter, StripeStore, SyncTarget,
     SyncTargetKind, SyncTargets, TenantStore, TransactionMatchState, TransactionStore,
-    WebhookEvent, WebhookInbox, WhmcsOptions, WorkflowStore,
+    WebhookEvent, WebhookInbox, WhmcsInstanceStore, WhmcsOptions,
 };
 use payymo_test_support::TestDatabase;
 use uuid::Uuid;

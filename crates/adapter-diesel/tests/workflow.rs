@@ -1,4 +1,4 @@
-//! The storage contract of the reconciliation workflow (`WorkflowStore`): WHMCS instance options,
+//! The storage contract of the reconciliation workflow (`WhmcsInstanceStore`, `KnownPayerStore`, `MatchStore`, `InvoiceStore`, `TransactionStore`): WHMCS instance options,
 //! retry times of the payment outbox, paginated lists, notes on matches and remembered payers.
 //! Run on PostgreSQL and SQLite.
 #![expect(
@@ -28,9 +28,9 @@ use payymo_domain::outbox::ApplicationState;
 use payymo_domain::tenant::{Tenant, TenantStatus};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
-    ConnectionStore, InvoiceListQuery, InvoiceScope, InvoiceStore, MatchNotes, MatchStore,
-    NewTransaction, StoreError, StoredMatch, TenantStore, TransactionListQuery,
-    TransactionMatchState, TransactionStore, WhmcsOptions, WorkflowStore,
+    ConnectionStore, InvoiceListQuery, InvoiceScope, InvoiceStore, KnownPayerStore, MatchNotes,
+    MatchStore, NewTransaction, StoreError, StoredMatch, TenantStore, TransactionListQuery,
+    TransactionMatchState, TransactionStore, WhmcsInstanceStore, WhmcsOptions,
 };
 use payymo_test_support::TestDatabase;
 use uuid::Uuid;
@@ -178,7 +178,7 @@ async fn suggest(f: &Fixture, b: &Books, tx: TransactionId, inv: InvoiceId) -> M
         transaction_id: tx,
         state: MatchState::Suggested,
         confidence: Confidence::from_basis_points(8_000),
-        reasons: "[]".into(),
+        reasons: Vec::new(),
         allocations: vec![Allocation {
             invoice_id: inv,
             amount: eur(5_000),
@@ -401,7 +401,7 @@ async fn lists_page_newest_first_within_the_tenant(f: Fixture) {
         transaction_id: txs[1],
         state: MatchState::Suggested,
         confidence: Confidence::from_basis_points(8_000),
-        reasons: "[]".into(),
+        reasons: Vec::new(),
         allocations: vec![Allocation {
             invoice_id: invs[1],
             amount: eur(5_000),

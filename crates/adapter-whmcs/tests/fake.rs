@@ -7,14 +7,14 @@ mod common;
 use std::time::Duration;
 
 use chrono::NaiveDate;
+use common::{ApplyOutcome, apply_payment_once};
 use common::{IDENTIFIER, SECRET, client, client_with};
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs, Outage};
 use payymo_adapter_whmcs::{WhmcsClient, WhmcsConfig};
+use payymo_domain::apply_once::PaymentRefusal;
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::money::{Currency, Money};
-use payymo_ports::invoice_ledger::{
-    ApplyOutcome, InvoiceLedger, LedgerError, NewLedgerPayment, PaymentRefusal, apply_payment_once,
-};
+use payymo_ports::invoice_ledger::{InvoiceLedger, LedgerError, NewLedgerPayment};
 use secrecy::SecretString;
 
 fn eur(minor: i64) -> Money {

@@ -1,11 +1,11 @@
-//! WHMCS instances, bank connections and accounts, Stripe connections and payouts.
+//! Bank connections and accounts, Stripe connections and payouts.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use payymo_domain::connection::{
     BankAccount, BankConnection, BankConnectionStatus, ConnectionStatus, PayoutStatus,
-    StripeConnection, StripePayout, WhmcsInstance,
+    StripeConnection, StripePayout,
 };
 use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId, TransactionId};
 use payymo_ports::storage::{ConnectionStore, PayoutStore, StoreError};
@@ -15,40 +15,8 @@ use crate::DieselStore;
 use crate::error::DbResult;
 use crate::schema::{
     bank_accounts, bank_connections, stripe_connections, stripe_payouts, transactions,
-    whmcs_instances,
 };
 use crate::sql_types::{Ts, Uid};
-
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = whmcs_instances)]
-struct WhmcsRow {
-    id: Uid,
-    tenant_id: Uid,
-    name: String,
-    base_url: String,
-    api_identifier: String,
-    api_secret_encrypted: Vec<u8>,
-    status: String,
-    invoices_synced_at: Option<Ts>,
-    created_at: Ts,
-    updated_at: Ts,
-}
-
-impl WhmcsRow {
-    fn into_domain(self) -> DbResult<WhmcsInstance> {
-        Ok(WhmcsInstance {
-            id: ConnectionId::from_uuid(self.id.0),
-            tenant_id: TenantId::from_uuid(self.tenant_id.0),
-            name: self.name,
-            base_url: self.base_url,
-            api_identifier: self.api_identifier,
-            api_secret_encrypted: self.api_secret_encrypted,
-            status: ConnectionStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("connection status", &self.status))?,
-            invoices_synced_at: self.invoices_synced_at.map(|t| t.0),
-        })
-    }
-}
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = bank_connections)]
@@ -173,81 +141,6 @@ impl PayoutRow {
 
 #[async_trait]
 impl ConnectionStore for DieselStore {
-    async fn create_whmcs_instance(
-        &self,
-        instance: &WhmcsInstance,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let row = WhmcsRow {
-            id: Uid(instance.id.into_uuid()),
-            tenant_id: Uid(instance.tenant_id.into_uuid()),
-            name: instance.name.clone(),
-            base_url: instance.base_url.clone(),
-            api_identifier: instance.api_identifier.clone(),
-            api_secret_encrypted: instance.api_secret_encrypted.clone(),
-            status: instance.status.as_str().to_owned(),
-            invoices_synced_at: instance.invoices_synced_at.map(Ts),
-            created_at: Ts(now),
-            updated_at: Ts(now),
-        };
-        self.pool
-            .run(move |conn| {
-                crate::dispatch!(conn, |c| diesel::insert_into(whmcs_instances::table)
-                    .values(&row)
-                    .execute(c))?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn get_whmcs_instance(
-        &self,
-        tenant: TenantId,
-        instance: ConnectionId,
-    ) -> Result<WhmcsInstance, StoreError> {
-        let (t, i) = (Uid(tenant.into_uuid()), Uid(instance.into_uuid()));
-        self.pool
-            .run(move |conn| {
-                crate::dispatch!(conn, |c| whmcs_instances::table
-                    .filter(whmcs_instances::tenant_id.eq(t))
-                    .filter(whmcs_instances::id.eq(i))
-                    .select(WhmcsRow::as_select())
-                    .first(c))?
-                .into_domain()
-            })
-            .await
-    }
-
-    async fn advance_invoice_watermark(
-        &self,
-        tenant: TenantId,
-        instance: ConnectionId,
-        synced_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let (t, i) = (Uid(tenant.into_uuid()), Uid(instance.into_uuid()));
-        self.pool
-            .run(move |conn| {
-                crate::dispatch!(conn, |c| c.write_transaction(|c| {
-                    let mine = whmcs_instances::table
-                        .filter(whmcs_instances::tenant_id.eq(t))
-                        .filter(whmcs_instances::id.eq(i));
-                    let current: Option<Ts> =
-                        mine.select(whmcs_instances::invoices_synced_at).first(c)?;
-                    // Never backwards: a slow sync finishing after a newer one must not rewind it.
-                    if current.is_none_or(|at| at.0 < synced_at) {
-                        diesel::update(mine)
-                            .set((
-                                whmcs_instances::invoices_synced_at.eq(Some(Ts(synced_at))),
-                                whmcs_instances::updated_at.eq(Ts(synced_at)),
-                            ))
-                            .execute(c)?;
-                    }
-                    Ok(())
-                }))
-            })
-            .await
-    }
-
     async fn create_bank_connection(
         &self,
         connection: &BankConnection,
@@ -330,23 +223,6 @@ impl ConnectionStore for DieselStore {
                     .select(BankAccountRow::as_select())
                     .load(c))?;
                 rows.into_iter().map(BankAccountRow::into_domain).collect()
-            })
-            .await
-    }
-
-    async fn list_whmcs_instances(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Vec<WhmcsInstance>, StoreError> {
-        let t = Uid(tenant.into_uuid());
-        self.pool
-            .run(move |conn| {
-                let rows: Vec<WhmcsRow> = crate::dispatch!(conn, |c| whmcs_instances::table
-                    .filter(whmcs_instances::tenant_id.eq(t))
-                    .order((whmcs_instances::created_at, whmcs_instances::id))
-                    .select(WhmcsRow::as_select())
-                    .load(c))?;
-                rows.into_iter().map(WhmcsRow::into_domain).collect()
             })
             .await
     }
