@@ -20,20 +20,20 @@ use crate::sql_types::{Ts, Uid};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = bank_connections)]
-struct BankConnectionRow {
-    id: Uid,
-    tenant_id: Uid,
-    institution_id: String,
-    requisition_id: String,
-    agreement_id: Option<String>,
-    status: String,
-    access_expires_at: Option<Ts>,
-    created_at: Ts,
-    updated_at: Ts,
+pub(super) struct BankConnectionRow {
+    pub(super) id: Uid,
+    pub(super) tenant_id: Uid,
+    pub(super) institution_id: String,
+    pub(super) requisition_id: String,
+    pub(super) agreement_id: Option<String>,
+    pub(super) status: String,
+    pub(super) access_expires_at: Option<Ts>,
+    pub(super) created_at: Ts,
+    pub(super) updated_at: Ts,
 }
 
 impl BankConnectionRow {
-    fn into_domain(self) -> DbResult<BankConnection> {
+    pub(super) fn into_domain(self) -> DbResult<BankConnection> {
         Ok(BankConnection {
             id: ConnectionId::from_uuid(self.id.0),
             tenant_id: TenantId::from_uuid(self.tenant_id.0),
@@ -49,20 +49,20 @@ impl BankConnectionRow {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = bank_accounts)]
-struct BankAccountRow {
-    id: Uid,
-    tenant_id: Uid,
-    connection_id: Uid,
-    provider_account_id: String,
-    iban: Option<String>,
-    name: Option<String>,
-    currency: String,
-    last_synced_at: Option<Ts>,
-    created_at: Ts,
+pub(super) struct BankAccountRow {
+    pub(super) id: Uid,
+    pub(super) tenant_id: Uid,
+    pub(super) connection_id: Uid,
+    pub(super) provider_account_id: String,
+    pub(super) iban: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) currency: String,
+    pub(super) last_synced_at: Option<Ts>,
+    pub(super) created_at: Ts,
 }
 
 impl BankAccountRow {
-    fn into_domain(self) -> DbResult<BankAccount> {
+    pub(super) fn into_domain(self) -> DbResult<BankAccount> {
         Ok(BankAccount {
             id: BankAccountId::from_uuid(self.id.0),
             tenant_id: TenantId::from_uuid(self.tenant_id.0),
@@ -78,20 +78,23 @@ impl BankAccountRow {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = stripe_connections)]
-struct StripeConnectionRow {
-    id: Uid,
-    tenant_id: Uid,
-    account_id: String,
-    api_key_encrypted: Vec<u8>,
-    webhook_secret_encrypted: Option<Vec<u8>>,
-    status: String,
-    payments_synced_at: Option<Ts>,
-    created_at: Ts,
-    updated_at: Ts,
+pub(super) struct StripeConnectionRow {
+    pub(super) id: Uid,
+    pub(super) tenant_id: Uid,
+    pub(super) account_id: String,
+    pub(super) api_key_encrypted: Vec<u8>,
+    pub(super) webhook_secret_encrypted: Option<Vec<u8>>,
+    pub(super) webhook_secret_previous_encrypted: Option<Vec<u8>>,
+    pub(super) status: String,
+    pub(super) payments_synced_at: Option<Ts>,
+    pub(super) last_synced_at: Option<Ts>,
+    pub(super) last_sync_error: Option<String>,
+    pub(super) created_at: Ts,
+    pub(super) updated_at: Ts,
 }
 
 impl StripeConnectionRow {
-    fn into_domain(self) -> DbResult<StripeConnection> {
+    pub(super) fn into_domain(self) -> DbResult<StripeConnection> {
         Ok(StripeConnection {
             id: ConnectionId::from_uuid(self.id.0),
             tenant_id: TenantId::from_uuid(self.tenant_id.0),
@@ -107,22 +110,22 @@ impl StripeConnectionRow {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = stripe_payouts)]
-struct PayoutRow {
-    id: Uid,
-    tenant_id: Uid,
-    stripe_connection_id: Uid,
-    payout_id: String,
-    amount_minor: i64,
-    currency: String,
-    arrival_date: NaiveDate,
-    status: String,
-    bank_transaction_id: Option<Uid>,
-    created_at: Ts,
-    updated_at: Ts,
+pub(super) struct PayoutRow {
+    pub(super) id: Uid,
+    pub(super) tenant_id: Uid,
+    pub(super) stripe_connection_id: Uid,
+    pub(super) payout_id: String,
+    pub(super) amount_minor: i64,
+    pub(super) currency: String,
+    pub(super) arrival_date: NaiveDate,
+    pub(super) status: String,
+    pub(super) bank_transaction_id: Option<Uid>,
+    pub(super) created_at: Ts,
+    pub(super) updated_at: Ts,
 }
 
 impl PayoutRow {
-    fn into_domain(self) -> DbResult<StripePayout> {
+    pub(super) fn into_domain(self) -> DbResult<StripePayout> {
         Ok(StripePayout {
             id: self.id.0,
             tenant_id: TenantId::from_uuid(self.tenant_id.0),
@@ -267,8 +270,11 @@ impl ConnectionStore for DieselStore {
             account_id: connection.account_id.clone(),
             api_key_encrypted: connection.api_key_encrypted.clone(),
             webhook_secret_encrypted: connection.webhook_secret_encrypted.clone(),
+            webhook_secret_previous_encrypted: None,
             status: connection.status.as_str().to_owned(),
             payments_synced_at: connection.payments_synced_at.map(Ts),
+            last_synced_at: None,
+            last_sync_error: None,
             created_at: Ts(now),
             updated_at: Ts(now),
         };
