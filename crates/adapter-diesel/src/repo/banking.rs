@@ -9,10 +9,11 @@ use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId, TransactionId};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     BankAccountSyncState, BankTransactionFilter, BankingStore, ListedBankTransaction,
-    PendingBankTransaction, StoreError, TransactionMatchState,
+    PendingBankTransaction, StoreError,
 };
 
 use super::connections::{BankAccountRow, BankConnectionRow};
+use super::transactions::{TxRow, match_state_str};
 use super::{WriteTransaction, conflict, corrupt, found_rows, i32_of, money_of, u32_of};
 use crate::DieselStore;
 use crate::error::DbResult;
@@ -118,63 +119,20 @@ impl PendingRow {
     }
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = transactions)]
-struct BookedRow {
-    id: Uid,
-    bank_account_id: Option<Uid>,
-    booking_date: NaiveDate,
-    value_date: Option<NaiveDate>,
-    amount_minor: i64,
-    currency: String,
-    counterparty_name: String,
-    counterparty_iban: Option<String>,
-    remittance: String,
-    reference: Option<String>,
-    match_state: String,
-}
-
-impl BookedRow {
-    fn into_listed(self) -> DbResult<ListedBankTransaction> {
-        let account = self
-            .bank_account_id
-            .ok_or_else(|| corrupt("bank transaction without account", "null"))?;
-        Ok(ListedBankTransaction {
-            transaction: Transaction {
-                id: TransactionId::from_uuid(self.id.0),
-                booking_date: self.booking_date,
-                value_date: self.value_date,
-                amount: money_of(self.amount_minor, &self.currency)?,
-                counterparty_name: self.counterparty_name,
-                counterparty_iban: self.counterparty_iban,
-                remittance: self.remittance,
-                reference: self.reference,
-                source: TransactionSource::Bank,
-            },
-            account_id: BankAccountId::from_uuid(account.0),
-            pending: false,
-            match_state: Some(match_state_of(&self.match_state)?),
-        })
-    }
-}
-
-const fn match_state_str(state: TransactionMatchState) -> &'static str {
-    match state {
-        TransactionMatchState::Unmatched => "unmatched",
-        TransactionMatchState::Suggested => "suggested",
-        TransactionMatchState::Matched => "matched",
-        TransactionMatchState::Ignored => "ignored",
-    }
-}
-
-fn match_state_of(word: &str) -> DbResult<TransactionMatchState> {
-    match word {
-        "unmatched" => Ok(TransactionMatchState::Unmatched),
-        "suggested" => Ok(TransactionMatchState::Suggested),
-        "matched" => Ok(TransactionMatchState::Matched),
-        "ignored" => Ok(TransactionMatchState::Ignored),
-        other => Err(corrupt("transaction match state", other)),
-    }
+/// A booked bank transaction as listed (the source is the bank's, whatever the row says, as the
+/// list has always shown it).
+fn listed(row: TxRow) -> DbResult<ListedBankTransaction> {
+    let account = row
+        .bank_account_id
+        .ok_or_else(|| corrupt("bank transaction without account", "null"))?;
+    let (mut transaction, state) = row.into_domain()?;
+    transaction.source = TransactionSource::Bank;
+    Ok(ListedBankTransaction {
+        transaction,
+        account_id: BankAccountId::from_uuid(account.0),
+        pending: false,
+        match_state: Some(state),
+    })
 }
 
 /// `(table.booking_date, table.id) < (date, id)`: the keyset cursor, as a row-value comparison.
@@ -519,13 +477,13 @@ impl BankingStore for DieselStore {
                 let account = filter.account.map(|a| Uid(a.into_uuid()));
                 let mut out: Vec<ListedBankTransaction> = Vec::new();
                 if want_booked {
-                    let rows: Vec<BookedRow> = crate::dispatch!(conn, |c| {
+                    let rows: Vec<TxRow> = crate::dispatch!(conn, |c| {
                         let mut q = transactions::table
                             .filter(transactions::tenant_id.eq(t))
                             .filter(transactions::bank_account_id.is_not_null())
                             .order((transactions::booking_date.desc(), transactions::id.desc()))
                             .limit(fetch)
-                            .select(BookedRow::as_select())
+                            .select(TxRow::as_select())
                             .into_boxed();
                         if let Some(a) = account {
                             q = q.filter(transactions::bank_account_id.eq(a));
@@ -545,7 +503,7 @@ impl BankingStore for DieselStore {
                         q.load(c)
                     })?;
                     for row in rows {
-                        out.push(row.into_listed()?);
+                        out.push(listed(row)?);
                     }
                 }
                 if want_pending {

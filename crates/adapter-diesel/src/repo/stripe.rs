@@ -8,11 +8,11 @@ use payymo_domain::ids::{ConnectionId, TenantId, TransactionId};
 use payymo_domain::money::Money;
 use payymo_ports::storage::{
     StoreError, StripeAccountSummary, StripePaymentFilter, StripePaymentListing,
-    StripePaymentRecord, StripePaymentReview, StripePayoutFilter, StripeStore,
-    TransactionMatchState, WebhookEvent,
+    StripePaymentRecord, StripePaymentReview, StripePayoutFilter, StripeStore, WebhookEvent,
 };
 
 use super::connections::{PayoutRow, StripeConnectionRow};
+use super::transactions::match_state_of;
 use super::{WriteTransaction, conflict, corrupt, found_rows, money_of};
 use crate::DieselStore;
 use crate::error::DbResult;
@@ -120,16 +120,6 @@ impl PaymentRow {
             payout_id: self.payout_id,
             paid_at: self.paid_at.0,
         })
-    }
-}
-
-fn match_state_of(word: &str) -> DbResult<TransactionMatchState> {
-    match word {
-        "unmatched" => Ok(TransactionMatchState::Unmatched),
-        "suggested" => Ok(TransactionMatchState::Suggested),
-        "matched" => Ok(TransactionMatchState::Matched),
-        "ignored" => Ok(TransactionMatchState::Ignored),
-        other => Err(corrupt("match state", other)),
     }
 }
 

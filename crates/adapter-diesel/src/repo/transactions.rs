@@ -61,7 +61,7 @@ pub(crate) const fn match_state_str(state: TransactionMatchState) -> &'static st
     }
 }
 
-fn match_state_of(word: &str) -> DbResult<TransactionMatchState> {
+pub(crate) fn match_state_of(word: &str) -> DbResult<TransactionMatchState> {
     match word {
         "unmatched" => Ok(TransactionMatchState::Unmatched),
         "suggested" => Ok(TransactionMatchState::Suggested),
@@ -146,6 +146,8 @@ struct NewTxRow {
 #[diesel(table_name = transactions)]
 pub(super) struct TxRow {
     id: Uid,
+    /// The account of a bank transaction (`None` for Stripe's).
+    pub(super) bank_account_id: Option<Uid>,
     source: String,
     booking_date: NaiveDate,
     value_date: Option<NaiveDate>,
