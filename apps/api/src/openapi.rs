@@ -154,6 +154,25 @@ use utoipa::OpenApi;
         crate::routes::stripe::WebhookAckView,
         crate::routes::reconciliation::ConnectWhmcs,
         crate::routes::reconciliation::WhmcsInstanceBody,
+        crate::routes::reconciliation::WhmcsInstanceList,
+        crate::routes::reconciliation::SyncReportBody,
+        crate::routes::reconciliation::AmountBody,
+        crate::routes::reconciliation::InvoiceClientBody,
+        crate::routes::reconciliation::InvoiceSummaryBody,
+        crate::routes::reconciliation::InvoiceMatchBody,
+        crate::routes::reconciliation::InvoiceBody,
+        crate::routes::reconciliation::InvoicePage,
+        crate::routes::reconciliation::TransactionBody,
+        crate::routes::reconciliation::TransactionPageBody,
+        crate::routes::reconciliation::ReasonBody,
+        crate::routes::reconciliation::AllocationBody,
+        crate::routes::reconciliation::ApplicationBody,
+        crate::routes::reconciliation::MatchBody,
+        crate::routes::reconciliation::MatchPage,
+        crate::routes::reconciliation::HistoryEventBody,
+        crate::routes::reconciliation::TransactionDetailBody,
+        crate::routes::reconciliation::SettingsBody,
+        crate::routes::reconciliation::ReconcileReportBody,
         crate::routes::reconciliation::PutSettings,
         crate::routes::reconciliation::ManualAllocationBody,
         crate::routes::reconciliation::ManualMatchBody,
@@ -187,4 +206,77 @@ pub fn render() -> String {
     let mut doc = ApiDoc::openapi();
     env!("CARGO_PKG_VERSION").clone_into(&mut doc.info.version);
     doc.to_pretty_json().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn document() -> Value {
+        serde_json::from_str(&super::render()).unwrap_or(Value::Null)
+    }
+
+    /// Every operation of the reconciliation tag, as (method, path, operation).
+    fn reconciliation_operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let tagged = op["tags"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "reconciliation"));
+                if tagged {
+                    out.push((method.clone(), path.clone(), op.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_reconciliation_answer_has_its_real_schema_and_the_auth_statuses() {
+        let doc = document();
+        let ops = reconciliation_operations(&doc);
+        assert_eq!(ops.len(), 17, "the reconciliation operations");
+        for (method, path, op) in ops {
+            let responses = &op["responses"];
+            for status in ["401", "403"] {
+                assert!(
+                    responses[status].is_object(),
+                    "{method} {path} declares {status}"
+                );
+            }
+            for (status, response) in responses.as_object().into_iter().flatten() {
+                let Some(content) = response["content"].as_object() else {
+                    assert!(status == "204", "{method} {path} {status} has a body");
+                    continue;
+                };
+                for (media, body) in content {
+                    let reference = body["schema"]["$ref"].as_str().unwrap_or_default();
+                    assert!(
+                        reference.starts_with("#/components/schemas/"),
+                        "{method} {path} {status} {media}: a named schema, not {}",
+                        body["schema"]
+                    );
+                    let name = reference.trim_start_matches("#/components/schemas/");
+                    assert!(
+                        doc["components"]["schemas"][name].is_object(),
+                        "{name} is in the document"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_match_carries_its_reasons_as_a_list_of_code_and_message() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["MatchBody"]["properties"]["reasons"]["items"]["$ref"],
+            "#/components/schemas/ReasonBody"
+        );
+        let reason = &schemas["ReasonBody"]["properties"];
+        assert_eq!(reason["code"]["type"], "string");
+        assert_eq!(reason["message"]["type"], "string");
+    }
 }

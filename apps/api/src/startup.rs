@@ -20,9 +20,7 @@ use payymo_services::banking::{BankingConfig, BankingPorts, BankingService};
 use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityUseCases, Sessions};
 use payymo_services::jobs::{JobHandler, JobRunner, RunnerConfig, Schedule, Scheduler};
 use payymo_services::licences::{LicencePorts, LicenceService};
-use payymo_services::reconciliation::{
-    ReconciliationConfig, ReconciliationPorts, ReconciliationService,
-};
+use payymo_services::reconciliation::{Reconciliation, ReconciliationConfig, ReconciliationPorts};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -152,9 +150,9 @@ impl Application {
             adapters.stripe,
             payymo_services::stripe::StripeConfig::default(),
         );
-        let reconciliation = ReconciliationService::new(
-            adapters.reconciliation,
-            ReconciliationConfig {
+        let reconciliation = Reconciliation::new(
+            &adapters.reconciliation,
+            &ReconciliationConfig {
                 // Production refuses WHMCS URLs into this machine or a private network.
                 allow_private_targets: !settings.environment.is_production(),
                 ..ReconciliationConfig::default()
@@ -172,9 +170,7 @@ impl Application {
         handlers.push(Arc::new(payymo_services::stripe::SyncJobHandler::new(
             stripe.clone(),
         )));
-        handlers.push(Arc::new(
-            payymo_services::reconciliation::ReconciliationJobs::new(reconciliation.clone()),
-        ));
+        handlers.push(Arc::new(reconciliation.jobs()));
         let runners = job_runners(&settings, &adapters.jobs, &job_clock, &handlers)?;
         let scheduler = sync_scheduler(
             &settings,
@@ -193,7 +189,7 @@ impl Application {
             database: web::Data::new(adapters.database),
             identity: identity.clone(),
             banking: web::Data::new(banking.clone()),
-            reconciliation: web::Data::new(reconciliation),
+            reconciliation: ReconciliationData::new(&reconciliation),
             metrics: web::Data::new(Metrics::new()),
             limiters: web::Data::new(limiters.clone()),
             openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
@@ -411,8 +407,30 @@ struct SharedState {
     platform_stats: web::Data<Arc<dyn PlatformStats>>,
     banking: web::Data<BankingService>,
     stripe: web::Data<payymo_services::stripe::StripeService>,
-    reconciliation: web::Data<ReconciliationService>,
+    reconciliation: ReconciliationData,
     overview: web::Data<payymo_services::overview::OverviewService>,
+}
+
+/// The reconciliation use cases the handlers take (the applier runs in the background only).
+#[derive(Clone)]
+struct ReconciliationData {
+    reconciler: web::Data<payymo_services::reconciliation::Reconciler>,
+    decisions: web::Data<payymo_services::reconciliation::MatchDecisions>,
+    whmcs: web::Data<payymo_services::reconciliation::WhmcsInstances>,
+    settings: web::Data<payymo_services::reconciliation::SettingsEditor>,
+    queries: web::Data<payymo_services::reconciliation::ReconciliationQueries>,
+}
+
+impl ReconciliationData {
+    fn new(r: &Reconciliation) -> Self {
+        Self {
+            reconciler: web::Data::new(r.reconciler.clone()),
+            decisions: web::Data::new(r.decisions.clone()),
+            whmcs: web::Data::new(r.whmcs.clone()),
+            settings: web::Data::new(r.settings.clone()),
+            queries: web::Data::new(r.queries.clone()),
+        }
+    }
 }
 
 fn build_app(
@@ -463,7 +481,11 @@ fn build_app(
         .app_data(platform_stats)
         .app_data(banking)
         .app_data(stripe)
-        .app_data(reconciliation)
+        .app_data(reconciliation.reconciler)
+        .app_data(reconciliation.decisions)
+        .app_data(reconciliation.whmcs)
+        .app_data(reconciliation.settings)
+        .app_data(reconciliation.queries)
         .app_data(overview)
         .app_data(
             web::JsonConfig::default()

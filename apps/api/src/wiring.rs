@@ -429,11 +429,11 @@ pub fn reconciliation_ports(
     let store = Arc::new(store.clone());
     Ok(ReconciliationPorts {
         tenants: store.clone(),
-        connections: store.clone(),
+        whmcs: store.clone(),
         invoices: store.clone(),
         transactions: store.clone(),
         matches: store.clone(),
-        workflow: store.clone(),
+        payers: store.clone(),
         stripe: store.clone(),
         audit: store.clone(),
         jobs: store,

@@ -2,8 +2,9 @@
 //!
 //! - [`WhmcsClient`]: one WHMCS installation and API credential ([`WhmcsConfig`]); lists open
 //!   invoices with their balances and payments, reads one invoice or client, records payments.
-//!   Record payments through [`payymo_ports::invoice_ledger::apply_payment_once`], which makes a
-//!   payment land exactly once although WHMCS itself accepts a transaction id twice.
+//!   The payment applier (services) records payments by re-reading the invoice and asking the
+//!   domain's apply-once rule first, which makes a payment land exactly once although WHMCS
+//!   itself accepts a transaction id twice.
 //! - `fake` (cargo feature `fake`): `fake::FakeWhmcs`, a stateful WHMCS on a local HTTP server
 //!   that keeps invoices and records payments, for end-to-end tests.
 //!

@@ -4,6 +4,7 @@
 //! reads no clock and draws no random numbers, and never represents money as a float. Ids and
 //! timestamps are created by the caller (through the `Clock` and id ports) and passed in.
 
+pub mod apply_once;
 pub mod audit;
 pub mod connection;
 pub mod ids;

@@ -8,9 +8,10 @@
 //! # Exactly once
 //!
 //! WHMCS's `AddInvoicePayment` does not refuse a transaction id it has already recorded, and a
-//! timed-out call may or may not have been applied. Callers therefore record payments through
-//! [`apply_payment_once`], which re-reads the invoice first and skips a payment whose transaction
-//! id (`transid`) the invoice already carries. Use a deterministic transaction id per allocation
+//! timed-out call may or may not have been applied. Callers therefore re-read the invoice with
+//! [`InvoiceLedger::get_invoice`] before recording a payment and skip one whose transaction id
+//! (`transid`) the invoice already carries (the rule is `payymo_domain::apply_once::decide`; the
+//! payment applier in the services crate runs it). Use a deterministic transaction id per allocation
 //! (for example `PYM-<allocation id>`), so that a retry after an ambiguous failure is recognised.
 //! This narrows, but cannot close, the window of two concurrent writers: callers serialise the
 //! application of one allocation (the storage layer's unique keys and job leases do that).
@@ -26,10 +27,9 @@
 //! (the transaction list of the invoice), who can find it by the [`LedgerPayment::transaction_id`]
 //! and [`LedgerPayment::transid`] this port reports.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
+use payymo_domain::apply_once::{InvoiceNow, position_of_transid};
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::money::{Currency, Money};
 
@@ -96,8 +96,25 @@ impl LedgerInvoice {
     /// The recorded payment with this transaction id, if any (exact comparison after trimming).
     #[must_use]
     pub fn payment_with_transid(&self, transid: &str) -> Option<&LedgerPayment> {
-        let wanted = transid.trim();
-        self.payments.iter().find(|p| p.transid.trim() == wanted)
+        let transids = self.transids();
+        position_of_transid(&transids, transid).and_then(|at| self.payments.get(at))
+    }
+
+    /// The transaction ids of the recorded payments, in the order of [`LedgerInvoice::payments`].
+    #[must_use]
+    pub fn transids(&self) -> Vec<&str> {
+        self.payments.iter().map(|p| p.transid.as_str()).collect()
+    }
+
+    /// What the apply-once rule needs of the invoice; `transids` from [`LedgerInvoice::transids`].
+    #[must_use]
+    pub fn now<'a>(&self, transids: &'a [&'a str]) -> InvoiceNow<'a> {
+        InvoiceNow {
+            status: self.status,
+            currency: self.currency,
+            balance: self.balance,
+            transids,
+        }
     }
 
     /// Money is still owed: a status that accepts payment and a positive balance.
@@ -269,149 +286,15 @@ pub trait InvoiceLedger: Send + Sync {
     /// [`InvoiceLedger::verify_credentials`].
     async fn get_client(&self, client_id: u64) -> Result<LedgerClient, LedgerError>;
 
-    /// Records a payment on an invoice, unconditionally. Prefer [`apply_payment_once`], which
-    /// checks first that the payment is not already there and still fits.
+    /// Records a payment on an invoice, unconditionally. Callers re-read the invoice first and
+    /// check that the payment is not already there and still fits
+    /// (`payymo_domain::apply_once::decide`).
     ///
     /// # Errors
     /// [`LedgerError::InvoiceNotFound`], [`LedgerError::InvoiceNotOpen`] (a cancelled invoice),
     /// [`LedgerError::Validation`]; otherwise as [`InvoiceLedger::verify_credentials`]. After
     /// [`LedgerError::Unavailable`] the payment may or may not have been recorded: re-read.
     async fn add_invoice_payment(&self, payment: &NewLedgerPayment) -> Result<(), LedgerError>;
-}
-
-/// Why [`apply_payment_once`] did not record a payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PaymentRefusal {
-    /// The invoice no longer takes payments (paid, cancelled, refunded or a draft).
-    NotOpen {
-        /// Its status now.
-        status: InvoiceStatus,
-    },
-    /// What is left to pay is less than the payment.
-    BalanceTooSmall {
-        /// What is left to pay now.
-        balance: Money,
-        /// The payment that was to be applied.
-        amount: Money,
-    },
-    /// The payment is not in the invoice currency.
-    CurrencyMismatch {
-        /// The invoice currency.
-        invoice: Currency,
-        /// The payment currency.
-        payment: Currency,
-    },
-    /// The payment amount is zero or negative.
-    NotPositive,
-}
-
-impl fmt::Display for PaymentRefusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotOpen { status } => write!(f, "the invoice is {status} and takes no payment"),
-            Self::BalanceTooSmall { balance, amount } => {
-                write!(f, "the balance {balance} is less than the payment {amount}")
-            }
-            Self::CurrencyMismatch { invoice, payment } => {
-                write!(f, "the invoice is in {invoice}, the payment in {payment}")
-            }
-            Self::NotPositive => f.write_str("the payment amount is not positive"),
-        }
-    }
-}
-
-/// What [`apply_payment_once`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApplyOutcome {
-    /// The payment was recorded now.
-    Applied,
-    /// The invoice already carries a payment with this transaction id; nothing was recorded.
-    AlreadyApplied {
-        /// The payment found on the invoice.
-        existing: LedgerPayment,
-    },
-    /// The invoice already carries this money under another transaction id the caller named
-    /// (WHMCS's own Stripe module records a card payment under the charge or payment intent id);
-    /// nothing was recorded.
-    RecordedElsewhere {
-        /// The payment found on the invoice.
-        existing: LedgerPayment,
-    },
-    /// The payment was not recorded, for this reason.
-    Refused(PaymentRefusal),
-}
-
-/// Records a payment unless it is already on the invoice or no longer fits.
-///
-/// Re-reads the invoice, then:
-/// 1. a payment with the same `transid` is already recorded → [`ApplyOutcome::AlreadyApplied`];
-/// 2. the amount is not positive, or not in the invoice currency → refused;
-/// 3. the invoice no longer accepts payment → refused with its status;
-/// 4. the balance is less than the amount → refused with the balance;
-/// 5. otherwise `add_invoice_payment` → [`ApplyOutcome::Applied`].
-///
-/// Safe to call again after any failure, including an ambiguous one (a timeout during step 5).
-///
-/// # Errors
-/// The errors of [`InvoiceLedger::get_invoice`] and [`InvoiceLedger::add_invoice_payment`].
-pub async fn apply_payment_once(
-    ledger: &dyn InvoiceLedger,
-    payment: &NewLedgerPayment,
-) -> Result<ApplyOutcome, LedgerError> {
-    apply_payment_once_unless_recorded(ledger, payment, &[]).await
-}
-
-/// [`apply_payment_once`], and also skips the payment when the invoice carries a payment under
-/// one of `recorded_as`: the ids the same money is known by elsewhere (a Stripe charge `ch_…`
-/// or payment intent `pi_…` that WHMCS's own Stripe module recorded) →
-/// [`ApplyOutcome::RecordedElsewhere`]. Blank ids are ignored.
-///
-/// # Errors
-/// As [`apply_payment_once`].
-pub async fn apply_payment_once_unless_recorded(
-    ledger: &dyn InvoiceLedger,
-    payment: &NewLedgerPayment,
-    recorded_as: &[String],
-) -> Result<ApplyOutcome, LedgerError> {
-    let invoice = ledger.get_invoice(payment.invoice_id).await?;
-    if let Some(existing) = invoice.payment_with_transid(&payment.transid) {
-        return Ok(ApplyOutcome::AlreadyApplied {
-            existing: existing.clone(),
-        });
-    }
-    if let Some(existing) = recorded_as
-        .iter()
-        .filter(|id| !id.trim().is_empty())
-        .find_map(|id| invoice.payment_with_transid(id))
-    {
-        return Ok(ApplyOutcome::RecordedElsewhere {
-            existing: existing.clone(),
-        });
-    }
-    if !payment.amount.is_positive() {
-        return Ok(ApplyOutcome::Refused(PaymentRefusal::NotPositive));
-    }
-    if payment.amount.currency() != invoice.currency {
-        return Ok(ApplyOutcome::Refused(PaymentRefusal::CurrencyMismatch {
-            invoice: invoice.currency,
-            payment: payment.amount.currency(),
-        }));
-    }
-    if !invoice.status.accepts_payment() {
-        return Ok(ApplyOutcome::Refused(PaymentRefusal::NotOpen {
-            status: invoice.status,
-        }));
-    }
-    if invoice.balance.minor_units() < payment.amount.minor_units()
-        || invoice.balance.currency() != payment.amount.currency()
-    {
-        return Ok(ApplyOutcome::Refused(PaymentRefusal::BalanceTooSmall {
-            balance: invoice.balance,
-            amount: payment.amount,
-        }));
-    }
-    ledger.add_invoice_payment(payment).await?;
-    Ok(ApplyOutcome::Applied)
 }
 
 #[cfg(test)]
@@ -509,17 +392,5 @@ mod tests {
         );
         assert!(invoice.payment_with_transid("PYM-2").is_none());
         assert!(!invoice.is_open());
-    }
-
-    #[test]
-    fn refusals_explain_themselves() {
-        assert_eq!(
-            PaymentRefusal::BalanceTooSmall {
-                balance: eur(500),
-                amount: eur(1000)
-            }
-            .to_string(),
-            "the balance 5.00 EUR is less than the payment 10.00 EUR"
-        );
     }
 }

@@ -14,7 +14,7 @@ use payymo_domain::connection::{
 use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId};
 use payymo_domain::money::Currency;
 use payymo_domain::tenant::{Tenant, TenantStatus};
-use payymo_ports::storage::{ConnectionStore, TenantStore};
+use payymo_ports::storage::{ConnectionStore, TenantStore, WhmcsInstanceStore};
 
 use crate::TestDatabase;
 use crate::fixtures::{at, id};

@@ -14,7 +14,7 @@ use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::clock::Clock;
-use payymo_ports::storage::{ConnectionStore, NewTransaction, TransactionStore, WorkflowStore};
+use payymo_ports::storage::{NewTransaction, TransactionStore, WhmcsInstanceStore};
 use payymo_tests::{ManualClock, TestApp, problem};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -18,12 +18,12 @@ use payymo_domain::money::Currency;
 use payymo_domain::outbox::ApplicationState;
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
-    ConnectionStore, MatchStore, NewTransaction, TransactionStore, WorkflowStore,
+    KnownPayerStore, MatchStore, NewTransaction, TransactionStore, WhmcsInstanceStore,
 };
 use payymo_services::jobs::{JobHandler, JobOutcome};
 use payymo_services::reconciliation::{
-    APPLY_PAYMENTS_JOB, Caller, RECONCILE_TENANT_JOB, ReconciliationConfig, ReconciliationJobs,
-    ReconciliationService, SYNC_INVOICES_JOB, SendResult,
+    APPLY_PAYMENTS_JOB, Caller, RECONCILE_TENANT_JOB, Reconciliation, ReconciliationConfig,
+    SYNC_INVOICES_JOB, SendResult,
 };
 use payymo_test_support::eur;
 use payymo_tests::{Backend, ManualClock, TestApp, problem};
@@ -180,20 +180,17 @@ impl Scene {
             .unwrap_or_else(|| panic!("no match for {tx}: {list}"))
     }
 
-    fn service(&self) -> ReconciliationService {
-        ReconciliationService::new(
-            self.app.reconciliation.clone(),
-            ReconciliationConfig::default(),
-        )
+    fn service(&self) -> Reconciliation {
+        Reconciliation::new(&self.app.reconciliation, &ReconciliationConfig::default())
     }
 
     /// A service whose clock is `minutes` ahead (as if it ran that much later).
-    fn later_service(&self, minutes: i64) -> ReconciliationService {
+    fn later_service(&self, minutes: i64) -> Reconciliation {
         let clock = ManualClock::default();
         clock.advance(chrono::Duration::minutes(minutes));
         let mut ports = self.app.reconciliation.clone();
         ports.clock = Arc::new(clock);
-        ReconciliationService::new(ports, ReconciliationConfig::default())
+        Reconciliation::new(&ports, &ReconciliationConfig::default())
     }
 
     async fn tx_status(&self, tx: TransactionId) -> String {
@@ -322,7 +319,7 @@ async fn workflow_on(backend: Backend) {
         .await;
     let run = s.reconcile().await;
     assert_eq!(run["auto_applied"], 1, "{run}");
-    let applier = s.service();
+    let applier = s.service().applier;
     let report = applier.apply_pending().await.expect("apply");
     assert_eq!(report.applied, 1);
     assert_eq!(report.matches_applied, 1);
@@ -500,7 +497,7 @@ async fn the_jobs_sync_and_reconcile_and_an_invoice_being_paid_is_not_matched_ag
     let s = scene(Backend::Postgres).await;
     let instance = s.connect().await;
     let invoice = s.invoice("INV-5001", 4_200);
-    let jobs = ReconciliationJobs::new(s.service());
+    let jobs = s.service().jobs();
     let bad = jobs
         .handle(&job(SYNC_INVOICES_JOB, Some(s.tenant), "{}"))
         .await;
@@ -528,7 +525,7 @@ async fn the_jobs_sync_and_reconcile_and_an_invoice_being_paid_is_not_matched_ag
     assert_eq!(run["auto_applied"], 0, "{run}");
     assert_eq!(run["suggested"], 0, "{run}");
     assert_eq!(s.tx_status(second).await, "unmatched");
-    s.service().apply_pending().await.expect("apply");
+    s.service().applier.apply_pending().await.expect("apply");
     assert_eq!(s.whmcs.payment_count(invoice), 1);
 }
 
@@ -573,7 +570,7 @@ async fn application_of(s: &Scene, tx: TransactionId) -> payymo_domain::outbox::
 async fn a_crash_at_any_step_of_applying_still_records_each_payment_once() {
     let s = scene(Backend::Postgres).await;
     let pairs = queued(&s, 3).await;
-    let first = s.service();
+    let first = s.service().applier;
 
     // A: claimed and recorded in WHMCS, then the process dies before settling.
     let app_a = application_of(&s, pairs[0].1).await;
@@ -617,14 +614,19 @@ async fn a_crash_at_any_step_of_applying_still_records_each_payment_once() {
         .expect("settle");
 
     // While the leases run, another applier leaves A and B alone.
-    let meanwhile = s.service().apply_pending().await.expect("apply");
+    let meanwhile = s.service().applier.apply_pending().await.expect("apply");
     assert_eq!(meanwhile.applied, 0);
     assert_eq!(s.whmcs.payment_count(pairs[1].0), 0);
     // C's match is finished by any run.
     assert_eq!(s.match_of(pairs[2].1).await["status"], "applied");
 
     // After the lease, a new process takes A and B over.
-    let recovered = s.later_service(10).apply_pending().await.expect("apply");
+    let recovered = s
+        .later_service(10)
+        .applier
+        .apply_pending()
+        .await
+        .expect("apply");
     assert_eq!(recovered.applied, 2, "{recovered:?}");
     for (invoice, tx) in &pairs {
         assert_eq!(s.whmcs.payment_count(*invoice), 1, "invoice {invoice}");
@@ -634,7 +636,11 @@ async fn a_crash_at_any_step_of_applying_still_records_each_payment_once() {
     assert_eq!(a.state, ApplicationState::Applied);
     assert_eq!(a.attempts, 2);
     // And running again after that changes nothing.
-    s.later_service(30).apply_pending().await.expect("apply");
+    s.later_service(30)
+        .applier
+        .apply_pending()
+        .await
+        .expect("apply");
     assert_eq!(s.whmcs.payments().len(), 3);
 }
 
@@ -642,7 +648,7 @@ async fn a_crash_at_any_step_of_applying_still_records_each_payment_once() {
 async fn two_appliers_side_by_side_apply_each_payment_once() {
     let s = scene(Backend::Postgres).await;
     let pairs = queued(&s, 6).await;
-    let (one, two) = (s.service(), s.service());
+    let (one, two) = (s.service().applier, s.service().applier);
     let (a, b) = tokio::join!(one.apply_pending(), two.apply_pending());
     let (a, b) = (a.expect("first applier"), b.expect("second applier"));
     assert_eq!(a.applied + b.applied, 6, "{a:?} {b:?}");
@@ -678,8 +684,8 @@ async fn concurrent_reconcilers(backend: Backend) {
     let (one, two) = (s.service(), s.service());
     let caller = Caller::system(s.tenant);
     let (first, second, by_api) = tokio::join!(
-        one.reconcile(&caller),
-        two.reconcile(&caller),
+        one.reconciler.reconcile(&caller),
+        two.reconciler.reconcile(&caller),
         s.call(Method::POST, "/api/reconcile", None),
     );
     let first = first.expect("first reconciler");
@@ -694,7 +700,7 @@ async fn concurrent_reconcilers(backend: Backend) {
         "each transaction matched once: {first:?} {second:?} {by_api}"
     );
 
-    let (x, y) = tokio::join!(one.apply_pending(), two.apply_pending());
+    let (x, y) = tokio::join!(one.applier.apply_pending(), two.applier.apply_pending());
     let (x, y) = (x.expect("first applier"), y.expect("second applier"));
     assert_eq!(x.applied + y.applied, 8, "{x:?} {y:?}");
     let all = s.json(Method::GET, "/api/matches?limit=200", None).await;
@@ -723,7 +729,7 @@ async fn a_whmcs_outage_leaves_the_payment_pending_until_whmcs_is_back() {
     let (invoice, tx) = pairs[0];
     s.whmcs.set_outage(Some(Outage::ServiceUnavailable));
     // The job handler says to come back later.
-    let jobs = ReconciliationJobs::new(s.service());
+    let jobs = s.service().jobs();
     let outcome = jobs
         .handle(&job(APPLY_PAYMENTS_JOB, Some(s.tenant), "{}"))
         .await;
@@ -740,11 +746,13 @@ async fn a_whmcs_outage_leaves_the_payment_pending_until_whmcs_is_back() {
 
     // Back up, but the retry time has not come: nothing happens yet.
     s.whmcs.set_outage(None);
-    let early = s.service().apply_pending().await.expect("apply");
+    let early = s.service().applier.apply_pending().await.expect("apply");
     assert_eq!(early.applied, 0);
     assert_eq!(s.whmcs.payment_count(invoice), 0);
 
-    let outcome = ReconciliationJobs::new(s.later_service(2))
+    let outcome = s
+        .later_service(2)
+        .jobs()
         .handle(&job(APPLY_PAYMENTS_JOB, None, "{}"))
         .await;
     assert_eq!(outcome, JobOutcome::Done);
@@ -801,7 +809,7 @@ async fn a_permanent_refusal_fails_the_match_with_the_reason() {
         s.whmcs
             .set_invoice_status(invoice, InvoiceStatus::Cancelled)
     );
-    let report = s.service().apply_pending().await.expect("apply");
+    let report = s.service().applier.apply_pending().await.expect("apply");
     assert_eq!(report.failed, 1);
     assert_eq!(report.matches_failed, 1);
     assert_eq!(s.whmcs.payment_count(invoice), 0);
@@ -875,7 +883,7 @@ async fn a_manual_match_splits_one_transaction_over_two_invoices() {
             .len(),
         2
     );
-    s.service().apply_pending().await.expect("apply");
+    s.service().applier.apply_pending().await.expect("apply");
     assert_eq!(s.whmcs.payment_count(inv_a), 1);
     assert_eq!(s.whmcs.payment_count(inv_b), 1);
     assert_eq!(s.whmcs.invoice_balance(inv_a), Some(eur(0)));

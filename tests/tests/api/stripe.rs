@@ -192,12 +192,13 @@ async fn run_jobs(app: &TestApp) -> Vec<JobOutcome> {
     let handlers: Vec<Arc<dyn JobHandler>> = vec![
         Arc::new(ProcessEventJobHandler::new(app.stripe.clone())),
         Arc::new(SyncJobHandler::new(app.stripe.clone())),
-        Arc::new(payymo_services::reconciliation::ReconciliationJobs::new(
-            payymo_services::reconciliation::ReconciliationService::new(
-                app.reconciliation.clone(),
-                payymo_services::reconciliation::ReconciliationConfig::default(),
-            ),
-        )),
+        Arc::new(
+            payymo_services::reconciliation::Reconciliation::new(
+                &app.reconciliation,
+                &payymo_services::reconciliation::ReconciliationConfig::default(),
+            )
+            .jobs(),
+        ),
     ];
     let jobs = app
         .store

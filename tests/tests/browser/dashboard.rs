@@ -26,7 +26,7 @@ use payymo_ports::clock::Clock;
 use payymo_ports::crypto::TotpSecret;
 use payymo_ports::storage::{NewTransaction, TransactionStore, UserStore};
 use payymo_services::reconciliation::{
-    Caller, NewWhmcsInstance, ReconciliationConfig, ReconciliationService,
+    Caller, NewWhmcsInstance, Reconciliation, ReconciliationConfig,
 };
 use payymo_test_support::eur;
 use payymo_tests::browser::Browser;
@@ -56,7 +56,7 @@ fn code(secret: &str, clock: &ManualClock) -> String {
 /// A tenant's books: a WHMCS instance with five open invoices, a bank account and three credits
 /// the engine suggests matches for (auto-apply is off by default).
 struct Books {
-    service: ReconciliationService,
+    service: Reconciliation,
     caller: Caller,
     whmcs: FakeWhmcs,
     /// (transaction, its suggested match) for the credits of 120.00, 80.00 and 150.00.
@@ -64,9 +64,9 @@ struct Books {
 }
 
 async fn books(app: &TestApp, tenant: TenantId) -> Books {
-    let service = ReconciliationService::new(
-        app.reconciliation.clone(),
-        ReconciliationConfig {
+    let service = Reconciliation::new(
+        &app.reconciliation,
+        &ReconciliationConfig {
             allow_private_targets: true,
             ..ReconciliationConfig::default()
         },
@@ -96,6 +96,7 @@ async fn books(app: &TestApp, tenant: TenantId) -> Books {
         );
     }
     let instance = service
+        .whmcs
         .connect_whmcs(
             &caller,
             NewWhmcsInstance {
@@ -110,6 +111,7 @@ async fn books(app: &TestApp, tenant: TenantId) -> Books {
         .await
         .expect("connecting the first WHMCS");
     service
+        .whmcs
         .sync_invoices(&caller, instance.id)
         .await
         .expect("syncing invoices");
@@ -150,8 +152,13 @@ async fn books(app: &TestApp, tenant: TenantId) -> Books {
             .expect("ingest");
         transactions.push(report.inserted_ids[0]);
     }
-    service.reconcile(&caller).await.expect("reconcile");
+    service
+        .reconciler
+        .reconcile(&caller)
+        .await
+        .expect("reconcile");
     let matches = service
+        .queries
         .list_matches(&caller, vec![MatchState::Suggested], None, 50)
         .await
         .expect("suggestions");
@@ -176,6 +183,7 @@ async fn books(app: &TestApp, tenant: TenantId) -> Books {
 impl Books {
     async fn state_of(&self, id: MatchId) -> MatchState {
         self.service
+            .queries
             .get_match(&self.caller, id)
             .await
             .expect("match")
@@ -387,6 +395,7 @@ async fn an_admin_signs_in_with_mfa_reviews_the_queue_and_connects_whmcs() {
     );
     let by_hand = b
         .service
+        .queries
         .list_matches(&b.caller, ACCEPTED.to_vec(), None, 50)
         .await
         .expect("approved matches")
@@ -429,7 +438,12 @@ async fn an_admin_signs_in_with_mfa_reviews_the_queue_and_connects_whmcs() {
             "document.querySelectorAll('[data-test=whmcs-instance]').length === 2",
         )
         .await;
-    let instances = b.service.list_whmcs(&b.caller).await.expect("instances");
+    let instances = b
+        .service
+        .whmcs
+        .list_whmcs(&b.caller)
+        .await
+        .expect("instances");
     assert!(
         instances.iter().any(|i| i.base_url == second.base_url()),
         "the second instance is stored"

@@ -28,7 +28,7 @@ use payymo_ports::storage::{
     NewTransaction, TenantStore, TransactionMatchState, TransactionStore, UserStore,
 };
 use payymo_services::reconciliation::{
-    Caller, NewWhmcsInstance, ReconciliationConfig, ReconciliationService,
+    Caller, NewWhmcsInstance, Reconciliation, ReconciliationConfig,
 };
 use payymo_test_support::eur;
 use payymo_tests::browser::Browser;
@@ -186,9 +186,9 @@ struct Books {
 }
 
 async fn books(app: &TestApp, tenant: TenantId) -> Books {
-    let service = ReconciliationService::new(
-        app.reconciliation.clone(),
-        ReconciliationConfig {
+    let service = Reconciliation::new(
+        &app.reconciliation,
+        &ReconciliationConfig {
             allow_private_targets: true,
             ..ReconciliationConfig::default()
         },
@@ -217,6 +217,7 @@ async fn books(app: &TestApp, tenant: TenantId) -> Books {
         );
     }
     let instance = service
+        .whmcs
         .connect_whmcs(
             &caller,
             NewWhmcsInstance {
@@ -231,6 +232,7 @@ async fn books(app: &TestApp, tenant: TenantId) -> Books {
         .await
         .expect("connecting WHMCS");
     service
+        .whmcs
         .sync_invoices(&caller, instance.id)
         .await
         .expect("syncing invoices");
@@ -292,7 +294,11 @@ async fn books(app: &TestApp, tenant: TenantId) -> Books {
             .expect("ingest");
         transactions.push(report.inserted_ids[0]);
     }
-    service.reconcile(&caller).await.expect("reconcile");
+    service
+        .reconciler
+        .reconcile(&caller)
+        .await
+        .expect("reconcile");
     Books {
         transactions,
         _whmcs: whmcs,

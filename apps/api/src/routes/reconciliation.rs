@@ -1,25 +1,31 @@
 //! The reconciliation workflow over HTTP: WHMCS instances, invoices, transactions, settings,
 //! the matching run and decisions on matches.
 
+mod views;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use payymo_domain::ids::{ConnectionId, InvoiceId, MatchId, TransactionId};
-use payymo_domain::invoice::Invoice;
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::Confidence;
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::transaction::TransactionSource;
 use payymo_ports::invoice_ledger::LedgerError;
-use payymo_ports::storage::TransactionMatchState;
 use payymo_services::identity::Permission;
 use payymo_services::reconciliation::{
-    Caller, InvoiceItem, InvoiceSearch, InvoiceStatusFilter, ManualAllocation, MatchItem,
-    NewWhmcsInstance, ReconciliationError, ReconciliationService, SettingsUpdate, SettingsView,
-    TransactionDetail, TransactionFilter, TransactionItem, TransactionSearch, WhmcsInstanceView,
+    Caller, InvoiceSearch, InvoiceStatusFilter, ManualAllocation, MatchDecisions, NewWhmcsInstance,
+    Reconciler, ReconciliationError, ReconciliationQueries, SettingsEditor, SettingsUpdate,
+    TransactionFilter, TransactionSearch, WhmcsInstances,
 };
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+
+pub use views::{
+    AllocationBody, AmountBody, ApplicationBody, HistoryEventBody, InvoiceBody, InvoiceClientBody,
+    InvoiceMatchBody, InvoicePage, InvoiceSummaryBody, MatchBody, MatchPage, ReasonBody,
+    ReconcileReportBody, SettingsBody, SyncReportBody, TransactionBody, TransactionDetailBody,
+    TransactionPageBody, WhmcsInstanceBody, WhmcsInstanceList,
+};
 
 use crate::auth::{Authenticated, request_context, require};
 use crate::pagination::{Page, PageParams};
@@ -57,22 +63,23 @@ impl From<ReconciliationError> for ApiError {
     }
 }
 
-fn service(req: &HttpRequest) -> Result<web::Data<ReconciliationService>, ApiError> {
-    req.app_data::<web::Data<ReconciliationService>>()
+/// The use case `T` from the application data.
+fn use_case<T: 'static>(req: &HttpRequest) -> Result<web::Data<T>, ApiError> {
+    req.app_data::<web::Data<T>>()
         .cloned()
-        .ok_or_else(|| ApiError::internal(&"reconciliation service is not wired"))
+        .ok_or_else(|| ApiError::internal(&"reconciliation use case is not wired"))
 }
 
-/// Checks the permission and returns the service and the caller.
-async fn allowed(
+/// Checks the permission and returns the use case `T` and the caller.
+async fn allowed<T: 'static>(
     req: &HttpRequest,
     who: &Authenticated,
     permission: Permission,
-) -> Result<(web::Data<ReconciliationService>, Caller), ApiError> {
+) -> Result<(web::Data<T>, Caller), ApiError> {
     require(req, who, permission).await?;
     let ctx = request_context(req);
     Ok((
-        service(req)?,
+        use_case::<T>(req)?,
         Caller {
             tenant: who.0.tenant,
             actor: who.0.actor().into(),
@@ -126,57 +133,23 @@ pub struct ConnectWhmcs {
     pub default_currency: String,
 }
 
-/// A connected WHMCS instance (never its secret).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WhmcsInstanceBody {
-    /// Id.
-    pub id: String,
-    /// Label.
-    pub name: String,
-    /// Base URL.
-    pub base_url: String,
-    /// The API credential's identifier.
-    pub api_identifier: String,
-    /// The gateway payments are recorded under.
-    pub gateway: String,
-    /// The default currency.
-    pub default_currency: String,
-    /// `active`, `disabled` or `failing`.
-    pub status: String,
-    /// When its invoices were last synced.
-    pub invoices_synced_at: Option<String>,
-}
-
-impl From<WhmcsInstanceView> for WhmcsInstanceBody {
-    fn from(v: WhmcsInstanceView) -> Self {
-        Self {
-            id: v.id.to_string(),
-            name: v.name,
-            base_url: v.base_url,
-            api_identifier: v.api_identifier,
-            gateway: v.gateway,
-            default_currency: v.default_currency.code().to_owned(),
-            status: v.status.as_str().to_owned(),
-            invoices_synced_at: v.invoices_synced_at.map(|t| t.to_rfc3339()),
-        }
-    }
-}
-
 /// Connects a WHMCS instance; the credential is checked with a real call first. Permission
 /// `settings:manage`.
 #[utoipa::path(post, path = "/api/whmcs/instances", tag = "reconciliation", request_body = ConnectWhmcs,
     responses(
         (status = 201, description = "Connected", body = WhmcsInstanceBody),
-        (status = 400, description = "Invalid input, or WHMCS refused the credential", body = crate::problem::Problem, content_type = P),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
         (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Invalid input, or WHMCS refused the credential", body = crate::problem::Problem, content_type = P),
         (status = 409, description = "Already connected", body = crate::problem::Problem, content_type = P),
+        (status = 503, description = "WHMCS unreachable", body = crate::problem::Problem, content_type = P),
     ))]
 pub async fn connect_whmcs(
     req: HttpRequest,
     who: Authenticated,
     body: web::Json<ConnectWhmcs>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::SettingsManage).await?;
+    let (svc, caller) = allowed::<WhmcsInstances>(&req, &who, Permission::SettingsManage).await?;
     let body = body.into_inner();
     let currency = Currency::from_code(body.default_currency.trim()).map_err(|_| {
         ApiError::invalid(
@@ -206,18 +179,19 @@ pub async fn connect_whmcs(
 /// The tenant's WHMCS instances. Permission `settings:manage`.
 #[utoipa::path(get, path = "/api/whmcs/instances", tag = "reconciliation",
     responses(
-        (status = 200, description = "The instances", body = Value),
+        (status = 200, description = "The instances", body = WhmcsInstanceList),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
         (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
     ))]
 pub async fn list_whmcs(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::SettingsManage).await?;
-    let items: Vec<WhmcsInstanceBody> = svc
+    let (svc, caller) = allowed::<WhmcsInstances>(&req, &who, Permission::SettingsManage).await?;
+    let items = svc
         .list_whmcs(&caller)
         .await?
         .into_iter()
         .map(WhmcsInstanceBody::from)
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(WhmcsInstanceList { items }))
 }
 
 /// Removes a WHMCS instance (its invoices and matches stay). Permission `settings:manage`.
@@ -225,6 +199,8 @@ pub async fn list_whmcs(req: HttpRequest, who: Authenticated) -> Result<HttpResp
     params(("id" = String, Path, description = "Instance id")),
     responses(
         (status = 204, description = "Removed"),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
         (status = 404, description = "No such instance", body = crate::problem::Problem, content_type = P),
     ))]
 pub async fn remove_whmcs(
@@ -232,7 +208,7 @@ pub async fn remove_whmcs(
     who: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::SettingsManage).await?;
+    let (svc, caller) = allowed::<WhmcsInstances>(&req, &who, Permission::SettingsManage).await?;
     svc.remove_whmcs(&caller, parse_id::<ConnectionId>(&path)?)
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -242,7 +218,10 @@ pub async fn remove_whmcs(
 #[utoipa::path(post, path = "/api/whmcs/instances/{id}/sync", tag = "reconciliation",
     params(("id" = String, Path, description = "Instance id")),
     responses(
-        (status = 200, description = "Synced: `open` and `closed` counts", body = Value),
+        (status = 200, description = "Synced: `open` and `closed` counts", body = SyncReportBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "WHMCS refused the credential or the request", body = crate::problem::Problem, content_type = P),
         (status = 404, description = "No such instance", body = crate::problem::Problem, content_type = P),
         (status = 503, description = "WHMCS unreachable", body = crate::problem::Problem, content_type = P),
     ))]
@@ -251,34 +230,15 @@ pub async fn sync_whmcs(
     who: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::ConnectionsManage).await?;
+    let (svc, caller) =
+        allowed::<WhmcsInstances>(&req, &who, Permission::ConnectionsManage).await?;
     let report = svc
         .sync_invoices(&caller, parse_id::<ConnectionId>(&path)?)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"open": report.open, "closed": report.closed})))
+    Ok(HttpResponse::Ok().json(SyncReportBody::from(report)))
 }
 
 // ---------------------------------------------------------------- invoices and transactions
-
-fn invoice_body(item: InvoiceItem) -> Value {
-    let i = item.invoice;
-    json!({
-        "id": i.id,
-        "number": i.number,
-        "client": i.client,
-        "total": i.total,
-        "balance": i.balance,
-        "status": i.status,
-        "date": i.date,
-        "due_date": i.due_date,
-        "matches": item.matches.iter().map(|m| json!({
-            "match_id": m.match_id,
-            "transaction_id": m.transaction_id,
-            "status": m.state,
-            "amount": m.amount,
-        })).collect::<Vec<_>>(),
-    })
-}
 
 /// `GET /api/invoices` parameters.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -301,16 +261,18 @@ pub struct InvoiceQuery {
 /// with what Payymo matched to them. Permission `tenant:read`.
 #[utoipa::path(get, path = "/api/invoices", tag = "reconciliation", params(InvoiceQuery),
     responses(
-        (status = 200, description = "A page of invoices", body = Value),
-        (status = 400, description = "Unknown status or search too long", body = crate::problem::Problem, content_type = P),
+        (status = 200, description = "A page of invoices", body = InvoicePage),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
         (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Unknown status or search too long", body = crate::problem::Problem, content_type = P),
     ))]
 pub async fn list_invoices(
     req: HttpRequest,
     who: Authenticated,
     query: web::Query<InvoiceQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    let (svc, caller) =
+        allowed::<ReconciliationQueries>(&req, &who, Permission::TenantRead).await?;
     let query = query.into_inner();
     let status = match query.status.as_deref() {
         None | Some("") => InvoiceStatusFilter::Current,
@@ -333,10 +295,10 @@ pub async fn list_invoices(
         )
         .await?;
     let page = Page::from_overfetch(items, page.limit, |i| i.invoice.id.to_string());
-    Ok(HttpResponse::Ok().json(json!({
-        "items": page.items.into_iter().map(invoice_body).collect::<Vec<_>>(),
-        "page": page.page,
-    })))
+    Ok(HttpResponse::Ok().json(InvoicePage {
+        items: page.items.into_iter().map(InvoiceBody::from).collect(),
+        page: page.page,
+    }))
 }
 
 /// `GET /api/transactions` parameters.
@@ -357,45 +319,22 @@ pub struct TransactionQuery {
     pub cursor: Option<String>,
 }
 
-fn tx_status(state: TransactionMatchState) -> &'static str {
-    match state {
-        TransactionMatchState::Unmatched => "unmatched",
-        TransactionMatchState::Suggested => "suggested",
-        TransactionMatchState::Matched => "applied",
-        TransactionMatchState::Ignored => "ignored",
-    }
-}
-
-fn transaction_body(item: &TransactionItem) -> Value {
-    let t = &item.transaction;
-    json!({
-        "id": t.id,
-        "source": t.source,
-        "booking_date": t.booking_date,
-        "value_date": t.value_date,
-        "amount": t.amount,
-        "counterparty_name": t.counterparty_name,
-        "counterparty_iban": t.counterparty_iban,
-        "remittance": t.remittance,
-        "reference": t.reference,
-        "status": tx_status(item.state),
-    })
-}
-
 /// Bank, Stripe and statement transactions, newest first, optionally by status and source and
 /// searched. Permission `tenant:read`.
 #[utoipa::path(get, path = "/api/transactions", tag = "reconciliation", params(TransactionQuery),
     responses(
-        (status = 200, description = "A page of transactions", body = Value),
-        (status = 400, description = "Unknown status or source, or search too long", body = crate::problem::Problem, content_type = P),
+        (status = 200, description = "A page of transactions", body = TransactionPageBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
         (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Unknown status or source, or search too long", body = crate::problem::Problem, content_type = P),
     ))]
 pub async fn list_transactions(
     req: HttpRequest,
     who: Authenticated,
     query: web::Query<TransactionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    let (svc, caller) =
+        allowed::<ReconciliationQueries>(&req, &who, Permission::TenantRead).await?;
     let query = query.into_inner();
     let filter = match query.status.as_deref() {
         None => None,
@@ -444,42 +383,10 @@ pub async fn list_transactions(
         )
         .await?;
     let page = Page::from_overfetch(items, page.limit, |t| t.transaction.id.to_string());
-    Ok(HttpResponse::Ok().json(json!({
-        "items": page.items.iter().map(transaction_body).collect::<Vec<_>>(),
-        "page": page.page,
-    })))
-}
-
-fn detail_body(detail: &TransactionDetail) -> Value {
-    let mut body = transaction_body(&detail.item);
-    if let Value::Object(fields) = &mut body {
-        fields.insert(
-            "matches".into(),
-            detail.matches.iter().map(match_body).collect(),
-        );
-        fields.insert(
-            "invoices".into(),
-            detail.invoices.iter().map(invoice_summary).collect(),
-        );
-        fields.insert(
-            "history".into(),
-            detail
-                .history
-                .iter()
-                .map(|e| {
-                    json!({
-                        "id": e.id,
-                        "occurred_at": e.occurred_at.to_rfc3339(),
-                        "actor": e.actor,
-                        "action": e.action,
-                        "target": e.target,
-                        "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
-                    })
-                })
-                .collect(),
-        );
-    }
-    body
+    Ok(HttpResponse::Ok().json(TransactionPageBody {
+        items: page.items.iter().map(TransactionBody::from).collect(),
+        page: page.page,
+    }))
 }
 
 /// One transaction with its source, remittance and counterparty, its matches (with allocations
@@ -489,7 +396,8 @@ fn detail_body(detail: &TransactionDetail) -> Value {
 #[utoipa::path(get, path = "/api/transactions/{id}", tag = "reconciliation",
     params(("id" = String, Path, description = "Transaction id")),
     responses(
-        (status = 200, description = "The transaction with matches and history", body = Value),
+        (status = 200, description = "The transaction with matches and history", body = TransactionDetailBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
         (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
         (status = 404, description = "No such transaction", body = crate::problem::Problem, content_type = P),
     ))]
@@ -498,11 +406,12 @@ pub async fn get_transaction(
     who: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    let (svc, caller) =
+        allowed::<ReconciliationQueries>(&req, &who, Permission::TenantRead).await?;
     let detail = svc
         .transaction_detail(&caller, parse_id::<TransactionId>(&path)?)
         .await?;
-    Ok(HttpResponse::Ok().json(detail_body(&detail)))
+    Ok(HttpResponse::Ok().json(TransactionDetailBody::from(&detail)))
 }
 
 /// Marks a transaction as needing no invoice. Permission `matches:decide`.
@@ -510,6 +419,8 @@ pub async fn get_transaction(
     params(("id" = String, Path, description = "Transaction id")),
     responses(
         (status = 204, description = "Ignored"),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
         (status = 404, description = "No such transaction", body = crate::problem::Problem, content_type = P),
         (status = 409, description = "Already matched", body = crate::problem::Problem, content_type = P),
     ))]
@@ -518,7 +429,7 @@ pub async fn ignore_transaction(
     who: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let (svc, caller) = allowed::<MatchDecisions>(&req, &who, Permission::MatchesDecide).await?;
     svc.ignore(&caller, parse_id::<TransactionId>(&path)?)
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -549,31 +460,24 @@ pub struct PutSettings {
     pub gateway: String,
 }
 
-fn settings_body(view: &SettingsView) -> Value {
-    json!({
-        "version": view.version,
-        "auto_apply": view.settings.auto_apply,
-        "auto_threshold": view.settings.matching.auto_threshold,
-        "review_threshold": view.settings.matching.review_threshold,
-        "fee_tolerance_hundredths": view.settings.matching.fee_tolerance_hundredths,
-        "fee_tolerance_basis_points": view.settings.matching.fee_tolerance_basis_points,
-        "auto_partial_payments": view.settings.matching.auto_partial_payments,
-        "gateway": view.gateway,
-    })
-}
-
 /// The reconciliation settings. Permission `tenant:read`.
 #[utoipa::path(get, path = "/api/settings/reconciliation", tag = "reconciliation",
-    responses((status = 200, description = "The settings with their version", body = Value)))]
+    responses(
+        (status = 200, description = "The settings with their version", body = SettingsBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+    ))]
 pub async fn get_settings(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
-    Ok(HttpResponse::Ok().json(settings_body(&svc.settings(&caller).await?)))
+    let (svc, caller) = allowed::<SettingsEditor>(&req, &who, Permission::TenantRead).await?;
+    Ok(HttpResponse::Ok().json(SettingsBody::from(&svc.settings(&caller).await?)))
 }
 
 /// Saves the reconciliation settings (409 on a stale version). Permission `settings:manage`.
 #[utoipa::path(put, path = "/api/settings/reconciliation", tag = "reconciliation", request_body = PutSettings,
     responses(
-        (status = 200, description = "Saved", body = Value),
+        (status = 200, description = "Saved", body = SettingsBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
         (status = 400, description = "Invalid values", body = crate::problem::Problem, content_type = P),
         (status = 409, description = "Stale version", body = crate::problem::Problem, content_type = P),
     ))]
@@ -582,7 +486,7 @@ pub async fn put_settings(
     who: Authenticated,
     body: web::Json<PutSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::SettingsManage).await?;
+    let (svc, caller) = allowed::<SettingsEditor>(&req, &who, Permission::SettingsManage).await?;
     let b = body.into_inner();
     let view = svc
         .update_settings(
@@ -598,67 +502,22 @@ pub async fn put_settings(
             },
         )
         .await?;
-    Ok(HttpResponse::Ok().json(settings_body(&view)))
+    Ok(HttpResponse::Ok().json(SettingsBody::from(&view)))
 }
 
 // ---------------------------------------------------------------- matching and decisions
 
 /// Runs the matching engine now. Permission `matches:decide`.
 #[utoipa::path(post, path = "/api/reconcile", tag = "reconciliation",
-    responses((status = 200, description = "What the run did", body = Value)))]
+    responses(
+        (status = 200, description = "What the run did", body = ReconcileReportBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+    ))]
 pub async fn reconcile(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let (svc, caller) = allowed::<Reconciler>(&req, &who, Permission::MatchesDecide).await?;
     let r = svc.reconcile(&caller).await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "considered": r.considered,
-        "auto_applied": r.auto_applied,
-        "suggested": r.suggested,
-        "unmatched": r.unmatched,
-    })))
-}
-
-/// The API's word for a match state (`applying` and `approved` read as queued).
-fn match_body(item: &MatchItem) -> Value {
-    let m = &item.stored;
-    json!({
-        "id": m.id,
-        "transaction_id": m.transaction_id,
-        "status": m.state,
-        "confidence": m.confidence,
-        "reasons": serde_json::from_str::<Value>(&m.reasons).unwrap_or(Value::Null),
-        "allocations": m.allocations,
-        "version": m.version,
-        "decided_by": m.decided_by,
-        "updated_at": m.updated_at.to_rfc3339(),
-        "applications": item.applications.iter().map(|a| json!({
-            "id": a.id,
-            "invoice_id": a.invoice_id,
-            "amount": a.amount,
-            "status": a.state,
-            "attempts": a.attempts,
-            "idempotency_key": a.idempotency_key,
-            "whmcs_transid": a.external_ref,
-            "last_error": a.last_error,
-        })).collect::<Vec<_>>(),
-        "failure_reason": item.notes.failure_reason,
-        "undo_instructions": item.notes.undo_instructions,
-        "transaction": item.transaction.as_ref().map(transaction_body),
-        "invoices": item.invoices.iter().map(invoice_summary).collect::<Vec<_>>(),
-    })
-}
-
-/// An invoice without what is matched to it (inside a match or a transaction).
-fn invoice_summary(i: &Invoice) -> Value {
-    json!({
-        "id": i.id,
-        "number": i.number,
-        "client": i.client,
-        "total": i.total,
-        "balance": i.balance,
-        "status": i.status,
-        "date": i.date,
-        "due_date": i.due_date,
-    })
+    Ok(HttpResponse::Ok().json(ReconcileReportBody::from(r)))
 }
 
 /// `GET /api/matches` parameters.
@@ -678,7 +537,9 @@ pub struct MatchQuery {
 /// and the `invoices` it allocates to. Permission `tenant:read`.
 #[utoipa::path(get, path = "/api/matches", tag = "reconciliation", params(MatchQuery),
     responses(
-        (status = 200, description = "A page of matches", body = Value),
+        (status = 200, description = "A page of matches", body = MatchPage),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
         (status = 400, description = "Unknown status", body = crate::problem::Problem, content_type = P),
     ))]
 pub async fn list_matches(
@@ -686,7 +547,8 @@ pub async fn list_matches(
     who: Authenticated,
     query: web::Query<MatchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    let (svc, caller) =
+        allowed::<ReconciliationQueries>(&req, &who, Permission::TenantRead).await?;
     let query = query.into_inner();
     let states = match query.status.as_deref() {
         None => Vec::new(),
@@ -716,17 +578,19 @@ pub async fn list_matches(
         )
         .await?;
     let page = Page::from_overfetch(items, page.limit, |m| m.stored.id.to_string());
-    Ok(HttpResponse::Ok().json(json!({
-        "items": page.items.iter().map(match_body).collect::<Vec<_>>(),
-        "page": page.page,
-    })))
+    Ok(HttpResponse::Ok().json(MatchPage {
+        items: page.items.iter().map(MatchBody::from).collect(),
+        page: page.page,
+    }))
 }
 
 /// One match. Permission `tenant:read`.
 #[utoipa::path(get, path = "/api/matches/{id}", tag = "reconciliation",
     params(("id" = String, Path, description = "Match id")),
     responses(
-        (status = 200, description = "The match", body = Value),
+        (status = 200, description = "The match", body = MatchBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
         (status = 404, description = "No such match", body = crate::problem::Problem, content_type = P),
     ))]
 pub async fn get_match(
@@ -734,18 +598,22 @@ pub async fn get_match(
     who: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::TenantRead).await?;
+    let (svc, caller) =
+        allowed::<ReconciliationQueries>(&req, &who, Permission::TenantRead).await?;
     let item = svc.get_match(&caller, parse_id::<MatchId>(&path)?).await?;
-    Ok(HttpResponse::Ok().json(match_body(&item)))
+    Ok(HttpResponse::Ok().json(MatchBody::from(&item)))
 }
 
+/// The match as it is after a decision.
 async fn decided(
-    svc: &ReconciliationService,
+    req: &HttpRequest,
     caller: &Caller,
     id: MatchId,
 ) -> Result<HttpResponse, ApiError> {
-    let item = svc.get_match(caller, id).await?;
-    Ok(HttpResponse::Ok().json(match_body(&item)))
+    let item = use_case::<ReconciliationQueries>(req)?
+        .get_match(caller, id)
+        .await?;
+    Ok(HttpResponse::Ok().json(MatchBody::from(&item)))
 }
 
 /// Approves a suggested match: it is queued for WHMCS and the payer remembered. Permission
@@ -753,7 +621,9 @@ async fn decided(
 #[utoipa::path(post, path = "/api/matches/{id}/approve", tag = "reconciliation",
     params(("id" = String, Path, description = "Match id")),
     responses(
-        (status = 200, description = "Approved and queued", body = Value),
+        (status = 200, description = "Approved and queued", body = MatchBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
         (status = 404, description = "No such match", body = crate::problem::Problem, content_type = P),
         (status = 409, description = "Not suggested any more", body = crate::problem::Problem, content_type = P),
     ))]
@@ -762,17 +632,19 @@ pub async fn approve(
     who: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let (svc, caller) = allowed::<MatchDecisions>(&req, &who, Permission::MatchesDecide).await?;
     let id = parse_id::<MatchId>(&path)?;
     svc.approve(&caller, id).await?;
-    decided(&svc, &caller, id).await
+    decided(&req, &caller, id).await
 }
 
 /// Rejects a suggested match. Permission `matches:decide`.
 #[utoipa::path(post, path = "/api/matches/{id}/reject", tag = "reconciliation",
     params(("id" = String, Path, description = "Match id")),
     responses(
-        (status = 200, description = "Rejected", body = Value),
+        (status = 200, description = "Rejected", body = MatchBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
         (status = 404, description = "No such match", body = crate::problem::Problem, content_type = P),
         (status = 409, description = "Not suggested any more", body = crate::problem::Problem, content_type = P),
     ))]
@@ -781,10 +653,10 @@ pub async fn reject(
     who: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let (svc, caller) = allowed::<MatchDecisions>(&req, &who, Permission::MatchesDecide).await?;
     let id = parse_id::<MatchId>(&path)?;
     svc.reject(&caller, id).await?;
-    decided(&svc, &caller, id).await
+    decided(&req, &caller, id).await
 }
 
 /// Undoes an applied match in Payymo; the answer carries the steps to remove the payment in
@@ -792,7 +664,9 @@ pub async fn reject(
 #[utoipa::path(post, path = "/api/matches/{id}/undo", tag = "reconciliation",
     params(("id" = String, Path, description = "Match id")),
     responses(
-        (status = 200, description = "Undone, with `undo_instructions`", body = Value),
+        (status = 200, description = "Undone, with `undo_instructions`", body = MatchBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
         (status = 404, description = "No such match", body = crate::problem::Problem, content_type = P),
         (status = 409, description = "Not applied", body = crate::problem::Problem, content_type = P),
     ))]
@@ -801,10 +675,10 @@ pub async fn undo(
     who: Authenticated,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let (svc, caller) = allowed::<MatchDecisions>(&req, &who, Permission::MatchesDecide).await?;
     let id = parse_id::<MatchId>(&path)?;
     svc.undo(&caller, id).await?;
-    decided(&svc, &caller, id).await
+    decided(&req, &caller, id).await
 }
 
 /// One part of a manual match.
@@ -843,7 +717,9 @@ fn field_error(field: &str, message: &str) -> ApiError {
 /// Permission `matches:decide`.
 #[utoipa::path(post, path = "/api/matches", tag = "reconciliation", request_body = ManualMatchBody,
     responses(
-        (status = 201, description = "Matched and queued", body = Value),
+        (status = 201, description = "Matched and queued", body = MatchBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
         (status = 400, description = "Amounts do not fit", body = crate::problem::Problem, content_type = P),
         (status = 404, description = "No such transaction or invoice", body = crate::problem::Problem, content_type = P),
         (status = 409, description = "Already matched", body = crate::problem::Problem, content_type = P),
@@ -853,7 +729,7 @@ pub async fn manual_match(
     who: Authenticated,
     body: web::Json<ManualMatchBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (svc, caller) = allowed(&req, &who, Permission::MatchesDecide).await?;
+    let (svc, caller) = allowed::<MatchDecisions>(&req, &who, Permission::MatchesDecide).await?;
     let body = body.into_inner();
     let currency = Currency::from_code(body.currency.trim())
         .map_err(|_| field_error("currency", "an ISO 4217 currency code"))?;
@@ -873,8 +749,10 @@ pub async fn manual_match(
         });
     }
     let stored = svc.manual_match(&caller, transaction, allocations).await?;
-    let item = svc.get_match(&caller, stored.id).await?;
-    Ok(HttpResponse::Created().json(match_body(&item)))
+    let item = use_case::<ReconciliationQueries>(&req)?
+        .get_match(&caller, stored.id)
+        .await?;
+    Ok(HttpResponse::Created().json(MatchBody::from(&item)))
 }
 
 /// Mounts the routes.

@@ -9,12 +9,12 @@ use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId, TransactionId};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     BankAccountSyncState, BankTransactionFilter, BankingStore, ListedBankTransaction,
-    PendingBankTransaction, StoreError, TransactionMatchState,
+    PendingBankTransaction, StoreError,
 };
 
-use super::{
-    WriteTransaction, conflict, corrupt, currency_of, found_rows, i32_of, money_of, u32_of,
-};
+use super::connections::{BankAccountRow, BankConnectionRow};
+use super::transactions::{TxRow, match_state_str};
+use super::{WriteTransaction, conflict, corrupt, found_rows, i32_of, money_of, u32_of};
 use crate::DieselStore;
 use crate::error::DbResult;
 use crate::schema::{
@@ -24,62 +24,6 @@ use crate::sql_types::{Ts, Uid};
 
 /// The largest page `list_bank_transactions` returns.
 const MAX_PAGE: u32 = 500;
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = bank_connections)]
-struct ConnectionRow {
-    id: Uid,
-    tenant_id: Uid,
-    institution_id: String,
-    requisition_id: String,
-    agreement_id: Option<String>,
-    status: String,
-    access_expires_at: Option<Ts>,
-}
-
-impl ConnectionRow {
-    fn into_domain(self) -> DbResult<BankConnection> {
-        Ok(BankConnection {
-            id: ConnectionId::from_uuid(self.id.0),
-            tenant_id: TenantId::from_uuid(self.tenant_id.0),
-            institution_id: self.institution_id,
-            requisition_id: self.requisition_id,
-            agreement_id: self.agreement_id,
-            status: BankConnectionStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("bank connection status", &self.status))?,
-            access_expires_at: self.access_expires_at.map(|t| t.0),
-        })
-    }
-}
-
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = bank_accounts)]
-struct AccountRow {
-    id: Uid,
-    tenant_id: Uid,
-    connection_id: Uid,
-    provider_account_id: String,
-    iban: Option<String>,
-    name: Option<String>,
-    currency: String,
-    last_synced_at: Option<Ts>,
-    created_at: Ts,
-}
-
-impl AccountRow {
-    fn into_domain(self) -> DbResult<BankAccount> {
-        Ok(BankAccount {
-            id: BankAccountId::from_uuid(self.id.0),
-            tenant_id: TenantId::from_uuid(self.tenant_id.0),
-            connection_id: ConnectionId::from_uuid(self.connection_id.0),
-            provider_account_id: self.provider_account_id,
-            iban: self.iban,
-            name: self.name,
-            currency: currency_of(&self.currency)?,
-            last_synced_at: self.last_synced_at.map(|t| t.0),
-        })
-    }
-}
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = bank_account_sync, treat_none_as_null = true)]
@@ -175,63 +119,20 @@ impl PendingRow {
     }
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = transactions)]
-struct BookedRow {
-    id: Uid,
-    bank_account_id: Option<Uid>,
-    booking_date: NaiveDate,
-    value_date: Option<NaiveDate>,
-    amount_minor: i64,
-    currency: String,
-    counterparty_name: String,
-    counterparty_iban: Option<String>,
-    remittance: String,
-    reference: Option<String>,
-    match_state: String,
-}
-
-impl BookedRow {
-    fn into_listed(self) -> DbResult<ListedBankTransaction> {
-        let account = self
-            .bank_account_id
-            .ok_or_else(|| corrupt("bank transaction without account", "null"))?;
-        Ok(ListedBankTransaction {
-            transaction: Transaction {
-                id: TransactionId::from_uuid(self.id.0),
-                booking_date: self.booking_date,
-                value_date: self.value_date,
-                amount: money_of(self.amount_minor, &self.currency)?,
-                counterparty_name: self.counterparty_name,
-                counterparty_iban: self.counterparty_iban,
-                remittance: self.remittance,
-                reference: self.reference,
-                source: TransactionSource::Bank,
-            },
-            account_id: BankAccountId::from_uuid(account.0),
-            pending: false,
-            match_state: Some(match_state_of(&self.match_state)?),
-        })
-    }
-}
-
-const fn match_state_str(state: TransactionMatchState) -> &'static str {
-    match state {
-        TransactionMatchState::Unmatched => "unmatched",
-        TransactionMatchState::Suggested => "suggested",
-        TransactionMatchState::Matched => "matched",
-        TransactionMatchState::Ignored => "ignored",
-    }
-}
-
-fn match_state_of(word: &str) -> DbResult<TransactionMatchState> {
-    match word {
-        "unmatched" => Ok(TransactionMatchState::Unmatched),
-        "suggested" => Ok(TransactionMatchState::Suggested),
-        "matched" => Ok(TransactionMatchState::Matched),
-        "ignored" => Ok(TransactionMatchState::Ignored),
-        other => Err(corrupt("transaction match state", other)),
-    }
+/// A booked bank transaction as listed (the source is the bank's, whatever the row says, as the
+/// list has always shown it).
+fn listed(row: TxRow) -> DbResult<ListedBankTransaction> {
+    let account = row
+        .bank_account_id
+        .ok_or_else(|| corrupt("bank transaction without account", "null"))?;
+    let (mut transaction, state) = row.into_domain()?;
+    transaction.source = TransactionSource::Bank;
+    Ok(ListedBankTransaction {
+        transaction,
+        account_id: BankAccountId::from_uuid(account.0),
+        pending: false,
+        match_state: Some(state),
+    })
 }
 
 /// `(table.booking_date, table.id) < (date, id)`: the keyset cursor, as a row-value comparison.
@@ -260,9 +161,9 @@ impl BankingStore for DieselStore {
         let id = Uid(connection.into_uuid());
         self.pool
             .run(move |conn| {
-                let row: ConnectionRow = crate::dispatch!(conn, |c| bank_connections::table
+                let row: BankConnectionRow = crate::dispatch!(conn, |c| bank_connections::table
                     .filter(bank_connections::id.eq(id))
-                    .select(ConnectionRow::as_select())
+                    .select(BankConnectionRow::as_select())
                     .first(c))?;
                 row.into_domain()
             })
@@ -276,15 +177,18 @@ impl BankingStore for DieselStore {
         let t = Uid(tenant.into_uuid());
         self.pool
             .run(move |conn| {
-                let rows: Vec<ConnectionRow> = crate::dispatch!(conn, |c| bank_connections::table
-                    .filter(bank_connections::tenant_id.eq(t))
-                    .order((
-                        bank_connections::created_at.asc(),
-                        bank_connections::id.asc()
-                    ))
-                    .select(ConnectionRow::as_select())
-                    .load(c))?;
-                rows.into_iter().map(ConnectionRow::into_domain).collect()
+                let rows: Vec<BankConnectionRow> =
+                    crate::dispatch!(conn, |c| bank_connections::table
+                        .filter(bank_connections::tenant_id.eq(t))
+                        .order((
+                            bank_connections::created_at.asc(),
+                            bank_connections::id.asc()
+                        ))
+                        .select(BankConnectionRow::as_select())
+                        .load(c))?;
+                rows.into_iter()
+                    .map(BankConnectionRow::into_domain)
+                    .collect()
             })
             .await
     }
@@ -326,7 +230,7 @@ impl BankingStore for DieselStore {
     ) -> Result<BankAccount, StoreError> {
         let t = Uid(account.tenant_id.into_uuid());
         let connection = Uid(account.connection_id.into_uuid());
-        let new = AccountRow {
+        let new = BankAccountRow {
             id: Uid(account.id.into_uuid()),
             tenant_id: t,
             connection_id: connection,
@@ -351,9 +255,9 @@ impl BankingStore for DieselStore {
                     let mine = bank_accounts::table
                         .filter(bank_accounts::tenant_id.eq(t))
                         .filter(bank_accounts::connection_id.eq(connection));
-                    let mut existing: Option<AccountRow> = mine
+                    let mut existing: Option<BankAccountRow> = mine
                         .filter(bank_accounts::provider_account_id.eq(&new.provider_account_id))
-                        .select(AccountRow::as_select())
+                        .select(BankAccountRow::as_select())
                         .first(c)
                         .optional()?;
                     if existing.is_none()
@@ -361,7 +265,7 @@ impl BankingStore for DieselStore {
                     {
                         existing = mine
                             .filter(bank_accounts::iban.eq(iban))
-                            .select(AccountRow::as_select())
+                            .select(BankAccountRow::as_select())
                             .first(c)
                             .optional()?;
                     }
@@ -405,9 +309,9 @@ impl BankingStore for DieselStore {
                             bank_account_sync::updated_at.eq(Ts(now)),
                         ))
                         .execute(c)?;
-                    let row: AccountRow = bank_accounts::table
+                    let row: BankAccountRow = bank_accounts::table
                         .filter(bank_accounts::id.eq(id))
-                        .select(AccountRow::as_select())
+                        .select(BankAccountRow::as_select())
                         .first(c)?;
                     row.into_domain()
                 }))
@@ -423,10 +327,10 @@ impl BankingStore for DieselStore {
         let (t, id) = (Uid(tenant.into_uuid()), Uid(account.into_uuid()));
         self.pool
             .run(move |conn| {
-                let row: AccountRow = crate::dispatch!(conn, |c| bank_accounts::table
+                let row: BankAccountRow = crate::dispatch!(conn, |c| bank_accounts::table
                     .filter(bank_accounts::tenant_id.eq(t))
                     .filter(bank_accounts::id.eq(id))
-                    .select(AccountRow::as_select())
+                    .select(BankAccountRow::as_select())
                     .first(c))?;
                 row.into_domain()
             })
@@ -573,13 +477,13 @@ impl BankingStore for DieselStore {
                 let account = filter.account.map(|a| Uid(a.into_uuid()));
                 let mut out: Vec<ListedBankTransaction> = Vec::new();
                 if want_booked {
-                    let rows: Vec<BookedRow> = crate::dispatch!(conn, |c| {
+                    let rows: Vec<TxRow> = crate::dispatch!(conn, |c| {
                         let mut q = transactions::table
                             .filter(transactions::tenant_id.eq(t))
                             .filter(transactions::bank_account_id.is_not_null())
                             .order((transactions::booking_date.desc(), transactions::id.desc()))
                             .limit(fetch)
-                            .select(BookedRow::as_select())
+                            .select(TxRow::as_select())
                             .into_boxed();
                         if let Some(a) = account {
                             q = q.filter(transactions::bank_account_id.eq(a));
@@ -599,7 +503,7 @@ impl BankingStore for DieselStore {
                         q.load(c)
                     })?;
                     for row in rows {
-                        out.push(row.into_listed()?);
+                        out.push(listed(row)?);
                     }
                 }
                 if want_pending {

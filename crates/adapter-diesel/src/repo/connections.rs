@@ -1,11 +1,11 @@
-//! WHMCS instances, bank connections and accounts, Stripe connections and payouts.
+//! Bank connections and accounts, Stripe connections and payouts.
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use payymo_domain::connection::{
     BankAccount, BankConnection, BankConnectionStatus, ConnectionStatus, PayoutStatus,
-    StripeConnection, StripePayout, WhmcsInstance,
+    StripeConnection, StripePayout,
 };
 use payymo_domain::ids::{BankAccountId, ConnectionId, TenantId, TransactionId};
 use payymo_ports::storage::{ConnectionStore, PayoutStore, StoreError};
@@ -15,57 +15,25 @@ use crate::DieselStore;
 use crate::error::DbResult;
 use crate::schema::{
     bank_accounts, bank_connections, stripe_connections, stripe_payouts, transactions,
-    whmcs_instances,
 };
 use crate::sql_types::{Ts, Uid};
 
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = whmcs_instances)]
-struct WhmcsRow {
-    id: Uid,
-    tenant_id: Uid,
-    name: String,
-    base_url: String,
-    api_identifier: String,
-    api_secret_encrypted: Vec<u8>,
-    status: String,
-    invoices_synced_at: Option<Ts>,
-    created_at: Ts,
-    updated_at: Ts,
-}
-
-impl WhmcsRow {
-    fn into_domain(self) -> DbResult<WhmcsInstance> {
-        Ok(WhmcsInstance {
-            id: ConnectionId::from_uuid(self.id.0),
-            tenant_id: TenantId::from_uuid(self.tenant_id.0),
-            name: self.name,
-            base_url: self.base_url,
-            api_identifier: self.api_identifier,
-            api_secret_encrypted: self.api_secret_encrypted,
-            status: ConnectionStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("connection status", &self.status))?,
-            invoices_synced_at: self.invoices_synced_at.map(|t| t.0),
-        })
-    }
-}
-
-#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = bank_connections)]
-struct BankConnectionRow {
-    id: Uid,
-    tenant_id: Uid,
-    institution_id: String,
-    requisition_id: String,
-    agreement_id: Option<String>,
-    status: String,
-    access_expires_at: Option<Ts>,
-    created_at: Ts,
-    updated_at: Ts,
+pub(super) struct BankConnectionRow {
+    pub(super) id: Uid,
+    pub(super) tenant_id: Uid,
+    pub(super) institution_id: String,
+    pub(super) requisition_id: String,
+    pub(super) agreement_id: Option<String>,
+    pub(super) status: String,
+    pub(super) access_expires_at: Option<Ts>,
+    pub(super) created_at: Ts,
+    pub(super) updated_at: Ts,
 }
 
 impl BankConnectionRow {
-    fn into_domain(self) -> DbResult<BankConnection> {
+    pub(super) fn into_domain(self) -> DbResult<BankConnection> {
         Ok(BankConnection {
             id: ConnectionId::from_uuid(self.id.0),
             tenant_id: TenantId::from_uuid(self.tenant_id.0),
@@ -81,20 +49,20 @@ impl BankConnectionRow {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = bank_accounts)]
-struct BankAccountRow {
-    id: Uid,
-    tenant_id: Uid,
-    connection_id: Uid,
-    provider_account_id: String,
-    iban: Option<String>,
-    name: Option<String>,
-    currency: String,
-    last_synced_at: Option<Ts>,
-    created_at: Ts,
+pub(super) struct BankAccountRow {
+    pub(super) id: Uid,
+    pub(super) tenant_id: Uid,
+    pub(super) connection_id: Uid,
+    pub(super) provider_account_id: String,
+    pub(super) iban: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) currency: String,
+    pub(super) last_synced_at: Option<Ts>,
+    pub(super) created_at: Ts,
 }
 
 impl BankAccountRow {
-    fn into_domain(self) -> DbResult<BankAccount> {
+    pub(super) fn into_domain(self) -> DbResult<BankAccount> {
         Ok(BankAccount {
             id: BankAccountId::from_uuid(self.id.0),
             tenant_id: TenantId::from_uuid(self.tenant_id.0),
@@ -110,20 +78,23 @@ impl BankAccountRow {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = stripe_connections)]
-struct StripeConnectionRow {
-    id: Uid,
-    tenant_id: Uid,
-    account_id: String,
-    api_key_encrypted: Vec<u8>,
-    webhook_secret_encrypted: Option<Vec<u8>>,
-    status: String,
-    payments_synced_at: Option<Ts>,
-    created_at: Ts,
-    updated_at: Ts,
+pub(super) struct StripeConnectionRow {
+    pub(super) id: Uid,
+    pub(super) tenant_id: Uid,
+    pub(super) account_id: String,
+    pub(super) api_key_encrypted: Vec<u8>,
+    pub(super) webhook_secret_encrypted: Option<Vec<u8>>,
+    pub(super) webhook_secret_previous_encrypted: Option<Vec<u8>>,
+    pub(super) status: String,
+    pub(super) payments_synced_at: Option<Ts>,
+    pub(super) last_synced_at: Option<Ts>,
+    pub(super) last_sync_error: Option<String>,
+    pub(super) created_at: Ts,
+    pub(super) updated_at: Ts,
 }
 
 impl StripeConnectionRow {
-    fn into_domain(self) -> DbResult<StripeConnection> {
+    pub(super) fn into_domain(self) -> DbResult<StripeConnection> {
         Ok(StripeConnection {
             id: ConnectionId::from_uuid(self.id.0),
             tenant_id: TenantId::from_uuid(self.tenant_id.0),
@@ -139,22 +110,22 @@ impl StripeConnectionRow {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = stripe_payouts)]
-struct PayoutRow {
-    id: Uid,
-    tenant_id: Uid,
-    stripe_connection_id: Uid,
-    payout_id: String,
-    amount_minor: i64,
-    currency: String,
-    arrival_date: NaiveDate,
-    status: String,
-    bank_transaction_id: Option<Uid>,
-    created_at: Ts,
-    updated_at: Ts,
+pub(super) struct PayoutRow {
+    pub(super) id: Uid,
+    pub(super) tenant_id: Uid,
+    pub(super) stripe_connection_id: Uid,
+    pub(super) payout_id: String,
+    pub(super) amount_minor: i64,
+    pub(super) currency: String,
+    pub(super) arrival_date: NaiveDate,
+    pub(super) status: String,
+    pub(super) bank_transaction_id: Option<Uid>,
+    pub(super) created_at: Ts,
+    pub(super) updated_at: Ts,
 }
 
 impl PayoutRow {
-    fn into_domain(self) -> DbResult<StripePayout> {
+    pub(super) fn into_domain(self) -> DbResult<StripePayout> {
         Ok(StripePayout {
             id: self.id.0,
             tenant_id: TenantId::from_uuid(self.tenant_id.0),
@@ -173,81 +144,6 @@ impl PayoutRow {
 
 #[async_trait]
 impl ConnectionStore for DieselStore {
-    async fn create_whmcs_instance(
-        &self,
-        instance: &WhmcsInstance,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let row = WhmcsRow {
-            id: Uid(instance.id.into_uuid()),
-            tenant_id: Uid(instance.tenant_id.into_uuid()),
-            name: instance.name.clone(),
-            base_url: instance.base_url.clone(),
-            api_identifier: instance.api_identifier.clone(),
-            api_secret_encrypted: instance.api_secret_encrypted.clone(),
-            status: instance.status.as_str().to_owned(),
-            invoices_synced_at: instance.invoices_synced_at.map(Ts),
-            created_at: Ts(now),
-            updated_at: Ts(now),
-        };
-        self.pool
-            .run(move |conn| {
-                crate::dispatch!(conn, |c| diesel::insert_into(whmcs_instances::table)
-                    .values(&row)
-                    .execute(c))?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn get_whmcs_instance(
-        &self,
-        tenant: TenantId,
-        instance: ConnectionId,
-    ) -> Result<WhmcsInstance, StoreError> {
-        let (t, i) = (Uid(tenant.into_uuid()), Uid(instance.into_uuid()));
-        self.pool
-            .run(move |conn| {
-                crate::dispatch!(conn, |c| whmcs_instances::table
-                    .filter(whmcs_instances::tenant_id.eq(t))
-                    .filter(whmcs_instances::id.eq(i))
-                    .select(WhmcsRow::as_select())
-                    .first(c))?
-                .into_domain()
-            })
-            .await
-    }
-
-    async fn advance_invoice_watermark(
-        &self,
-        tenant: TenantId,
-        instance: ConnectionId,
-        synced_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let (t, i) = (Uid(tenant.into_uuid()), Uid(instance.into_uuid()));
-        self.pool
-            .run(move |conn| {
-                crate::dispatch!(conn, |c| c.write_transaction(|c| {
-                    let mine = whmcs_instances::table
-                        .filter(whmcs_instances::tenant_id.eq(t))
-                        .filter(whmcs_instances::id.eq(i));
-                    let current: Option<Ts> =
-                        mine.select(whmcs_instances::invoices_synced_at).first(c)?;
-                    // Never backwards: a slow sync finishing after a newer one must not rewind it.
-                    if current.is_none_or(|at| at.0 < synced_at) {
-                        diesel::update(mine)
-                            .set((
-                                whmcs_instances::invoices_synced_at.eq(Some(Ts(synced_at))),
-                                whmcs_instances::updated_at.eq(Ts(synced_at)),
-                            ))
-                            .execute(c)?;
-                    }
-                    Ok(())
-                }))
-            })
-            .await
-    }
-
     async fn create_bank_connection(
         &self,
         connection: &BankConnection,
@@ -334,23 +230,6 @@ impl ConnectionStore for DieselStore {
             .await
     }
 
-    async fn list_whmcs_instances(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Vec<WhmcsInstance>, StoreError> {
-        let t = Uid(tenant.into_uuid());
-        self.pool
-            .run(move |conn| {
-                let rows: Vec<WhmcsRow> = crate::dispatch!(conn, |c| whmcs_instances::table
-                    .filter(whmcs_instances::tenant_id.eq(t))
-                    .order((whmcs_instances::created_at, whmcs_instances::id))
-                    .select(WhmcsRow::as_select())
-                    .load(c))?;
-                rows.into_iter().map(WhmcsRow::into_domain).collect()
-            })
-            .await
-    }
-
     async fn update_bank_connection(
         &self,
         tenant: TenantId,
@@ -391,8 +270,11 @@ impl ConnectionStore for DieselStore {
             account_id: connection.account_id.clone(),
             api_key_encrypted: connection.api_key_encrypted.clone(),
             webhook_secret_encrypted: connection.webhook_secret_encrypted.clone(),
+            webhook_secret_previous_encrypted: None,
             status: connection.status.as_str().to_owned(),
             payments_synced_at: connection.payments_synced_at.map(Ts),
+            last_synced_at: None,
+            last_sync_error: None,
             created_at: Ts(now),
             updated_at: Ts(now),
         };

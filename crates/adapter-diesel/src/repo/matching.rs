@@ -6,20 +6,28 @@
 //! version moved on. Everything a move implies (outbox rows, the transaction's state) happens in
 //! the same database transaction, after that UPDATE.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use payymo_domain::ids::{ApplicationId, InvoiceId, MatchId, TenantId, TransactionId};
 use payymo_domain::match_lifecycle::MatchState;
-use payymo_domain::matching::{Allocation, Confidence};
+use payymo_domain::matching::{Allocation, Confidence, Reason};
 use payymo_domain::outbox::{ApplicationState, PaymentApplication, idempotency_key};
-use payymo_ports::storage::{MatchStore, StoreError, StoredMatch, TransactionMatchState};
+use payymo_ports::storage::{
+    MatchNotes, MatchStore, OpenWork, StoreError, StoredMatch, TransactionMatchState,
+};
 
+use super::search::page_limit;
 use super::transactions::match_state_str;
 use super::{WriteTransaction, conflict, corrupt, i32_of, money_of, u32_of};
 use crate::DieselStore;
 use crate::error::{DbError, DbResult};
-use crate::schema::{match_allocations, matches, payment_applications, transactions};
+use crate::schema::{
+    match_allocations, match_notes, matches, payment_application_retries, payment_applications,
+    transactions,
+};
 use crate::sql_types::{Ts, Uid};
 
 /// States in which a match is accepted (at most one per transaction: `matches_one_accepted`).
@@ -54,7 +62,7 @@ struct AllocationRow {
     currency: String,
 }
 
-fn state_of(word: &str) -> DbResult<MatchState> {
+pub(super) fn state_of(word: &str) -> DbResult<MatchState> {
     MatchState::parse(word).ok_or_else(|| corrupt("match state", word))
 }
 
@@ -69,7 +77,7 @@ impl MatchRow {
                 u16::try_from(self.confidence_bp)
                     .map_err(|_| corrupt("confidence", &self.confidence_bp.to_string()))?,
             ),
-            reasons: self.reasons,
+            reasons: reasons_of(&self.reasons)?,
             allocations: allocations
                 .into_iter()
                 .map(|a| {
@@ -178,6 +186,32 @@ macro_rules! load_match {
     }};
 }
 
+const OPEN_MATCH_WORK: [&str; 2] = ["approved", "applying"];
+
+/// Stored matches from their rows and all their allocations (ordered by match, then invoice).
+fn assemble(rows: Vec<MatchRow>, allocations: Vec<AllocationRow>) -> DbResult<Vec<StoredMatch>> {
+    let mut by_match: HashMap<Uid, Vec<AllocationRow>> = HashMap::new();
+    for a in allocations {
+        by_match.entry(a.match_id).or_default().push(a);
+    }
+    rows.into_iter()
+        .map(|r| {
+            let allocations = by_match.remove(&r.id).unwrap_or_default();
+            r.into_domain(allocations)
+        })
+        .collect()
+}
+
+/// The reasons as stored: the JSON array of the domain's [`Reason`]s (`[{"code", "message"}]`).
+fn reasons_of(stored: &str) -> DbResult<Vec<Reason>> {
+    serde_json::from_str(stored).map_err(|_| corrupt("match reasons", stored))
+}
+
+/// The reasons to store.
+fn reasons_json(reasons: &[Reason]) -> DbResult<String> {
+    serde_json::to_string(reasons).map_err(|e| corrupt("match reasons", &e.to_string()))
+}
+
 #[async_trait]
 impl MatchStore for DieselStore {
     async fn create_match(&self, stored: &StoredMatch) -> Result<(), StoreError> {
@@ -189,7 +223,7 @@ impl MatchStore for DieselStore {
             transaction_id: tx,
             state: stored.state.as_str().to_owned(),
             confidence_bp: i32::from(stored.confidence.basis_points()),
-            reasons: stored.reasons.clone(),
+            reasons: reasons_json(&stored.reasons)?,
             version: i32_of(stored.version),
             decided_by: stored.decided_by.clone(),
             created_at: Ts(stored.updated_at),
@@ -492,6 +526,272 @@ impl MatchStore for DieselStore {
                         .map_err(DbError::from)
                 }))?
                 .into_domain()
+            })
+            .await
+    }
+
+    async fn list_matches(
+        &self,
+        tenant: TenantId,
+        states: Vec<MatchState>,
+        after: Option<MatchId>,
+        limit: u32,
+    ) -> Result<Vec<StoredMatch>, StoreError> {
+        let t = Uid(tenant.into_uuid());
+        let after = after.map(|a| Uid(a.into_uuid()));
+        let limit = page_limit(limit);
+        let words: Vec<&'static str> = states.iter().map(MatchState::as_str).collect();
+        self.pool
+            .run(move |conn| {
+                let (rows, allocations) = crate::dispatch!(conn, |c| c.transaction(|c| {
+                    let mut query = matches::table.filter(matches::tenant_id.eq(t)).into_boxed();
+                    if !words.is_empty() {
+                        query = query.filter(matches::state.eq_any(&words));
+                    }
+                    if let Some(after) = after {
+                        query = query.filter(matches::id.lt(after));
+                    }
+                    let rows: Vec<MatchRow> = query
+                        .order(matches::id.desc())
+                        .limit(limit)
+                        .select(MatchRow::as_select())
+                        .load(c)?;
+                    let ids: Vec<Uid> = rows.iter().map(|r| r.id).collect();
+                    let allocations: Vec<AllocationRow> = match_allocations::table
+                        .filter(match_allocations::tenant_id.eq(t))
+                        .filter(match_allocations::match_id.eq_any(&ids))
+                        .order((match_allocations::match_id, match_allocations::invoice_id))
+                        .select(AllocationRow::as_select())
+                        .load(c)?;
+                    DbResult::Ok((rows, allocations))
+                }))?;
+                assemble(rows, allocations)
+            })
+            .await
+    }
+
+    async fn matches_of_transaction(
+        &self,
+        tenant: TenantId,
+        transaction: TransactionId,
+    ) -> Result<Vec<StoredMatch>, StoreError> {
+        let (t, tx) = (Uid(tenant.into_uuid()), Uid(transaction.into_uuid()));
+        self.pool
+            .run(move |conn| {
+                let (rows, allocations) = crate::dispatch!(conn, |c| c.transaction(|c| {
+                    let rows: Vec<MatchRow> = matches::table
+                        .filter(matches::tenant_id.eq(t))
+                        .filter(matches::transaction_id.eq(tx))
+                        .order(matches::id)
+                        .select(MatchRow::as_select())
+                        .load(c)?;
+                    let ids: Vec<Uid> = rows.iter().map(|r| r.id).collect();
+                    let allocations: Vec<AllocationRow> = match_allocations::table
+                        .filter(match_allocations::tenant_id.eq(t))
+                        .filter(match_allocations::match_id.eq_any(&ids))
+                        .order((match_allocations::match_id, match_allocations::invoice_id))
+                        .select(AllocationRow::as_select())
+                        .load(c)?;
+                    DbResult::Ok((rows, allocations))
+                }))?;
+                assemble(rows, allocations)
+            })
+            .await
+    }
+
+    async fn list_open_work(&self, limit: u32) -> Result<Vec<OpenWork>, StoreError> {
+        let limit = page_limit(limit);
+        self.pool
+            .run(move |conn| {
+                let rows: Vec<(Uid, Uid, String)> = crate::dispatch!(conn, |c| matches::table
+                    .filter(matches::state.eq_any(OPEN_MATCH_WORK))
+                    .order((matches::updated_at, matches::id))
+                    .limit(limit)
+                    .select((matches::tenant_id, matches::id, matches::state))
+                    .load(c))?;
+                rows.into_iter()
+                    .map(|(t, m, s)| {
+                        Ok(OpenWork {
+                            tenant_id: TenantId::from_uuid(t.0),
+                            match_id: MatchId::from_uuid(m.0),
+                            state: state_of(&s)?,
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn annotate_match(
+        &self,
+        tenant: TenantId,
+        id: MatchId,
+        notes: &MatchNotes,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (t, m) = (Uid(tenant.into_uuid()), Uid(id.into_uuid()));
+        let notes = notes.clone();
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| c.write_transaction(|c| {
+                    let known: i64 = matches::table
+                        .filter(matches::tenant_id.eq(t))
+                        .filter(matches::id.eq(m))
+                        .count()
+                        .get_result(c)?;
+                    if known == 0 {
+                        return Err(DbError::Store(StoreError::NotFound));
+                    }
+                    let current: Option<(Option<String>, Option<String>)> = match_notes::table
+                        .filter(match_notes::match_id.eq(m))
+                        .select((match_notes::failure_reason, match_notes::undo_instructions))
+                        .first(c)
+                        .optional()?;
+                    let (old_failure, old_undo) = current.clone().unwrap_or_default();
+                    let failure = notes.failure_reason.clone().or(old_failure);
+                    let undo = notes.undo_instructions.clone().or(old_undo);
+                    if current.is_some() {
+                        diesel::update(match_notes::table.filter(match_notes::match_id.eq(m)))
+                            .set((
+                                match_notes::failure_reason.eq(&failure),
+                                match_notes::undo_instructions.eq(&undo),
+                                match_notes::updated_at.eq(Ts(now)),
+                            ))
+                            .execute(c)?;
+                    } else {
+                        diesel::insert_into(match_notes::table)
+                            .values((
+                                match_notes::match_id.eq(m),
+                                match_notes::tenant_id.eq(t),
+                                match_notes::failure_reason.eq(&failure),
+                                match_notes::undo_instructions.eq(&undo),
+                                match_notes::updated_at.eq(Ts(now)),
+                            ))
+                            .execute(c)?;
+                    }
+                    Ok(())
+                }))
+            })
+            .await
+    }
+
+    async fn notes_of_matches(
+        &self,
+        tenant: TenantId,
+        ids: Vec<MatchId>,
+    ) -> Result<Vec<(MatchId, MatchNotes)>, StoreError> {
+        let t = Uid(tenant.into_uuid());
+        let ids: Vec<Uid> = ids.into_iter().map(|i| Uid(i.into_uuid())).collect();
+        self.pool
+            .run(move |conn| {
+                let rows: Vec<(Uid, Option<String>, Option<String>)> =
+                    crate::dispatch!(conn, |c| match_notes::table
+                        .filter(match_notes::tenant_id.eq(t))
+                        .filter(match_notes::match_id.eq_any(&ids))
+                        .select((
+                            match_notes::match_id,
+                            match_notes::failure_reason,
+                            match_notes::undo_instructions,
+                        ))
+                        .load(c))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(m, failure_reason, undo_instructions)| {
+                        (
+                            MatchId::from_uuid(m.0),
+                            MatchNotes {
+                                failure_reason,
+                                undo_instructions,
+                            },
+                        )
+                    })
+                    .collect())
+            })
+            .await
+    }
+
+    async fn defer_application(
+        &self,
+        tenant: TenantId,
+        id: ApplicationId,
+        error: &str,
+        not_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<PaymentApplication, StoreError> {
+        let (t, a) = (Uid(tenant.into_uuid()), Uid(id.into_uuid()));
+        let error = error.to_owned();
+        self.pool
+            .run(move |conn| {
+                crate::dispatch!(conn, |c| c.write_transaction(|c| {
+                    let mine = payment_applications::table
+                        .filter(payment_applications::tenant_id.eq(t))
+                        .filter(payment_applications::id.eq(a));
+                    let moved = diesel::update(mine.filter(
+                        payment_applications::state.eq(ApplicationState::Sending.as_str()),
+                    ))
+                    .set((
+                        payment_applications::state.eq(ApplicationState::Pending.as_str()),
+                        payment_applications::last_error.eq(Some(&error)),
+                        payment_applications::updated_at.eq(Ts(now)),
+                    ))
+                    .execute(c)?;
+                    let row: ApplicationRow = mine.select(ApplicationRow::as_select()).first(c)?;
+                    if moved == 0 {
+                        return Err(DbError::Store(StoreError::InvalidTransition {
+                            from: row.state,
+                            to: ApplicationState::Pending.as_str().to_owned(),
+                        }));
+                    }
+                    diesel::insert_into(payment_application_retries::table)
+                        .values((
+                            payment_application_retries::application_id.eq(a),
+                            payment_application_retries::tenant_id.eq(t),
+                            payment_application_retries::not_before.eq(Ts(not_before)),
+                        ))
+                        .on_conflict(payment_application_retries::application_id)
+                        .do_update()
+                        .set(payment_application_retries::not_before.eq(Ts(not_before)))
+                        .execute(c)?;
+                    Ok(row)
+                }))?
+                .into_domain()
+            })
+            .await
+    }
+
+    async fn list_due_applications(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<PaymentApplication>, StoreError> {
+        let limit = page_limit(limit);
+        self.pool
+            .run(move |conn| {
+                let rows: Vec<ApplicationRow> =
+                    crate::dispatch!(conn, |c| payment_applications::table
+                        .left_join(
+                            payment_application_retries::table
+                                .on(payment_application_retries::application_id
+                                    .eq(payment_applications::id),),
+                        )
+                        .filter(
+                            payment_applications::state
+                                .eq(ApplicationState::Pending.as_str())
+                                .and(
+                                    payment_application_retries::not_before
+                                        .is_null()
+                                        .or(payment_application_retries::not_before.le(Ts(now))),
+                                )
+                                .or(payment_applications::state
+                                    .eq(ApplicationState::Sending.as_str())
+                                    .and(payment_applications::updated_at.lt(Ts(stale_before)))),
+                        )
+                        .order((payment_applications::updated_at, payment_applications::id))
+                        .limit(limit)
+                        .select(ApplicationRow::as_select())
+                        .load(c))?;
+                rows.into_iter().map(ApplicationRow::into_domain).collect()
             })
             .await
     }

@@ -4,14 +4,17 @@ mod banking;
 mod connections;
 mod encrypted;
 mod identity;
+mod invoices;
 mod matching;
 mod overview;
+mod payers;
 mod platform;
 mod schedule;
+mod search;
 mod stripe;
 mod transactions;
+mod whmcs;
 mod work;
-mod workflow;
 
 use chrono::{DateTime, Utc};
 use payymo_ports::storage::StoreError;

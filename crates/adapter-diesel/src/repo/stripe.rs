@@ -3,15 +3,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use payymo_domain::connection::{ConnectionStatus, PayoutStatus, StripeConnection, StripePayout};
+use payymo_domain::connection::{ConnectionStatus, StripeConnection, StripePayout};
 use payymo_domain::ids::{ConnectionId, TenantId, TransactionId};
 use payymo_domain::money::Money;
 use payymo_ports::storage::{
     StoreError, StripeAccountSummary, StripePaymentFilter, StripePaymentListing,
-    StripePaymentRecord, StripePaymentReview, StripePayoutFilter, StripeStore,
-    TransactionMatchState, WebhookEvent,
+    StripePaymentRecord, StripePaymentReview, StripePayoutFilter, StripeStore, WebhookEvent,
 };
 
+use super::connections::{PayoutRow, StripeConnectionRow};
+use super::transactions::match_state_of;
 use super::{WriteTransaction, conflict, corrupt, found_rows, money_of};
 use crate::DieselStore;
 use crate::error::DbResult;
@@ -23,22 +24,6 @@ use crate::sql_types::{Ts, Uid};
 
 /// The largest page served.
 const MAX_PAGE: u32 = 500;
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = stripe_connections)]
-struct ConnectionRow {
-    id: Uid,
-    tenant_id: Uid,
-    account_id: String,
-    api_key_encrypted: Vec<u8>,
-    webhook_secret_encrypted: Option<Vec<u8>>,
-    webhook_secret_previous_encrypted: Option<Vec<u8>>,
-    status: String,
-    payments_synced_at: Option<Ts>,
-    last_synced_at: Option<Ts>,
-    last_sync_error: Option<String>,
-    created_at: Ts,
-}
 
 fn status_of(word: &str) -> DbResult<ConnectionStatus> {
     ConnectionStatus::parse(word).ok_or_else(|| corrupt("connection status", word))
@@ -138,48 +123,6 @@ impl PaymentRow {
     }
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = stripe_payouts)]
-struct PayoutRow {
-    id: Uid,
-    tenant_id: Uid,
-    stripe_connection_id: Uid,
-    payout_id: String,
-    amount_minor: i64,
-    currency: String,
-    arrival_date: NaiveDate,
-    status: String,
-    bank_transaction_id: Option<Uid>,
-}
-
-impl PayoutRow {
-    fn into_domain(self) -> DbResult<StripePayout> {
-        Ok(StripePayout {
-            id: self.id.0,
-            tenant_id: TenantId::from_uuid(self.tenant_id.0),
-            stripe_connection_id: ConnectionId::from_uuid(self.stripe_connection_id.0),
-            payout_id: self.payout_id,
-            amount: money_of(self.amount_minor, &self.currency)?,
-            arrival_date: self.arrival_date,
-            status: PayoutStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("payout status", &self.status))?,
-            bank_transaction_id: self
-                .bank_transaction_id
-                .map(|id| TransactionId::from_uuid(id.0)),
-        })
-    }
-}
-
-fn match_state_of(word: &str) -> DbResult<TransactionMatchState> {
-    match word {
-        "unmatched" => Ok(TransactionMatchState::Unmatched),
-        "suggested" => Ok(TransactionMatchState::Suggested),
-        "matched" => Ok(TransactionMatchState::Matched),
-        "ignored" => Ok(TransactionMatchState::Ignored),
-        other => Err(corrupt("match state", other)),
-    }
-}
-
 /// The payment of a connection whose key or charge id is `stripe_id`.
 macro_rules! payment_by_stripe_id {
     ($t:expr, $s:expr, $id:expr) => {
@@ -203,10 +146,11 @@ impl StripeStore for DieselStore {
         let i = Uid(connection.into_uuid());
         self.pool
             .run(move |conn| {
-                let row: ConnectionRow = crate::dispatch!(conn, |c| stripe_connections::table
-                    .filter(stripe_connections::id.eq(i))
-                    .select(ConnectionRow::as_select())
-                    .first(c))?;
+                let row: StripeConnectionRow =
+                    crate::dispatch!(conn, |c| stripe_connections::table
+                        .filter(stripe_connections::id.eq(i))
+                        .select(StripeConnectionRow::as_select())
+                        .first(c))?;
                 Ok((
                     StripeConnection {
                         id: ConnectionId::from_uuid(row.id.0),
@@ -230,11 +174,11 @@ impl StripeStore for DieselStore {
         let t = Uid(tenant.into_uuid());
         self.pool
             .run(move |conn| {
-                let rows: Vec<ConnectionRow> = crate::dispatch!(conn, |c| {
+                let rows: Vec<StripeConnectionRow> = crate::dispatch!(conn, |c| {
                     stripe_connections::table
                         .filter(stripe_connections::tenant_id.eq(t))
                         .order((stripe_connections::created_at, stripe_connections::id))
-                        .select(ConnectionRow::as_select())
+                        .select(StripeConnectionRow::as_select())
                         .load(c)
                 })?;
                 rows.into_iter()

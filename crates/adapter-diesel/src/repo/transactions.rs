@@ -1,5 +1,5 @@
-//! Bank and Stripe transactions (bulk idempotent ingest, the unmatched work queue) and the cached
-//! WHMCS invoices.
+//! Bank and Stripe transactions: bulk idempotent ingest, the unmatched work queue, the searchable
+//! list, and a transaction's history.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -7,19 +7,21 @@ use std::fmt::Write as _;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use payymo_domain::ids::{BankAccountId, ConnectionId, InvoiceId, TenantId, TransactionId};
-use payymo_domain::invoice::{Invoice, InvoiceClient, InvoiceStatus};
+use payymo_domain::audit::AuditEvent;
+use payymo_domain::ids::{AuditEventId, BankAccountId, ConnectionId, TenantId, TransactionId};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
-    IngestReport, InvoiceStore, NewTransaction, StoreError, TransactionMatchState, TransactionPage,
-    TransactionStore,
+    IngestReport, NewTransaction, StoreError, TransactionListQuery, TransactionMatchState,
+    TransactionPage, TransactionStore,
 };
 use sha2::{Digest, Sha256};
 
+use super::search::{amount_candidates, contains_pattern, lower, lower_opt, page_limit};
 use super::{WriteTransaction, conflict, corrupt, found_rows, money_of};
 use crate::DieselStore;
+use crate::conn::{payymo_fold, payymo_fold_opt};
 use crate::error::{DbError, DbResult};
-use crate::schema::{bank_accounts, invoices, stripe_connections, transactions, whmcs_instances};
+use crate::schema::{audit_events, bank_accounts, matches, stripe_connections, transactions};
 use crate::sql_types::{Ts, Uid};
 
 /// Rows per INSERT on SQLite: 17 bound values each keeps a statement far below its limit on bound
@@ -59,7 +61,7 @@ pub(crate) const fn match_state_str(state: TransactionMatchState) -> &'static st
     }
 }
 
-fn match_state_of(word: &str) -> DbResult<TransactionMatchState> {
+pub(crate) fn match_state_of(word: &str) -> DbResult<TransactionMatchState> {
     match word {
         "unmatched" => Ok(TransactionMatchState::Unmatched),
         "suggested" => Ok(TransactionMatchState::Suggested),
@@ -142,8 +144,10 @@ struct NewTxRow {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = transactions)]
-struct TxRow {
+pub(super) struct TxRow {
     id: Uid,
+    /// The account of a bank transaction (`None` for Stripe's).
+    pub(super) bank_account_id: Option<Uid>,
     source: String,
     booking_date: NaiveDate,
     value_date: Option<NaiveDate>,
@@ -153,21 +157,25 @@ struct TxRow {
     counterparty_iban: Option<String>,
     remittance: String,
     reference: Option<String>,
+    match_state: String,
 }
 
 impl TxRow {
-    fn into_domain(self) -> DbResult<Transaction> {
-        Ok(Transaction {
-            id: TransactionId::from_uuid(self.id.0),
-            booking_date: self.booking_date,
-            value_date: self.value_date,
-            amount: money_of(self.amount_minor, &self.currency)?,
-            counterparty_name: self.counterparty_name,
-            counterparty_iban: self.counterparty_iban,
-            remittance: self.remittance,
-            reference: self.reference,
-            source: source_of(&self.source)?,
-        })
+    pub(super) fn into_domain(self) -> DbResult<(Transaction, TransactionMatchState)> {
+        Ok((
+            Transaction {
+                id: TransactionId::from_uuid(self.id.0),
+                booking_date: self.booking_date,
+                value_date: self.value_date,
+                amount: money_of(self.amount_minor, &self.currency)?,
+                counterparty_name: self.counterparty_name,
+                counterparty_iban: self.counterparty_iban,
+                remittance: self.remittance,
+                reference: self.reference,
+                source: source_of(&self.source)?,
+            },
+            match_state_of(&self.match_state)?,
+        ))
     }
 }
 
@@ -410,13 +418,12 @@ impl TransactionStore for DieselStore {
         let (t, id) = (Uid(tenant.into_uuid()), Uid(transaction.into_uuid()));
         self.pool
             .run(move |conn| {
-                let (row, state): (TxRow, String) =
-                    crate::dispatch!(conn, |c| transactions::table
-                        .filter(transactions::tenant_id.eq(t))
-                        .filter(transactions::id.eq(id))
-                        .select((TxRow::as_select(), transactions::match_state))
-                        .first(c))?;
-                Ok((row.into_domain()?, match_state_of(&state)?))
+                let row: TxRow = crate::dispatch!(conn, |c| transactions::table
+                    .filter(transactions::tenant_id.eq(t))
+                    .filter(transactions::id.eq(id))
+                    .select(TxRow::as_select())
+                    .first(c))?;
+                row.into_domain()
             })
             .await
     }
@@ -458,7 +465,9 @@ impl TransactionStore for DieselStore {
                     }
                     query.load(c)
                 })?;
-                rows.into_iter().map(TxRow::into_domain).collect()
+                rows.into_iter()
+                    .map(|row| row.into_domain().map(|(transaction, _)| transaction))
+                    .collect()
             })
             .await
     }
@@ -505,169 +514,195 @@ impl TransactionStore for DieselStore {
             })
             .await
     }
-}
 
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = invoices)]
-struct InvoiceRow {
-    id: Uid,
-    tenant_id: Uid,
-    whmcs_instance_id: Uid,
-    external_id: String,
-    number: String,
-    client_id: Option<String>,
-    client_name: String,
-    client_company: Option<String>,
-    total_minor: i64,
-    balance_minor: i64,
-    currency: String,
-    invoice_date: NaiveDate,
-    due_date: NaiveDate,
-    status: String,
-    synced_at: Ts,
-}
-
-impl InvoiceRow {
-    fn into_domain(self) -> DbResult<Invoice> {
-        Ok(Invoice {
-            id: InvoiceId::from_uuid(self.id.0),
-            number: self.number,
-            client: InvoiceClient {
-                id: self.client_id,
-                name: self.client_name,
-                company: self.client_company,
-            },
-            total: money_of(self.total_minor, &self.currency)?,
-            balance: money_of(self.balance_minor, &self.currency)?,
-            date: self.invoice_date,
-            due_date: self.due_date,
-            status: self
-                .status
-                .parse::<InvoiceStatus>()
-                .map_err(|_| corrupt("invoice status", &self.status))?,
-        })
-    }
-}
-
-/// The statuses under which an invoice still accepts payment, as stored.
-fn open_statuses() -> Vec<&'static str> {
-    InvoiceStatus::ALL
-        .into_iter()
-        .filter(InvoiceStatus::accepts_payment)
-        .map(|s| s.as_whmcs())
-        .collect()
-}
-
-#[async_trait]
-impl InvoiceStore for DieselStore {
-    async fn upsert_invoices(
+    async fn transactions_by_ids(
         &self,
         tenant: TenantId,
-        instance: ConnectionId,
-        invoices: &[(String, Invoice)],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<InvoiceId>, StoreError> {
-        let (t, w) = (Uid(tenant.into_uuid()), Uid(instance.into_uuid()));
-        let rows: Vec<InvoiceRow> = invoices
-            .iter()
-            .map(|(external_id, invoice)| InvoiceRow {
-                id: Uid(invoice.id.into_uuid()),
-                tenant_id: t,
-                whmcs_instance_id: w,
-                external_id: external_id.clone(),
-                number: invoice.number.clone(),
-                client_id: invoice.client.id.clone(),
-                client_name: invoice.client.name.clone(),
-                client_company: invoice.client.company.clone(),
-                total_minor: invoice.total.minor_units(),
-                balance_minor: invoice.balance.minor_units(),
-                currency: invoice.balance.currency().code().to_owned(),
-                invoice_date: invoice.date,
-                due_date: invoice.due_date,
-                status: invoice.status.as_whmcs().to_owned(),
-                synced_at: Ts(now),
-            })
-            .collect();
-        if let Some((external_id, _)) = invoices
-            .iter()
-            .find(|(_, i)| i.total.currency() != i.balance.currency())
-        {
-            return Err(StoreError::Conflict(format!(
-                "invoice {external_id}: total and balance in different currencies"
-            )));
+        ids: Vec<TransactionId>,
+    ) -> Result<Vec<(Transaction, TransactionMatchState)>, StoreError> {
+        let t = Uid(tenant.into_uuid());
+        let ids: Vec<Uid> = ids.into_iter().map(|i| Uid(i.into_uuid())).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
         self.pool
             .run(move |conn| {
-                crate::dispatch!(conn, |c| c.write_transaction(|c| {
-                    // The instance decides the tenant: checked first, so that the updates below
-                    // can never reach another tenant's invoice.
-                    let owned: i64 = whmcs_instances::table
-                        .filter(whmcs_instances::tenant_id.eq(t))
-                        .filter(whmcs_instances::id.eq(w))
-                        .count()
-                        .get_result(c)?;
-                    if owned == 0 {
-                        return Err(conflict("whmcs instance is not the tenant's"));
-                    }
-                    let mut ids = Vec::with_capacity(rows.len());
-                    for row in &rows {
-                        let id: Uid = diesel::insert_into(invoices::table)
-                            .values(row)
-                            .on_conflict((invoices::whmcs_instance_id, invoices::external_id))
-                            .do_update()
-                            .set((
-                                invoices::number.eq(&row.number),
-                                invoices::client_id.eq(&row.client_id),
-                                invoices::client_name.eq(&row.client_name),
-                                invoices::client_company.eq(&row.client_company),
-                                invoices::total_minor.eq(row.total_minor),
-                                invoices::balance_minor.eq(row.balance_minor),
-                                invoices::currency.eq(&row.currency),
-                                invoices::invoice_date.eq(row.invoice_date),
-                                invoices::due_date.eq(row.due_date),
-                                invoices::status.eq(&row.status),
-                                invoices::synced_at.eq(row.synced_at),
-                            ))
-                            .returning(invoices::id)
-                            .get_result(c)?;
-                        ids.push(InvoiceId::from_uuid(id.0));
-                    }
-                    Ok(ids)
-                }))
+                let rows: Vec<TxRow> = crate::dispatch!(conn, |c| transactions::table
+                    .filter(transactions::tenant_id.eq(t))
+                    .filter(transactions::id.eq_any(&ids))
+                    .select(TxRow::as_select())
+                    .load(c))?;
+                rows.into_iter().map(TxRow::into_domain).collect()
             })
             .await
     }
 
-    async fn get_invoice(
+    async fn list_transactions(
         &self,
         tenant: TenantId,
-        invoice: InvoiceId,
-    ) -> Result<Invoice, StoreError> {
-        let (t, id) = (Uid(tenant.into_uuid()), Uid(invoice.into_uuid()));
+        query: &TransactionListQuery,
+        after: Option<TransactionId>,
+        limit: u32,
+    ) -> Result<Vec<(Transaction, TransactionMatchState)>, StoreError> {
+        let t = Uid(tenant.into_uuid());
+        let after = after.map(|a| Uid(a.into_uuid()));
+        let limit = page_limit(limit);
+        let state = query.state.map(match_state_str);
+        let source = query.source.map(source_str);
+        let text = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned);
+        macro_rules! list {
+            ($c:expr, $db:ty, $fold:ident, $fold_opt:ident) => {{
+                let c = $c;
+                let amounts = match &text {
+                    Some(q) => {
+                        let currencies: Vec<String> = transactions::table
+                            .filter(transactions::tenant_id.eq(t))
+                            .select(transactions::currency)
+                            .distinct()
+                            .load(c)?;
+                        amount_candidates(q, &currencies)
+                    }
+                    None => Vec::new(),
+                };
+                let mut q = transactions::table
+                    .into_boxed::<$db>()
+                    .filter(transactions::tenant_id.eq(t));
+                if let Some(state) = state {
+                    q = q.filter(transactions::match_state.eq(state));
+                }
+                if let Some(source) = source {
+                    q = q.filter(transactions::source.eq(source));
+                }
+                if let Some(text) = &text {
+                    let pattern = contains_pattern(text);
+                    let mut found: Box<
+                        dyn BoxableExpression<
+                                transactions::table,
+                                $db,
+                                SqlType = diesel::sql_types::Bool,
+                            >,
+                    > = Box::new(
+                        $fold(transactions::counterparty_name)
+                            .like(pattern.clone())
+                            .escape('\\')
+                            .or($fold(transactions::remittance)
+                                .like(pattern.clone())
+                                .escape('\\'))
+                            .or($fold_opt(transactions::counterparty_iban)
+                                .like(pattern.clone())
+                                .escape('\\')
+                                .assume_not_null())
+                            .or($fold_opt(transactions::reference)
+                                .like(pattern.clone())
+                                .escape('\\')
+                                .assume_not_null()),
+                    );
+                    for (minor, codes) in amounts {
+                        found = Box::new(
+                            found.or(transactions::currency.eq_any(codes).and(
+                                transactions::amount_minor
+                                    .eq(minor)
+                                    .or(transactions::amount_minor.eq(-minor)),
+                            )),
+                        );
+                    }
+                    q = q.filter(found);
+                }
+                if let Some(after) = after {
+                    q = q.filter(transactions::id.lt(after));
+                }
+                q.order(transactions::id.desc())
+                    .limit(limit)
+                    .select(TxRow::as_select())
+                    .load::<TxRow>(c)
+            }};
+        }
         self.pool
             .run(move |conn| {
-                crate::dispatch!(conn, |c| invoices::table
-                    .filter(invoices::tenant_id.eq(t))
-                    .filter(invoices::id.eq(id))
-                    .select(InvoiceRow::as_select())
-                    .first(c))?
-                .into_domain()
+                let rows: Vec<TxRow> = match conn {
+                    crate::conn::DbConn::Pg(c) => list!(&mut **c, diesel::pg::Pg, lower, lower_opt),
+                    crate::conn::DbConn::Sqlite(c) => list!(
+                        &mut **c,
+                        diesel::sqlite::Sqlite,
+                        payymo_fold,
+                        payymo_fold_opt
+                    ),
+                }
+                .map_err(DbError::from)?;
+                rows.into_iter().map(TxRow::into_domain).collect()
             })
             .await
     }
 
-    async fn list_open_invoices(&self, tenant: TenantId) -> Result<Vec<Invoice>, StoreError> {
-        let t = Uid(tenant.into_uuid());
+    async fn transaction_history(
+        &self,
+        tenant: TenantId,
+        transaction: TransactionId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let (t, tx) = (Uid(tenant.into_uuid()), Uid(transaction.into_uuid()));
+        let limit = i64::from(limit.clamp(1, 1000));
         self.pool
             .run(move |conn| {
-                let rows: Vec<InvoiceRow> = crate::dispatch!(conn, |c| invoices::table
-                    .filter(invoices::tenant_id.eq(t))
-                    .filter(invoices::status.eq_any(open_statuses()))
-                    .filter(invoices::balance_minor.gt(0))
-                    .order((invoices::due_date, invoices::id))
-                    .select(InvoiceRow::as_select())
-                    .load(c))?;
-                rows.into_iter().map(InvoiceRow::into_domain).collect()
+                type EventRow = (
+                    Uid,
+                    Ts,
+                    String,
+                    String,
+                    Option<String>,
+                    String,
+                    Option<String>,
+                    Option<String>,
+                );
+                let rows: Vec<EventRow> = crate::dispatch!(conn, |c| c.transaction(|c| {
+                    let ids: Vec<Uid> = matches::table
+                        .filter(matches::tenant_id.eq(t))
+                        .filter(matches::transaction_id.eq(tx))
+                        .select(matches::id)
+                        .load(c)?;
+                    let mut targets: Vec<String> =
+                        ids.iter().map(|m| format!("match:{}", m.0)).collect();
+                    targets.push(format!("transaction:{}", tx.0));
+                    audit_events::table
+                        .filter(audit_events::tenant_id.eq(t))
+                        .filter(audit_events::target.eq_any(targets))
+                        .order((audit_events::occurred_at, audit_events::id))
+                        .limit(limit)
+                        .select((
+                            audit_events::id,
+                            audit_events::occurred_at,
+                            audit_events::actor,
+                            audit_events::action,
+                            audit_events::target,
+                            audit_events::detail,
+                            audit_events::ip,
+                            audit_events::request_id,
+                        ))
+                        .load(c)
+                }))?;
+                Ok(rows
+                    .into_iter()
+                    .map(
+                        |(id, occurred_at, actor, action, target, detail, ip, request_id)| {
+                            AuditEvent {
+                                id: AuditEventId::from_uuid(id.0),
+                                tenant_id: tenant,
+                                occurred_at: occurred_at.0,
+                                actor,
+                                action,
+                                target,
+                                detail,
+                                ip,
+                                request_id,
+                            }
+                        },
+                    )
+                    .collect())
             })
             .await
     }

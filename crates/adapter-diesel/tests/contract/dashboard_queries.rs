@@ -1,4 +1,4 @@
-//! The storage contract of the dashboard's list queries (`WorkflowStore`): invoices searched by
+//! The storage contract of the dashboard's list queries (the invoice, transaction and match stores): invoices searched by
 //! number, client or amount within a status scope; transactions filtered by state and source and
 //! searched; the history of a transaction. Run on PostgreSQL and SQLite.
 #![expect(
@@ -20,7 +20,7 @@ use payymo_domain::money::{Currency, Money};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     AuditLog, InvoiceListQuery, InvoiceScope, InvoiceStore, MatchStore, NewTransaction,
-    StoredMatch, TransactionListQuery, TransactionMatchState, TransactionStore, WorkflowStore,
+    StoredMatch, TransactionListQuery, TransactionMatchState, TransactionStore,
 };
 use payymo_test_support::storage::{self, Books, Fixture};
 use payymo_test_support::{at, contract, eur, id};
@@ -496,7 +496,7 @@ async fn transactions_are_filtered_by_state_and_source_and_searched(f: Fixture) 
             transaction_id: bank,
             state: MatchState::Suggested,
             confidence: Confidence::from_basis_points(8_000),
-            reasons: "[]".into(),
+            reasons: Vec::new(),
             allocations: vec![Allocation {
                 invoice_id: inv,
                 amount: eur(12_050),
@@ -645,7 +645,7 @@ async fn history_holds_the_events_of_the_transaction_and_its_matches_oldest_firs
                 transaction_id: t,
                 state: MatchState::Suggested,
                 confidence: Confidence::from_basis_points(6_000),
-                reasons: "[]".into(),
+                reasons: Vec::new(),
                 allocations: vec![Allocation {
                     invoice_id: inv,
                     amount: eur(minor),

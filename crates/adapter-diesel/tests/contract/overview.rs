@@ -24,7 +24,7 @@ use payymo_domain::overview::{ConnectionFacts, DailyFlow};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     ConnectionStore, InvoiceStore, MatchStore, NewTransaction, OverviewStore, StoredMatch,
-    StripeStore, TransactionStore, WorkflowStore,
+    StripeStore, TransactionStore, WhmcsInstanceStore,
 };
 use payymo_test_support::storage::{self, Fixture};
 use payymo_test_support::{at, contract, day, eur, id};
@@ -116,7 +116,7 @@ async fn decided(
         transaction_id: tx,
         state: MatchState::Suggested,
         confidence: Confidence::from_basis_points(8_000),
-        reasons: "[]".into(),
+        reasons: Vec::new(),
         allocations: vec![Allocation {
             invoice_id: b.invoice,
             amount,

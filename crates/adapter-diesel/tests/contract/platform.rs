@@ -23,9 +23,9 @@ use payymo_domain::money::{Currency, Money};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_domain::user::{Licence, LicenceStatus, Role, User};
 use payymo_ports::storage::{
-    ConnectionStore, CredentialStore, InvoiceStore, JobQueue, LicenceChange, MatchStore, NewJob,
-    NewTransaction, PlatformStats, StoreError, StoredMatch, TenantStore, TransactionStore,
-    UserStore,
+    CredentialStore, InvoiceStore, JobQueue, LicenceChange, MatchStore, NewJob, NewTransaction,
+    PlatformStats, StoreError, StoredMatch, TenantStore, TransactionStore, UserStore,
+    WhmcsInstanceStore,
 };
 use payymo_test_support::storage::{Fixture, books, tenant};
 use payymo_test_support::{at, contract};
@@ -470,7 +470,7 @@ async fn matches_and_failed_applications_are_counted_by_state(f: Fixture) {
             transaction_id: tx.transaction.id,
             state: MatchState::Suggested,
             confidence: Confidence::from_basis_points(9_500),
-            reasons: "[]".into(),
+            reasons: Vec::new(),
             allocations: vec![Allocation {
                 invoice_id: *invoice,
                 amount: Money::from_minor(5_000, Currency::EUR),

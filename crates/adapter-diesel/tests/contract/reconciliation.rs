@@ -28,14 +28,14 @@ use payymo_domain::ids::{
 use payymo_domain::invoice::{Invoice, InvoiceClient, InvoiceStatus};
 use payymo_domain::job::{JobStatus, retry_delay};
 use payymo_domain::match_lifecycle::MatchState;
-use payymo_domain::matching::{Allocation, Confidence};
+use payymo_domain::matching::{Allocation, Confidence, Reason, ReasonCode};
 use payymo_domain::money::{Currency, Money};
 use payymo_domain::outbox::{ApplicationState, PaymentApplication, idempotency_key};
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     ConnectionStore, InvoiceStore, JobQueue, MatchStore, NewJob, NewTransaction, PayoutStore,
     StoreError, StoredMatch, TransactionMatchState, TransactionPage, TransactionStore,
-    WebhookEvent, WebhookInbox,
+    WebhookEvent, WebhookInbox, WhmcsInstanceStore,
 };
 use payymo_test_support::storage::{self, Books, Fixture};
 use payymo_test_support::{at, contract, eur, id};
@@ -169,7 +169,10 @@ fn suggestion(b: &Books, transaction: TransactionId, invoices: &[InvoiceId]) -> 
         transaction_id: transaction,
         state: MatchState::Suggested,
         confidence: Confidence::from_basis_points(9_100),
-        reasons: r#"[{"code":"invoice_number"}]"#.into(),
+        reasons: vec![Reason::new(
+            ReasonCode::ReferenceExact,
+            "INV-1 in the remittance",
+        )],
         allocations: invoices
             .iter()
             .map(|&invoice_id| Allocation {

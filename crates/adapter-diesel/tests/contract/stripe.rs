@@ -22,7 +22,7 @@ use payymo_ports::storage::{
     ConnectionStore, NewTransaction, PayoutStore, StoreError, StripePaymentFilter,
     StripePaymentRecord, StripePaymentReview, StripePayoutFilter, StripeStore, SyncTarget,
     SyncTargetKind, SyncTargets, TenantStore, TransactionMatchState, TransactionStore,
-    WebhookEvent, WebhookInbox, WhmcsOptions, WorkflowStore,
+    WebhookEvent, WebhookInbox, WhmcsInstanceStore, WhmcsOptions,
 };
 use payymo_test_support::storage::Fixture;
 use payymo_test_support::{at, contract, eur};

@@ -1,4 +1,4 @@
-//! The storage contract of the reconciliation workflow (`WorkflowStore`): WHMCS instance options,
+//! The storage contract of the reconciliation workflow (`WhmcsInstanceStore`, `KnownPayerStore`, `MatchStore`, `InvoiceStore`, `TransactionStore`): WHMCS instance options,
 //! retry times of the payment outbox, paginated lists, notes on matches and remembered payers.
 //! Run on PostgreSQL and SQLite.
 #![expect(
@@ -20,9 +20,9 @@ use payymo_domain::money::Currency;
 use payymo_domain::outbox::ApplicationState;
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
-    ConnectionStore, InvoiceListQuery, InvoiceScope, InvoiceStore, MatchNotes, MatchStore,
+    InvoiceListQuery, InvoiceScope, InvoiceStore, KnownPayerStore, MatchNotes, MatchStore,
     NewTransaction, StoreError, StoredMatch, TransactionListQuery, TransactionMatchState,
-    TransactionStore, WhmcsOptions, WorkflowStore,
+    TransactionStore, WhmcsInstanceStore, WhmcsOptions,
 };
 use payymo_test_support::storage::{Books, Fixture, books};
 use payymo_test_support::{at, contract, eur, id};
@@ -87,7 +87,7 @@ async fn suggest(f: &Fixture, b: &Books, tx: TransactionId, inv: InvoiceId) -> M
         transaction_id: tx,
         state: MatchState::Suggested,
         confidence: Confidence::from_basis_points(8_000),
-        reasons: "[]".into(),
+        reasons: Vec::new(),
         allocations: vec![Allocation {
             invoice_id: inv,
             amount: eur(5_000),
@@ -310,7 +310,7 @@ async fn lists_page_newest_first_within_the_tenant(f: Fixture) {
         transaction_id: txs[1],
         state: MatchState::Suggested,
         confidence: Confidence::from_basis_points(8_000),
-        reasons: "[]".into(),
+        reasons: Vec::new(),
         allocations: vec![Allocation {
             invoice_id: invs[1],
             amount: eur(5_000),

@@ -1,14 +1,14 @@
-//! `apply_payment_once` through the WHMCS client: re-read, then skip, refuse or apply.
+//! The apply-once steps (re-read, decide by the domain's rule, record) through the WHMCS client: re-read, then skip, refuse or apply.
 
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
 
+use crate::common::{ApplyOutcome, apply_payment_once};
 use crate::common::{action, client, eur, field, fixture, json};
 use chrono::NaiveDate;
+use payymo_domain::apply_once::PaymentRefusal;
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::money::{Currency, Money};
-use payymo_ports::invoice_ledger::{
-    ApplyOutcome, LedgerError, NewLedgerPayment, PaymentRefusal, apply_payment_once,
-};
+use payymo_ports::invoice_ledger::{LedgerError, NewLedgerPayment};
 use serde_json::{Value, json};
 use wiremock::MockServer;
 

@@ -103,3 +103,47 @@ pub fn fixture(name: &str) -> Value {
 pub async fn server() -> MockServer {
     MockServer::start().await
 }
+
+/// What [`apply_payment_once`] did (as the payment applier sees it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// Recorded now.
+    Applied,
+    /// Already on the invoice under the same transaction id.
+    AlreadyApplied {
+        /// The payment found on the invoice.
+        existing: payymo_ports::invoice_ledger::LedgerPayment,
+    },
+    /// Not recorded, for this reason.
+    Refused(payymo_domain::apply_once::PaymentRefusal),
+}
+
+/// The payment applier's apply-once steps through this client: re-read the invoice, ask the
+/// domain's rule, and record the payment only when it says so.
+pub async fn apply_payment_once(
+    ledger: &dyn payymo_ports::invoice_ledger::InvoiceLedger,
+    payment: &payymo_ports::invoice_ledger::NewLedgerPayment,
+) -> Result<ApplyOutcome, payymo_ports::invoice_ledger::LedgerError> {
+    use payymo_domain::apply_once::{ApplyDecision, decide};
+    let invoice = ledger.get_invoice(payment.invoice_id).await?;
+    let transids = invoice.transids();
+    Ok(
+        match decide(
+            &invoice.now(&transids),
+            &payment.transid,
+            payment.amount,
+            &[],
+        ) {
+            ApplyDecision::AlreadyApplied(at) | ApplyDecision::RecordedElsewhere(at) => {
+                ApplyOutcome::AlreadyApplied {
+                    existing: invoice.payments[at].clone(),
+                }
+            }
+            ApplyDecision::Refused(refusal) => ApplyOutcome::Refused(refusal),
+            ApplyDecision::Record => {
+                ledger.add_invoice_payment(payment).await?;
+                ApplyOutcome::Applied
+            }
+        },
+    )
+}

@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
+use crate::common::{ApplyOutcome, apply_payment_once};
 use crate::common::{IDENTIFIER, SECRET, client, client_with, eur};
 use chrono::NaiveDate;
 use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs, Outage};
 use payymo_adapter_whmcs::{WhmcsClient, WhmcsConfig};
+use payymo_domain::apply_once::PaymentRefusal;
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::money::{Currency, Money};
-use payymo_ports::invoice_ledger::{
-    ApplyOutcome, InvoiceLedger, LedgerError, NewLedgerPayment, PaymentRefusal, apply_payment_once,
-};
+use payymo_ports::invoice_ledger::{InvoiceLedger, LedgerError, NewLedgerPayment};
 use secrecy::SecretString;
 
 fn payment(invoice_id: u64, transid: &str, amount: Money) -> NewLedgerPayment {

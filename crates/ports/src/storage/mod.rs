@@ -14,11 +14,19 @@
 mod error;
 
 pub use error::StoreError;
+mod connections;
 mod encrypted;
 mod identity;
-mod reconciliation;
+mod invoices;
+mod matches;
+mod payers;
+mod transactions;
+mod whmcs;
 mod work;
 
+pub use connections::{ConnectionStore, PayoutStore};
+#[cfg(feature = "mock")]
+pub use connections::{MockConnectionStore, MockPayoutStore};
 #[cfg(feature = "mock")]
 pub use encrypted::MockEncryptedFieldStore;
 pub use encrypted::{EncryptedColumn, EncryptedFieldStore, EncryptedValue};
@@ -31,10 +39,24 @@ pub use identity::{
     MockAuditLog, MockCredentialStore, MockMfaStore, MockSessionStore, MockTenantStore,
     MockUserStore,
 };
-pub use reconciliation::{
-    ConnectionStore, IngestReport, InvoiceStore, MatchStore, NewTransaction, PayoutStore,
-    StoredMatch, TransactionMatchState, TransactionPage, TransactionStore,
+#[cfg(feature = "mock")]
+pub use invoices::MockInvoiceStore;
+pub use invoices::{InvoiceAllocationView, InvoiceListQuery, InvoiceScope, InvoiceStore};
+#[cfg(feature = "mock")]
+pub use matches::MockMatchStore;
+pub use matches::{MatchNotes, MatchStore, OpenWork, StoredMatch};
+pub use payers::KnownPayerStore;
+#[cfg(feature = "mock")]
+pub use payers::MockKnownPayerStore;
+#[cfg(feature = "mock")]
+pub use transactions::MockTransactionStore;
+pub use transactions::{
+    IngestReport, NewTransaction, TransactionListQuery, TransactionMatchState, TransactionPage,
+    TransactionStore,
 };
+#[cfg(feature = "mock")]
+pub use whmcs::MockWhmcsInstanceStore;
+pub use whmcs::{WhmcsInstanceStore, WhmcsOptions};
 pub use work::{JobQueue, NewJob, WebhookEvent, WebhookInbox};
 mod platform;
 #[cfg(feature = "mock")]
@@ -47,8 +69,6 @@ pub use banking::{
     BankAccountSyncState, BankTransactionFilter, BankingStore, ListedBankTransaction,
     PendingBankTransaction,
 };
-#[cfg(feature = "mock")]
-pub use reconciliation::{MockConnectionStore, MockTransactionStore};
 #[cfg(feature = "mock")]
 pub use work::MockJobQueue;
 mod schedule;
@@ -67,10 +87,3 @@ mod overview;
 #[cfg(feature = "mock")]
 pub use overview::MockOverviewStore;
 pub use overview::{OverviewFacts, OverviewStore};
-mod workflow;
-#[cfg(feature = "mock")]
-pub use workflow::MockWorkflowStore;
-pub use workflow::{
-    InvoiceAllocationView, InvoiceListQuery, InvoiceScope, MatchNotes, OpenWork,
-    TransactionListQuery, WhmcsOptions, WorkflowStore,
-};

@@ -1,23 +1,28 @@
 //! The payment applier: carries the outbox's payment applications to WHMCS, exactly once.
 //!
-//! The steps are public ([`ReconciliationService::claim_application`],
-//! [`ReconciliationService::send_application`], [`ReconciliationService::record_outcome`]) so
+//! The steps are public ([`PaymentApplier::claim_application`],
+//! [`PaymentApplier::send_application`], [`PaymentApplier::record_outcome`]) so
 //! that a test can stop between any two of them, as a crash would, and show that the next run
 //! still records each payment once.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
+use payymo_domain::apply_once::{ApplyDecision, PaymentRefusal, decide};
 use payymo_domain::ids::{MatchId, TenantId};
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::outbox::{ApplicationState, PaymentApplication};
 use payymo_domain::transaction::TransactionSource;
-use payymo_ports::invoice_ledger::{
-    ApplyOutcome, NewLedgerPayment, apply_payment_once_unless_recorded,
+use payymo_ports::invoice_ledger::{InvoiceLedger, LedgerError, LedgerPayment, NewLedgerPayment};
+use payymo_ports::storage::{
+    InvoiceStore, MatchNotes, MatchStore, StoreError, StripeStore, TransactionStore,
 };
-use payymo_ports::storage::{MatchNotes, StoreError};
 use serde_json::json;
 
-use super::instances::to_cached;
-use super::{Caller, ReconciliationError, ReconciliationService};
+use super::acceptance::start_applying;
+use super::ledgers::{Ledgers, to_cached};
+use super::trail::Trail;
+use super::{Caller, ReconciliationConfig, ReconciliationError, ReconciliationPorts};
 
 /// What one attempt to record a payment in WHMCS found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +65,106 @@ pub fn transid_of(application: &PaymentApplication) -> String {
     format!("PYM-{}", application.id)
 }
 
-impl ReconciliationService {
+/// What [`apply_payment_once`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// The payment was recorded now.
+    Applied,
+    /// The invoice already carries a payment with this transaction id; nothing was recorded.
+    AlreadyApplied {
+        /// The payment found on the invoice.
+        existing: LedgerPayment,
+    },
+    /// The invoice already carries this money under another transaction id the caller named
+    /// (WHMCS's own Stripe module records a card payment under the charge or payment intent id);
+    /// nothing was recorded.
+    RecordedElsewhere {
+        /// The payment found on the invoice.
+        existing: LedgerPayment,
+    },
+    /// The payment was not recorded, for this reason.
+    Refused(PaymentRefusal),
+}
+
+/// Records a payment unless it is already on the invoice or no longer fits: re-reads the
+/// invoice, asks the domain's rule ([`decide`]; `recorded_as` are the ids the same money is known
+/// by elsewhere, such as a Stripe charge), and records it only when the rule says so.
+///
+/// Safe to call again after any failure, including an ambiguous one (a timeout while recording).
+///
+/// # Errors
+/// The errors of [`InvoiceLedger::get_invoice`] and [`InvoiceLedger::add_invoice_payment`].
+pub async fn apply_payment_once(
+    ledger: &dyn InvoiceLedger,
+    payment: &NewLedgerPayment,
+    recorded_as: &[String],
+) -> Result<ApplyOutcome, LedgerError> {
+    let invoice = ledger.get_invoice(payment.invoice_id).await?;
+    let transids = invoice.transids();
+    let decision = decide(
+        &invoice.now(&transids),
+        &payment.transid,
+        payment.amount,
+        recorded_as,
+    );
+    Ok(match decision {
+        ApplyDecision::AlreadyApplied(at) => ApplyOutcome::AlreadyApplied {
+            existing: invoice.payments[at].clone(),
+        },
+        ApplyDecision::RecordedElsewhere(at) => ApplyOutcome::RecordedElsewhere {
+            existing: invoice.payments[at].clone(),
+        },
+        ApplyDecision::Refused(refusal) => ApplyOutcome::Refused(refusal),
+        ApplyDecision::Record => {
+            ledger.add_invoice_payment(payment).await?;
+            ApplyOutcome::Applied
+        }
+    })
+}
+
+/// The payment applier: carries the outbox's payment applications to WHMCS, exactly once.
+#[derive(Clone)]
+pub struct PaymentApplier {
+    matches: Arc<dyn MatchStore>,
+    invoices: Arc<dyn InvoiceStore>,
+    transactions: Arc<dyn TransactionStore>,
+    stripe: Arc<dyn StripeStore>,
+    ledgers: Ledgers,
+    trail: Trail,
+    config: ReconciliationConfig,
+}
+
+impl std::fmt::Debug for PaymentApplier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentApplier")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PaymentApplier {
+    /// The use case over its ports: matches and the outbox, invoices, transactions, Stripe
+    /// payments, WHMCS instances, cipher and connector, audit log, clock and ids; the lease,
+    /// retry and batch come from `config`.
+    #[must_use]
+    pub fn from_ports(ports: &ReconciliationPorts, config: &ReconciliationConfig) -> Self {
+        Self {
+            matches: Arc::clone(&ports.matches),
+            invoices: Arc::clone(&ports.invoices),
+            transactions: Arc::clone(&ports.transactions),
+            stripe: Arc::clone(&ports.stripe),
+            ledgers: Ledgers::from_ports(ports),
+            trail: Trail::from_ports(ports),
+            config: config.clone(),
+        }
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &ReconciliationConfig {
+        &self.config
+    }
+
     /// One applier run over every tenant: accepted matches whose outbox is not written yet are
     /// queued, due applications are claimed, sent and settled, and matches whose applications
     /// are all settled are finished.
@@ -69,25 +173,20 @@ impl ReconciliationService {
     /// Storage failures (WHMCS failures are recorded on the applications, not returned).
     pub async fn apply_pending(&self) -> Result<ApplyReport, ReconciliationError> {
         let mut report = ApplyReport::default();
-        for work in self
-            .ports
-            .workflow
-            .list_open_work(self.config.batch)
-            .await?
-        {
+        for work in self.matches.list_open_work(self.config.batch).await? {
             if work.state == MatchState::Approved {
                 let current = self
-                    .ports
                     .matches
                     .get_match(work.tenant_id, work.match_id)
                     .await?;
-                match self
-                    .start_applying(
-                        &Caller::system(work.tenant_id),
-                        work.match_id,
-                        current.version,
-                    )
-                    .await
+                match start_applying(
+                    self.matches.as_ref(),
+                    &self.trail,
+                    &Caller::system(work.tenant_id),
+                    work.match_id,
+                    current.version,
+                )
+                .await
                 {
                     Ok(_)
                     | Err(ReconciliationError::StaleVersion | ReconciliationError::Conflict(_)) => {
@@ -96,10 +195,9 @@ impl ReconciliationService {
                 }
             }
         }
-        let now = self.now();
+        let now = self.trail.now();
         let due = self
-            .ports
-            .workflow
+            .matches
             .list_due_applications(now, now - self.config.lease, self.config.batch)
             .await?;
         for application in due {
@@ -119,12 +217,7 @@ impl ReconciliationService {
                 _ => {}
             }
         }
-        for work in self
-            .ports
-            .workflow
-            .list_open_work(self.config.batch)
-            .await?
-        {
+        for work in self.matches.list_open_work(self.config.batch).await? {
             if work.state == MatchState::Applying {
                 match self.finish_match(work.tenant_id, work.match_id).await? {
                     Some(MatchState::Applied) => report.matches_applied += 1,
@@ -145,9 +238,8 @@ impl ReconciliationService {
         &self,
         application: &PaymentApplication,
     ) -> Result<Option<PaymentApplication>, ReconciliationError> {
-        let now = self.now();
+        let now = self.trail.now();
         match self
-            .ports
             .matches
             .begin_application_attempt(
                 application.tenant_id,
@@ -168,8 +260,7 @@ impl ReconciliationService {
     pub async fn send_application(&self, claimed: &PaymentApplication) -> SendResult {
         let tenant = claimed.tenant_id;
         let (instance, external) = match self
-            .ports
-            .workflow
+            .invoices
             .invoice_ledger_ref(tenant, claimed.invoice_id)
             .await
         {
@@ -180,7 +271,7 @@ impl ReconciliationService {
         let Ok(ledger_invoice) = external.parse::<u64>() else {
             return SendResult::Refused(format!("invoice id {external:?} is not a WHMCS id"));
         };
-        let (ledger, options) = match self.ledger_for(tenant, instance).await {
+        let (ledger, options) = match self.ledgers.ledger_for(tenant, instance).await {
             Ok(found) => found,
             Err(ReconciliationError::NotFound) => {
                 return SendResult::Refused("the WHMCS instance no longer exists".into());
@@ -194,7 +285,7 @@ impl ReconciliationService {
             Ok(facts) => facts,
             Err(e) => return SendResult::Retry(e.to_string()),
         };
-        let gateway = match self.ports.workflow.get_gateway_preference(tenant).await {
+        let gateway = match self.ledgers.instances.get_gateway_preference(tenant).await {
             Ok(preferred) => preferred.unwrap_or(options.gateway),
             Err(e) => return SendResult::Retry(e.to_string()),
         };
@@ -207,35 +298,30 @@ impl ReconciliationService {
             date: booked.and_hms_opt(0, 0, 0).unwrap_or_default(),
             fees: None,
         };
-        let result =
-            match apply_payment_once_unless_recorded(ledger.as_ref(), &payment, &recorded_as).await
-            {
-                Ok(ApplyOutcome::Applied) => SendResult::Recorded {
-                    transid,
-                    already_present: false,
-                },
-                Ok(ApplyOutcome::AlreadyApplied { .. }) => SendResult::Recorded {
-                    transid,
-                    already_present: true,
-                },
-                Ok(ApplyOutcome::RecordedElsewhere { existing }) => SendResult::Recorded {
-                    transid: existing.transid,
-                    already_present: true,
-                },
-                Ok(ApplyOutcome::Refused(refusal)) => SendResult::Refused(refusal.to_string()),
-                Err(e) if e.is_retryable() || e.is_configuration() => {
-                    SendResult::Retry(e.to_string())
-                }
-                Err(e) => SendResult::Refused(e.to_string()),
-            };
+        let result = match apply_payment_once(ledger.as_ref(), &payment, &recorded_as).await {
+            Ok(ApplyOutcome::Applied) => SendResult::Recorded {
+                transid,
+                already_present: false,
+            },
+            Ok(ApplyOutcome::AlreadyApplied { .. }) => SendResult::Recorded {
+                transid,
+                already_present: true,
+            },
+            Ok(ApplyOutcome::RecordedElsewhere { existing }) => SendResult::Recorded {
+                transid: existing.transid,
+                already_present: true,
+            },
+            Ok(ApplyOutcome::Refused(refusal)) => SendResult::Refused(refusal.to_string()),
+            Err(e) if e.is_retryable() || e.is_configuration() => SendResult::Retry(e.to_string()),
+            Err(e) => SendResult::Refused(e.to_string()),
+        };
         if matches!(result, SendResult::Recorded { .. }) {
             match ledger.get_invoice(ledger_invoice).await {
                 Ok(fresh) => {
-                    let row = to_cached(claimed.invoice_id, &fresh, self.now().date_naive());
+                    let row = to_cached(claimed.invoice_id, &fresh, self.trail.now().date_naive());
                     if let Err(e) = self
-                        .ports
                         .invoices
-                        .upsert_invoices(tenant, instance, &[row], self.now())
+                        .upsert_invoices(tenant, instance, &[row], self.trail.now())
                         .await
                     {
                         tracing::warn!(error = %e, "refreshing the cached invoice failed");
@@ -255,21 +341,13 @@ impl ReconciliationService {
         claimed: &PaymentApplication,
     ) -> Result<(NaiveDate, Vec<String>), StoreError> {
         let tenant = claimed.tenant_id;
-        let stored = self
-            .ports
-            .matches
-            .get_match(tenant, claimed.match_id)
-            .await?;
+        let stored = self.matches.get_match(tenant, claimed.match_id).await?;
         let (tx, _) = self
-            .ports
             .transactions
             .get_transaction(tenant, stored.transaction_id)
             .await?;
         let recorded_as = if tx.source == TransactionSource::Stripe {
-            self.ports
-                .stripe
-                .stripe_ids_of_transaction(tenant, tx.id)
-                .await?
+            self.stripe.stripe_ids_of_transaction(tenant, tx.id).await?
         } else {
             Vec::new()
         };
@@ -290,55 +368,55 @@ impl ReconciliationService {
         let tenant = claimed.tenant_id;
         let system = Caller::system(tenant);
         let target = Some(format!("match:{}", claimed.match_id));
-        let now = self.now();
+        let now = self.trail.now();
         match result {
             SendResult::Recorded {
                 transid,
                 already_present,
             } => {
-                self.ports
-                    .matches
+                self.matches
                     .settle_application(tenant, claimed.id, Ok(transid.clone()), now)
                     .await?;
-                self.audit(
-                    &system,
-                    "payment.applied",
-                    target,
-                    json!({"application_id": claimed.id, "invoice_id": claimed.invoice_id,
+                self.trail
+                    .audit(
+                        &system,
+                        "payment.applied",
+                        target,
+                        json!({"application_id": claimed.id, "invoice_id": claimed.invoice_id,
                            "amount": claimed.amount, "transid": transid,
                            "already_present": already_present, "attempt": claimed.attempts}),
-                )
-                .await;
+                    )
+                    .await;
             }
             SendResult::Refused(reason) => {
-                self.ports
-                    .matches
+                self.matches
                     .settle_application(tenant, claimed.id, Err(reason.clone()), now)
                     .await?;
-                self.audit(
-                    &system,
-                    "payment.refused",
-                    target,
-                    json!({"application_id": claimed.id, "invoice_id": claimed.invoice_id,
+                self.trail
+                    .audit(
+                        &system,
+                        "payment.refused",
+                        target,
+                        json!({"application_id": claimed.id, "invoice_id": claimed.invoice_id,
                            "amount": claimed.amount, "reason": reason}),
-                )
-                .await;
+                    )
+                    .await;
             }
             SendResult::Retry(reason) => {
                 let not_before = now + self.backoff(claimed.attempts);
-                self.ports
-                    .workflow
+                self.matches
                     .defer_application(tenant, claimed.id, &reason, not_before, now)
                     .await?;
-                self.audit(
-                    &system,
-                    "payment.deferred",
-                    target,
-                    json!({"application_id": claimed.id, "invoice_id": claimed.invoice_id,
+                self.trail
+                    .audit(
+                        &system,
+                        "payment.deferred",
+                        target,
+                        json!({"application_id": claimed.id, "invoice_id": claimed.invoice_id,
                            "amount": claimed.amount, "reason": reason,
                            "retry_at": not_before.to_rfc3339(), "attempt": claimed.attempts}),
-                )
-                .await;
+                    )
+                    .await;
             }
         }
         self.finish_match(tenant, claimed.match_id).await
@@ -359,11 +437,11 @@ impl ReconciliationService {
         tenant: TenantId,
         id: MatchId,
     ) -> Result<Option<MatchState>, ReconciliationError> {
-        let current = self.ports.matches.get_match(tenant, id).await?;
+        let current = self.matches.get_match(tenant, id).await?;
         if current.state != MatchState::Applying {
             return Ok(None);
         }
-        let applications = self.ports.matches.list_applications(tenant, id).await?;
+        let applications = self.matches.list_applications(tenant, id).await?;
         if applications.is_empty()
             || applications.iter().any(|a| {
                 matches!(
@@ -383,7 +461,6 @@ impl ReconciliationService {
             MatchState::Failed
         };
         let moved = match self
-            .ports
             .matches
             .transition_match(
                 tenant,
@@ -392,7 +469,7 @@ impl ReconciliationService {
                 to,
                 "system",
                 Vec::new(),
-                self.now(),
+                self.trail.now(),
             )
             .await
         {
@@ -405,20 +482,20 @@ impl ReconciliationService {
         };
         let system = Caller::system(tenant);
         if to == MatchState::Applied {
-            self.audit(
-                &system,
-                "match.applied",
-                Some(format!("match:{id}")),
-                json!({"transaction_id": moved.transaction_id, "payments": applications.iter()
+            self.trail
+                .audit(
+                    &system,
+                    "match.applied",
+                    Some(format!("match:{id}")),
+                    json!({"transaction_id": moved.transaction_id, "payments": applications.iter()
                     .map(|a| json!({"invoice_id": a.invoice_id, "amount": a.amount,
                                     "transid": a.external_ref}))
                     .collect::<Vec<_>>()}),
-            )
-            .await;
+                )
+                .await;
         } else {
             let reason = failure_reason(&applications);
-            self.ports
-                .workflow
+            self.matches
                 .annotate_match(
                     tenant,
                     id,
@@ -426,16 +503,17 @@ impl ReconciliationService {
                         failure_reason: Some(reason.clone()),
                         undo_instructions: None,
                     },
-                    self.now(),
+                    self.trail.now(),
                 )
                 .await?;
-            self.audit(
-                &system,
-                "match.failed",
-                Some(format!("match:{id}")),
-                json!({"transaction_id": moved.transaction_id, "reason": reason}),
-            )
-            .await;
+            self.trail
+                .audit(
+                    &system,
+                    "match.failed",
+                    Some(format!("match:{id}")),
+                    json!({"transaction_id": moved.transaction_id, "reason": reason}),
+                )
+                .await;
         }
         Ok(Some(to))
     }

@@ -1,95 +1,23 @@
-//! Settings, the matching run, and people's decisions on matches (approve, reject, undo,
-//! manual match, ignore).
+//! People's decisions on matches and transactions: approve, reject, undo, manual match, ignore.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use payymo_domain::ids::{ApplicationId, InvoiceId, JobId, MatchId, TransactionId};
-use payymo_domain::invoice::Invoice;
+use payymo_domain::ids::{InvoiceId, MatchId, TransactionId};
 use payymo_domain::match_lifecycle::MatchState;
-use payymo_domain::matching::{
-    Allocation, Confidence, KnownPayer, MatchStatus, Matcher, Reason, ReasonCode,
-};
+use payymo_domain::matching::{Allocation, Confidence, KnownPayer, Reason, ReasonCode};
 use payymo_domain::money::Money;
 use payymo_domain::outbox::ApplicationState;
-use payymo_domain::tenant::ReconciliationSettings;
-use payymo_domain::transaction::{Transaction, TransactionSource};
+use payymo_domain::transaction::Transaction;
 use payymo_ports::storage::{
-    MatchNotes, NewJob, StoreError, StoredMatch, TransactionListQuery, TransactionMatchState,
-    TransactionPage,
+    InvoiceStore, JobQueue, KnownPayerStore, MatchNotes, MatchStore, StoredMatch,
+    TransactionMatchState, TransactionStore,
 };
 use serde_json::json;
 
-use super::instances::checked_gateway;
-use super::jobs::APPLY_PAYMENTS_JOB;
-use super::views::{SettingsView, search_text};
-use super::{Caller, DEFAULT_GATEWAY, ReconciliationError, ReconciliationService};
-
-/// A change of the reconciliation settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingsUpdate {
-    /// The version read (0 when never saved); a stale one is refused.
-    pub version: u32,
-    /// Apply `auto` matches without a person.
-    pub auto_apply: bool,
-    /// The confidence from which a match is `auto`.
-    pub auto_threshold: Confidence,
-    /// Fee tolerance, absolute part, in hundredths of the major unit.
-    pub fee_tolerance_hundredths: i64,
-    /// Fee tolerance, relative part, in basis points of the balance.
-    pub fee_tolerance_basis_points: u32,
-    /// Whether a partial payment its invoice's client names exactly may be applied
-    /// automatically; `None` keeps the current choice.
-    pub auto_partial_payments: Option<bool>,
-    /// The gateway payments are recorded under.
-    pub gateway: String,
-}
-
-/// What a matching run did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ReconcileReport {
-    /// Transactions looked at.
-    pub considered: usize,
-    /// Matches accepted automatically and queued for WHMCS.
-    pub auto_applied: usize,
-    /// Matches suggested to a person.
-    pub suggested: usize,
-    /// Transactions left unmatched.
-    pub unmatched: usize,
-}
-
-/// Which transactions to list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransactionFilter {
-    /// Nothing matched.
-    Unmatched,
-    /// A match is suggested.
-    Suggested,
-    /// An accepted match exists.
-    Applied,
-    /// A person said to ignore it.
-    Ignored,
-}
-
-/// What to list of the transactions.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TransactionSearch {
-    /// Only in this state.
-    pub status: Option<TransactionFilter>,
-    /// Only from this source.
-    pub source: Option<TransactionSource>,
-    /// Counterparty name or IBAN, remittance or reference (substring, any case), or an exact
-    /// amount.
-    pub q: Option<String>,
-}
-
-/// A transaction with its match state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransactionItem {
-    /// The transaction.
-    pub transaction: Transaction,
-    /// Its match state.
-    pub state: TransactionMatchState,
-}
+use super::acceptance::{queue_applier, start_applying};
+use super::trail::Trail;
+use super::{Caller, ReconciliationError, ReconciliationPorts};
 
 /// A part of a manual match.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,307 +28,35 @@ pub struct ManualAllocation {
     pub amount: Money,
 }
 
-impl ReconciliationService {
-    /// The tenant's reconciliation settings and their version.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn settings(&self, caller: &Caller) -> Result<SettingsView, ReconciliationError> {
-        let (settings, version) = self.ports.tenants.get_settings(caller.tenant).await?;
-        let gateway = self
-            .ports
-            .workflow
-            .get_gateway_preference(caller.tenant)
-            .await?
-            .unwrap_or_else(|| DEFAULT_GATEWAY.to_owned());
-        Ok(SettingsView {
-            settings,
-            version,
-            gateway,
-        })
-    }
+/// A person's decisions on matches and transactions.
+#[derive(Clone)]
+pub struct MatchDecisions {
+    matches: Arc<dyn MatchStore>,
+    transactions: Arc<dyn TransactionStore>,
+    invoices: Arc<dyn InvoiceStore>,
+    payers: Arc<dyn KnownPayerStore>,
+    jobs: Arc<dyn JobQueue>,
+    trail: Trail,
+}
 
-    /// Saves the settings if `update.version` is still current.
-    ///
-    /// # Errors
-    /// [`ReconciliationError::StaleVersion`] when someone saved in between;
-    /// [`ReconciliationError::Invalid`] for values out of range.
-    pub async fn update_settings(
-        &self,
-        caller: &Caller,
-        update: SettingsUpdate,
-    ) -> Result<SettingsView, ReconciliationError> {
-        let gateway = checked_gateway(&update.gateway)?;
-        if !(0..=10_000_000).contains(&update.fee_tolerance_hundredths) {
-            return Err(ReconciliationError::Invalid {
-                field: "fee_tolerance_hundredths",
-                message: "must be between 0 and 10000000".into(),
-            });
-        }
-        if update.fee_tolerance_basis_points > 5_000 {
-            return Err(ReconciliationError::Invalid {
-                field: "fee_tolerance_basis_points",
-                message: "must be between 0 and 5000".into(),
-            });
-        }
-        let (current, _) = self.ports.tenants.get_settings(caller.tenant).await?;
-        if update.auto_threshold <= current.matching.review_threshold {
-            return Err(ReconciliationError::Invalid {
-                field: "auto_threshold",
-                message: format!(
-                    "must be above the review threshold {}",
-                    current.matching.review_threshold
-                ),
-            });
-        }
-        let mut next: ReconciliationSettings = current;
-        next.auto_apply = update.auto_apply;
-        next.matching.auto_threshold = update.auto_threshold;
-        next.matching.fee_tolerance_hundredths = update.fee_tolerance_hundredths;
-        next.matching.fee_tolerance_basis_points = update.fee_tolerance_basis_points;
-        if let Some(partial) = update.auto_partial_payments {
-            next.matching.auto_partial_payments = partial;
-        }
-        let now = self.now();
-        let version = self
-            .ports
-            .tenants
-            .put_settings(caller.tenant, &next, update.version, now)
-            .await?;
-        self.ports
-            .workflow
-            .put_gateway_preference(caller.tenant, &gateway, now)
-            .await?;
-        self.audit(
-            caller,
-            "reconciliation.settings_updated",
-            None,
-            json!({"auto_apply": next.auto_apply, "auto_threshold": next.matching.auto_threshold.to_string(),
-                   "fee_tolerance_hundredths": next.matching.fee_tolerance_hundredths,
-                   "fee_tolerance_basis_points": next.matching.fee_tolerance_basis_points,
-                   "auto_partial_payments": next.matching.auto_partial_payments,
-                   "gateway": gateway, "version": version}),
-        )
-        .await;
-        Ok(SettingsView {
-            settings: next,
-            version,
-            gateway,
-        })
+impl std::fmt::Debug for MatchDecisions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatchDecisions").finish_non_exhaustive()
     }
+}
 
-    /// Runs the matching engine over the tenant's new bank and Stripe credits and its open
-    /// invoices, with its settings and remembered payers. `auto` decisions are accepted and
-    /// queued for WHMCS when the tenant allows it; the others are suggested.
-    ///
-    /// # Errors
-    /// Storage failures.
-    pub async fn reconcile(&self, caller: &Caller) -> Result<ReconcileReport, ReconciliationError> {
-        let (settings, _) = self.ports.tenants.get_settings(caller.tenant).await?;
-        let invoices = self.owed_invoices(caller).await?;
-        let transactions = self.new_credits(caller).await?;
-        let mut report = ReconcileReport {
-            considered: transactions.len(),
-            ..ReconcileReport::default()
-        };
-        if transactions.is_empty() || invoices.is_empty() {
-            report.unmatched = transactions.len();
-            return Ok(report);
-        }
-        let known = self.ports.workflow.list_known_payers(caller.tenant).await?;
-        let matcher = Matcher::new(&invoices, &known, settings.matching.clone());
-        let decisions = matcher.decide_all(&transactions);
-        for (tx, decision) in transactions.iter().zip(decisions) {
-            if decision.status == MatchStatus::Unmatched || decision.allocations.is_empty() {
-                report.unmatched += 1;
-                continue;
-            }
-            let decision = decision.map_ids(|pos| invoices[pos].id);
-            let targets: Vec<&Invoice> = decision
-                .allocations
-                .iter()
-                .filter_map(|a| invoices.iter().find(|i| i.id == a.invoice_id))
-                .collect();
-            let automatic = decision.status == MatchStatus::Auto
-                && settings.auto_apply
-                && targets.iter().all(|i| i.status.allows_automatic_payment());
-            let stored = StoredMatch {
-                id: MatchId::from_uuid(self.ports.ids.new_id()),
-                tenant_id: caller.tenant,
-                transaction_id: tx.id,
-                state: if automatic {
-                    MatchState::Approved
-                } else {
-                    MatchState::Suggested
-                },
-                confidence: decision.confidence,
-                reasons: serde_json::to_string(&decision.reasons)
-                    .map_err(|e| ReconciliationError::Internal(e.to_string()))?,
-                allocations: decision.allocations.clone(),
-                version: 1,
-                decided_by: automatic.then(|| "system".to_owned()),
-                updated_at: self.now(),
-            };
-            match self.ports.matches.create_match(&stored).await {
-                Ok(()) => {}
-                // Another run matched it meanwhile.
-                Err(StoreError::Duplicate(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-            let detail = json!({
-                "transaction_id": tx.id, "amount": tx.amount,
-                "confidence": decision.confidence.to_string(),
-                "status": decision.status.as_str(),
-                "allocations": decision.allocations,
-            });
-            if automatic {
-                self.audit(
-                    &Caller::system(caller.tenant),
-                    "match.auto_approved",
-                    Some(format!("match:{}", stored.id)),
-                    detail,
-                )
-                .await;
-                self.start_applying(caller, stored.id, stored.version)
-                    .await?;
-                report.auto_applied += 1;
-            } else {
-                self.audit(
-                    &Caller::system(caller.tenant),
-                    "match.suggested",
-                    Some(format!("match:{}", stored.id)),
-                    detail,
-                )
-                .await;
-                report.suggested += 1;
-            }
-        }
-        self.audit(
-            caller,
-            "reconciliation.run",
-            None,
-            json!({"considered": report.considered, "auto_applied": report.auto_applied,
-                   "suggested": report.suggested, "unmatched": report.unmatched}),
-        )
-        .await;
-        if report.auto_applied > 0 {
-            self.queue_applier(caller).await;
-        }
-        Ok(report)
-    }
-
-    /// The open invoices, with what accepted matches will pay but WHMCS does not show yet taken
-    /// off their balance (invoices left with nothing owed are dropped), so that one invoice is
-    /// not paid twice by two transactions.
-    async fn owed_invoices(&self, caller: &Caller) -> Result<Vec<Invoice>, ReconciliationError> {
-        let mut invoices = self
-            .ports
-            .invoices
-            .list_open_invoices(caller.tenant)
-            .await?;
-        let in_flight = self
-            .ports
-            .workflow
-            .allocations_of_invoices(caller.tenant, invoices.iter().map(|i| i.id).collect())
-            .await?;
-        for invoice in &mut invoices {
-            let pending: i64 = in_flight
-                .iter()
-                .filter(|a| {
-                    a.invoice_id == invoice.id
-                        && matches!(a.state, MatchState::Approved | MatchState::Applying)
-                        && a.amount.currency() == invoice.currency()
-                })
-                .map(|a| a.amount.minor_units())
-                .sum();
-            if pending > 0 {
-                invoice.balance = Money::from_minor(
-                    invoice.balance.minor_units().saturating_sub(pending),
-                    invoice.currency(),
-                );
-            }
-        }
-        invoices.retain(Invoice::is_open);
-        Ok(invoices)
-    }
-
-    /// The tenant's unmatched bank and Stripe credits.
-    async fn new_credits(&self, caller: &Caller) -> Result<Vec<Transaction>, ReconciliationError> {
-        let mut transactions: Vec<Transaction> = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .ports
-                .transactions
-                .list_unmatched(caller.tenant, TransactionPage { limit: 500, after })
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.booking_date, last.id));
-            let full = page.len() >= 500;
-            transactions.extend(page.into_iter().filter(|t| {
-                t.is_credit()
-                    && matches!(
-                        t.source,
-                        TransactionSource::Bank | TransactionSource::Stripe
-                    )
-            }));
-            if !full {
-                break;
-            }
-        }
-        Ok(transactions)
-    }
-
-    /// Moves an approved match to applying, writing its outbox rows.
-    pub(super) async fn start_applying(
-        &self,
-        caller: &Caller,
-        id: MatchId,
-        version: u32,
-    ) -> Result<StoredMatch, ReconciliationError> {
-        let current = self.ports.matches.get_match(caller.tenant, id).await?;
-        let ids: Vec<ApplicationId> = current
-            .allocations
-            .iter()
-            .map(|_| ApplicationId::from_uuid(self.ports.ids.new_id()))
-            .collect();
-        let moved = self
-            .ports
-            .matches
-            .transition_match(
-                caller.tenant,
-                id,
-                version,
-                MatchState::Applying,
-                &caller.actor,
-                ids,
-                self.now(),
-            )
-            .await?;
-        self.audit(
-            caller,
-            "match.queued",
-            Some(format!("match:{id}")),
-            json!({"allocations": moved.allocations}),
-        )
-        .await;
-        Ok(moved)
-    }
-
-    /// Queues the payment applier (best effort: the applier also runs on its own schedule).
-    async fn queue_applier(&self, caller: &Caller) {
-        let now = self.now();
-        let job = NewJob {
-            id: JobId::from_uuid(self.ports.ids.new_id()),
-            tenant_id: Some(caller.tenant),
-            kind: APPLY_PAYMENTS_JOB.to_owned(),
-            payload: "{}".to_owned(),
-            run_at: now,
-            max_attempts: 10,
-            dedupe_key: Some(format!("{APPLY_PAYMENTS_JOB}:{}", caller.tenant)),
-        };
-        if let Err(e) = self.ports.jobs.enqueue(&job, now).await {
-            tracing::warn!(error = %e, "queueing the payment applier failed");
+impl MatchDecisions {
+    /// The use case over its ports: matches, transactions, invoices, known payers, the job
+    /// queue, audit log, clock and ids.
+    #[must_use]
+    pub fn from_ports(ports: &ReconciliationPorts) -> Self {
+        Self {
+            matches: Arc::clone(&ports.matches),
+            transactions: Arc::clone(&ports.transactions),
+            invoices: Arc::clone(&ports.invoices),
+            payers: Arc::clone(&ports.payers),
+            jobs: Arc::clone(&ports.jobs),
+            trail: Trail::from_ports(ports),
         }
     }
 
@@ -416,9 +72,8 @@ impl ReconciliationService {
         caller: &Caller,
         id: MatchId,
     ) -> Result<StoredMatch, ReconciliationError> {
-        let current = self.ports.matches.get_match(caller.tenant, id).await?;
+        let current = self.matches.get_match(caller.tenant, id).await?;
         let approved = self
-            .ports
             .matches
             .transition_match(
                 caller.tenant,
@@ -427,10 +82,10 @@ impl ReconciliationService {
                 MatchState::Approved,
                 &caller.actor,
                 Vec::new(),
-                self.now(),
+                self.trail.now(),
             )
             .await?;
-        self.audit(
+        self.trail.audit(
             caller,
             "match.approved",
             Some(format!("match:{id}")),
@@ -439,8 +94,15 @@ impl ReconciliationService {
         )
         .await;
         self.remember_payer_of(caller, &approved).await?;
-        let applying = self.start_applying(caller, id, approved.version).await?;
-        self.queue_applier(caller).await;
+        let applying = start_applying(
+            self.matches.as_ref(),
+            &self.trail,
+            caller,
+            id,
+            approved.version,
+        )
+        .await?;
+        queue_applier(self.jobs.as_ref(), &self.trail, caller).await;
         Ok(applying)
     }
 
@@ -450,14 +112,12 @@ impl ReconciliationService {
         stored: &StoredMatch,
     ) -> Result<(), ReconciliationError> {
         let (tx, _) = self
-            .ports
             .transactions
             .get_transaction(caller.tenant, stored.transaction_id)
             .await?;
         let mut clients = Vec::new();
         for a in &stored.allocations {
             let invoice = self
-                .ports
                 .invoices
                 .get_invoice(caller.tenant, a.invoice_id)
                 .await?;
@@ -477,9 +137,8 @@ impl ReconciliationService {
                 client_id: client.clone(),
             };
             if payer.iban.is_some() || payer.name.is_some() {
-                self.ports
-                    .workflow
-                    .remember_payer(caller.tenant, &payer, self.now())
+                self.payers
+                    .remember_payer(caller.tenant, &payer, self.trail.now())
                     .await?;
             }
         }
@@ -495,9 +154,8 @@ impl ReconciliationService {
         caller: &Caller,
         id: MatchId,
     ) -> Result<StoredMatch, ReconciliationError> {
-        let current = self.ports.matches.get_match(caller.tenant, id).await?;
+        let current = self.matches.get_match(caller.tenant, id).await?;
         let rejected = self
-            .ports
             .matches
             .transition_match(
                 caller.tenant,
@@ -506,10 +164,10 @@ impl ReconciliationService {
                 MatchState::Rejected,
                 &caller.actor,
                 Vec::new(),
-                self.now(),
+                self.trail.now(),
             )
             .await?;
-        self.audit(
+        self.trail.audit(
             caller,
             "match.rejected",
             Some(format!("match:{id}")),
@@ -531,12 +189,8 @@ impl ReconciliationService {
         caller: &Caller,
         id: MatchId,
     ) -> Result<(StoredMatch, String), ReconciliationError> {
-        let current = self.ports.matches.get_match(caller.tenant, id).await?;
-        let applications = self
-            .ports
-            .matches
-            .list_applications(caller.tenant, id)
-            .await?;
+        let current = self.matches.get_match(caller.tenant, id).await?;
+        let applications = self.matches.list_applications(caller.tenant, id).await?;
         let mut steps = Vec::new();
         let mut detail = Vec::new();
         for app in applications
@@ -544,13 +198,11 @@ impl ReconciliationService {
             .filter(|a| a.state == ApplicationState::Applied)
         {
             let invoice = self
-                .ports
                 .invoices
                 .get_invoice(caller.tenant, app.invoice_id)
                 .await?;
             let (_, external) = self
-                .ports
-                .workflow
+                .invoices
                 .invoice_ledger_ref(caller.tenant, app.invoice_id)
                 .await?;
             let transid = app.external_ref.clone().unwrap_or_default();
@@ -570,7 +222,6 @@ impl ReconciliationService {
             );
         }
         let undone = self
-            .ports
             .matches
             .transition_match(
                 caller.tenant,
@@ -579,7 +230,7 @@ impl ReconciliationService {
                 MatchState::Undone,
                 &caller.actor,
                 Vec::new(),
-                self.now(),
+                self.trail.now(),
             )
             .await?;
         let instructions = format!(
@@ -588,8 +239,7 @@ impl ReconciliationService {
             undone.transaction_id,
             steps.join(" ")
         );
-        self.ports
-            .workflow
+        self.matches
             .annotate_match(
                 caller.tenant,
                 id,
@@ -597,17 +247,18 @@ impl ReconciliationService {
                     failure_reason: None,
                     undo_instructions: Some(instructions.clone()),
                 },
-                self.now(),
+                self.trail.now(),
             )
             .await?;
-        self.audit(
-            caller,
-            "match.undone",
-            Some(format!("match:{id}")),
-            json!({"transaction_id": undone.transaction_id, "payments_to_remove": detail,
+        self.trail
+            .audit(
+                caller,
+                "match.undone",
+                Some(format!("match:{id}")),
+                json!({"transaction_id": undone.transaction_id, "payments_to_remove": detail,
                    "instructions": instructions}),
-        )
-        .await;
+            )
+            .await;
         Ok((undone, instructions))
     }
 
@@ -626,7 +277,6 @@ impl ReconciliationService {
         allocations: Vec<ManualAllocation>,
     ) -> Result<StoredMatch, ReconciliationError> {
         let (tx, state) = self
-            .ports
             .transactions
             .get_transaction(caller.tenant, transaction)
             .await?;
@@ -646,8 +296,7 @@ impl ReconciliationService {
         }
         self.check_allocations(caller, &tx, &allocations).await?;
         for other in self
-            .ports
-            .workflow
+            .matches
             .matches_of_transaction(caller.tenant, transaction)
             .await?
             .into_iter()
@@ -656,16 +305,15 @@ impl ReconciliationService {
             self.reject(caller, other.id).await?;
         }
         let stored = StoredMatch {
-            id: MatchId::from_uuid(self.ports.ids.new_id()),
+            id: MatchId::from_uuid(self.trail.new_id()),
             tenant_id: caller.tenant,
             transaction_id: transaction,
             state: MatchState::Approved,
             confidence: Confidence::CERTAIN,
-            reasons: serde_json::to_string(&[Reason::new(
+            reasons: vec![Reason::new(
                 ReasonCode::ReferenceExact,
                 format!("matched by hand by {}", caller.actor),
-            )])
-            .map_err(|e| ReconciliationError::Internal(e.to_string()))?,
+            )],
             allocations: allocations
                 .iter()
                 .map(|a| Allocation {
@@ -675,22 +323,28 @@ impl ReconciliationService {
                 .collect(),
             version: 1,
             decided_by: Some(caller.actor.clone()),
-            updated_at: self.now(),
+            updated_at: self.trail.now(),
         };
-        self.ports.matches.create_match(&stored).await?;
-        self.audit(
-            caller,
-            "match.manual",
-            Some(format!("match:{}", stored.id)),
-            json!({"transaction_id": transaction, "amount": tx.amount,
+        self.matches.create_match(&stored).await?;
+        self.trail
+            .audit(
+                caller,
+                "match.manual",
+                Some(format!("match:{}", stored.id)),
+                json!({"transaction_id": transaction, "amount": tx.amount,
                    "allocations": stored.allocations}),
-        )
-        .await;
+            )
+            .await;
         self.remember_payer_of(caller, &stored).await?;
-        let applying = self
-            .start_applying(caller, stored.id, stored.version)
-            .await?;
-        self.queue_applier(caller).await;
+        let applying = start_applying(
+            self.matches.as_ref(),
+            &self.trail,
+            caller,
+            stored.id,
+            stored.version,
+        )
+        .await?;
+        queue_applier(self.jobs.as_ref(), &self.trail, caller).await;
         Ok(applying)
     }
 
@@ -732,7 +386,6 @@ impl ReconciliationService {
                 });
             }
             let invoice = self
-                .ports
                 .invoices
                 .get_invoice(caller.tenant, a.invoice_id)
                 .await?;
@@ -787,7 +440,6 @@ impl ReconciliationService {
         transaction: TransactionId,
     ) -> Result<(), ReconciliationError> {
         let (tx, state) = self
-            .ports
             .transactions
             .get_transaction(caller.tenant, transaction)
             .await?;
@@ -797,8 +449,7 @@ impl ReconciliationService {
             ));
         }
         for other in self
-            .ports
-            .workflow
+            .matches
             .matches_of_transaction(caller.tenant, transaction)
             .await?
             .into_iter()
@@ -806,53 +457,17 @@ impl ReconciliationService {
         {
             self.reject(caller, other.id).await?;
         }
-        self.ports
-            .transactions
+        self.transactions
             .set_ignored(caller.tenant, transaction, true)
             .await?;
-        self.audit(
-            caller,
-            "transaction.ignored",
-            Some(format!("transaction:{transaction}")),
-            json!({"amount": tx.amount, "counterparty": tx.counterparty_name}),
-        )
-        .await;
-        Ok(())
-    }
-
-    /// A page of the tenant's transactions that fit `search`, newest first.
-    ///
-    /// # Errors
-    /// [`ReconciliationError::Invalid`] for a search text that is too long; storage failures.
-    pub async fn list_transactions(
-        &self,
-        caller: &Caller,
-        search: TransactionSearch,
-        after: Option<TransactionId>,
-        limit: u32,
-    ) -> Result<Vec<TransactionItem>, ReconciliationError> {
-        let state = search.status.map(|f| match f {
-            TransactionFilter::Unmatched => TransactionMatchState::Unmatched,
-            TransactionFilter::Suggested => TransactionMatchState::Suggested,
-            TransactionFilter::Applied => TransactionMatchState::Matched,
-            TransactionFilter::Ignored => TransactionMatchState::Ignored,
-        });
-        Ok(self
-            .ports
-            .workflow
-            .list_transactions(
-                caller.tenant,
-                &TransactionListQuery {
-                    state,
-                    source: search.source,
-                    text: search_text(search.q)?,
-                },
-                after,
-                limit,
+        self.trail
+            .audit(
+                caller,
+                "transaction.ignored",
+                Some(format!("transaction:{transaction}")),
+                json!({"amount": tx.amount, "counterparty": tx.counterparty_name}),
             )
-            .await?
-            .into_iter()
-            .map(|(transaction, state)| TransactionItem { transaction, state })
-            .collect())
+            .await;
+        Ok(())
     }
 }

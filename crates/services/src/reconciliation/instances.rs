@@ -3,22 +3,22 @@
 
 use std::sync::Arc;
 
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use payymo_domain::connection::{ConnectionStatus, WhmcsInstance};
 use payymo_domain::ids::{ConnectionId, InvoiceId};
-use payymo_domain::invoice::{Invoice, InvoiceClient};
+use payymo_domain::invoice::Invoice;
 use payymo_domain::money::Currency;
-use payymo_ports::crypto::{EncryptedField, FieldContext};
-use payymo_ports::invoice_ledger::{InvoiceLedger, LedgerError, LedgerInvoice};
+use payymo_ports::invoice_ledger::LedgerError;
 use payymo_ports::ledger_connector::LedgerCredentials;
-use payymo_ports::storage::{StoreError, WhmcsOptions};
+use payymo_ports::storage::{InvoiceStore, StoreError, WhmcsOptions};
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::{Caller, DEFAULT_GATEWAY, ReconciliationError, ReconciliationService};
-
-const SECRET_TABLE: &str = "whmcs_instances";
-const SECRET_COLUMN: &str = "api_secret_encrypted";
+use super::ledgers::{Ledgers, to_cached};
+use super::trail::Trail;
+use super::{
+    Caller, DEFAULT_GATEWAY, ReconciliationConfig, ReconciliationError, ReconciliationPorts,
+};
 
 /// A WHMCS instance to connect.
 #[derive(Debug, Clone)]
@@ -97,34 +97,36 @@ fn host_of(url: &str) -> String {
         .to_owned()
 }
 
-/// A ledger invoice as the cache stores it (`id` is used only for a new one).
-pub(super) fn to_cached(
-    id: InvoiceId,
-    invoice: &LedgerInvoice,
-    today: NaiveDate,
-) -> (String, Invoice) {
-    let date = invoice.date.or(invoice.due_date).unwrap_or(today);
-    let due: NaiveDate = invoice.due_date.unwrap_or(date);
-    (
-        invoice.ledger_id.to_string(),
-        Invoice {
-            id,
-            number: invoice.number.clone(),
-            client: InvoiceClient {
-                id: Some(invoice.client_id.to_string()),
-                name: invoice.client_name.clone(),
-                company: invoice.client_company.clone(),
-            },
-            total: invoice.total,
-            balance: invoice.balance,
-            date,
-            due_date: due,
-            status: invoice.status,
-        },
-    )
+/// WHMCS instances: connecting, listing, removing, and syncing their invoices into the cache.
+#[derive(Clone)]
+pub struct WhmcsInstances {
+    ledgers: Ledgers,
+    invoices: Arc<dyn InvoiceStore>,
+    trail: Trail,
+    allow_private_targets: bool,
 }
 
-impl ReconciliationService {
+impl std::fmt::Debug for WhmcsInstances {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhmcsInstances")
+            .field("allow_private_targets", &self.allow_private_targets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WhmcsInstances {
+    /// The use case over its ports: WHMCS instances, cipher, WHMCS connector, invoice cache,
+    /// audit log, clock and ids.
+    #[must_use]
+    pub fn from_ports(ports: &ReconciliationPorts, config: &ReconciliationConfig) -> Self {
+        Self {
+            ledgers: Ledgers::from_ports(ports),
+            invoices: Arc::clone(&ports.invoices),
+            trail: Trail::from_ports(ports),
+            allow_private_targets: config.allow_private_targets,
+        }
+    }
+
     /// Connects a WHMCS instance: checks the credential with a real call, then stores it with the
     /// secret encrypted. Reconnecting a removed instance at the same URL replaces its credential.
     ///
@@ -137,8 +139,7 @@ impl ReconciliationService {
         caller: &Caller,
         new: NewWhmcsInstance,
     ) -> Result<WhmcsInstanceView, ReconciliationError> {
-        let (base_url, identifier, gateway, name) =
-            validate(&new, self.config.allow_private_targets)?;
+        let (base_url, identifier, gateway, name) = validate(&new, self.allow_private_targets)?;
         let credentials = LedgerCredentials {
             base_url: base_url.clone(),
             identifier: identifier.clone(),
@@ -146,8 +147,8 @@ impl ReconciliationService {
             default_currency: new.default_currency,
         };
         let ledger = self
-            .ports
             .ledgers
+            .connector
             .connect(&credentials)
             .map_err(|e| match e {
                 LedgerError::Validation { message } => ReconciliationError::Invalid {
@@ -157,16 +158,17 @@ impl ReconciliationService {
                 other => ReconciliationError::Ledger(other),
             })?;
         if let Err(e) = ledger.verify_credentials().await {
-            self.audit(
-                caller,
-                "whmcs.connect_refused",
-                None,
-                json!({"base_url": base_url, "error": e.to_string()}),
-            )
-            .await;
+            self.trail
+                .audit(
+                    caller,
+                    "whmcs.connect_refused",
+                    None,
+                    json!({"base_url": base_url, "error": e.to_string()}),
+                )
+                .await;
             return Err(ReconciliationError::Ledger(e));
         }
-        let now = self.now();
+        let now = self.trail.now();
         let options = WhmcsOptions {
             gateway,
             default_currency: new.default_currency,
@@ -175,11 +177,11 @@ impl ReconciliationService {
         let id = self
             .store_instance(caller, &base_url, &name, &identifier, &new.api_secret, now)
             .await?;
-        self.ports
-            .workflow
+        self.ledgers
+            .instances
             .put_whmcs_options(caller.tenant, id, &options, now)
             .await?;
-        self.audit(
+        self.trail.audit(
             caller,
             "whmcs.connected",
             Some(format!("whmcs_instance:{id}")),
@@ -201,16 +203,16 @@ impl ReconciliationService {
         now: chrono::DateTime<Utc>,
     ) -> Result<ConnectionId, ReconciliationError> {
         let existing = self
-            .ports
-            .connections
+            .ledgers
+            .instances
             .list_whmcs_instances(caller.tenant)
             .await?
             .into_iter()
             .find(|i| i.base_url == base_url);
         if let Some(existing) = existing {
             let old = self
-                .ports
-                .workflow
+                .ledgers
+                .instances
                 .get_whmcs_options(caller.tenant, existing.id)
                 .await?;
             if old.is_some_and(|o| o.deleted_at.is_none()) {
@@ -218,15 +220,19 @@ impl ReconciliationService {
                     "a WHMCS instance at this URL is already connected".into(),
                 ));
             }
-            let secret = self.encrypt_secret(caller, existing.id, secret_plain)?;
-            self.ports
-                .workflow
+            let secret = self
+                .ledgers
+                .encrypt_secret(caller.tenant, existing.id, secret_plain)?;
+            self.ledgers
+                .instances
                 .replace_whmcs_credential(caller.tenant, existing.id, name, identifier, secret, now)
                 .await?;
             return Ok(existing.id);
         }
-        let id = ConnectionId::from_uuid(self.ports.ids.new_id());
-        let secret = self.encrypt_secret(caller, id, secret_plain)?;
+        let id = ConnectionId::from_uuid(self.trail.new_id());
+        let secret = self
+            .ledgers
+            .encrypt_secret(caller.tenant, id, secret_plain)?;
         let instance = WhmcsInstance {
             id,
             tenant_id: caller.tenant,
@@ -238,8 +244,8 @@ impl ReconciliationService {
             invoices_synced_at: None,
         };
         match self
-            .ports
-            .connections
+            .ledgers
+            .instances
             .create_whmcs_instance(&instance, now)
             .await
         {
@@ -251,32 +257,17 @@ impl ReconciliationService {
         }
     }
 
-    fn encrypt_secret(
-        &self,
-        caller: &Caller,
-        id: ConnectionId,
-        secret: &SecretString,
-    ) -> Result<Vec<u8>, ReconciliationError> {
-        let context = FieldContext::tenant(caller.tenant, SECRET_TABLE, SECRET_COLUMN)
-            .with_row(id.into_uuid());
-        self.ports
-            .cipher
-            .encrypt(secret, &context)
-            .map(|f| f.into_string().into_bytes())
-            .map_err(|e| ReconciliationError::Internal(format!("encrypting the secret: {e}")))
-    }
-
     async fn whmcs_instance(
         &self,
         tenant: payymo_domain::ids::TenantId,
         id: ConnectionId,
     ) -> Result<WhmcsInstanceView, ReconciliationError> {
         let instance = self
-            .ports
-            .connections
+            .ledgers
+            .instances
             .get_whmcs_instance(tenant, id)
             .await?;
-        let options = self.ports.workflow.get_whmcs_options(tenant, id).await?;
+        let options = self.ledgers.instances.get_whmcs_options(tenant, id).await?;
         if options.as_ref().is_some_and(|o| o.deleted_at.is_some()) {
             return Err(ReconciliationError::NotFound);
         }
@@ -293,14 +284,14 @@ impl ReconciliationService {
     ) -> Result<Vec<WhmcsInstanceView>, ReconciliationError> {
         let mut out = Vec::new();
         for instance in self
-            .ports
-            .connections
+            .ledgers
+            .instances
             .list_whmcs_instances(caller.tenant)
             .await?
         {
             let options = self
-                .ports
-                .workflow
+                .ledgers
+                .instances
                 .get_whmcs_options(caller.tenant, instance.id)
                 .await?;
             if options.as_ref().is_some_and(|o| o.deleted_at.is_some()) {
@@ -322,9 +313,9 @@ impl ReconciliationService {
         id: ConnectionId,
     ) -> Result<(), ReconciliationError> {
         let current = self.whmcs_instance(caller.tenant, id).await?;
-        let now = self.now();
-        self.ports
-            .workflow
+        let now = self.trail.now();
+        self.ledgers
+            .instances
             .put_whmcs_options(
                 caller.tenant,
                 id,
@@ -336,61 +327,19 @@ impl ReconciliationService {
                 now,
             )
             .await?;
-        self.ports
-            .workflow
+        self.ledgers
+            .instances
             .set_whmcs_status(caller.tenant, id, ConnectionStatus::Disabled, now)
             .await?;
-        self.audit(
-            caller,
-            "whmcs.removed",
-            Some(format!("whmcs_instance:{id}")),
-            json!({"base_url": current.base_url}),
-        )
-        .await;
+        self.trail
+            .audit(
+                caller,
+                "whmcs.removed",
+                Some(format!("whmcs_instance:{id}")),
+                json!({"base_url": current.base_url}),
+            )
+            .await;
         Ok(())
-    }
-
-    /// A WHMCS client for one of the tenant's instances, with the gateway to record under.
-    pub(super) async fn ledger_for(
-        &self,
-        tenant: payymo_domain::ids::TenantId,
-        id: ConnectionId,
-    ) -> Result<(Arc<dyn InvoiceLedger>, WhmcsOptions), ReconciliationError> {
-        let instance = self
-            .ports
-            .connections
-            .get_whmcs_instance(tenant, id)
-            .await?;
-        let options = self
-            .ports
-            .workflow
-            .get_whmcs_options(tenant, id)
-            .await?
-            .unwrap_or(WhmcsOptions {
-                gateway: DEFAULT_GATEWAY.to_owned(),
-                default_currency: Currency::EUR,
-                deleted_at: None,
-            });
-        let stored = String::from_utf8(instance.api_secret_encrypted)
-            .map_err(|_| ReconciliationError::Internal("stored secret is not text".into()))?;
-        let context =
-            FieldContext::tenant(tenant, SECRET_TABLE, SECRET_COLUMN).with_row(id.into_uuid());
-        let secret = self
-            .ports
-            .cipher
-            .decrypt(&EncryptedField::from_stored(stored), &context)
-            .map_err(|e| ReconciliationError::Internal(format!("decrypting the secret: {e}")))?;
-        let ledger = self
-            .ports
-            .ledgers
-            .connect(&LedgerCredentials {
-                base_url: instance.base_url,
-                identifier: instance.api_identifier,
-                secret,
-                default_currency: options.default_currency,
-            })
-            .map_err(ReconciliationError::Ledger)?;
-        Ok((ledger, options))
     }
 
     /// Syncs an instance's open invoices into the cache, and refreshes cached invoices that are
@@ -406,35 +355,35 @@ impl ReconciliationService {
         id: ConnectionId,
     ) -> Result<SyncReport, ReconciliationError> {
         self.whmcs_instance(caller.tenant, id).await?;
-        let (ledger, _) = self.ledger_for(caller.tenant, id).await?;
+        let (ledger, _) = self.ledgers.ledger_for(caller.tenant, id).await?;
         let open = match ledger.list_open_invoices().await {
             Ok(open) => open,
             Err(e) => {
                 // A refused credential or an unreachable WHMCS both need attention (the
                 // dashboard's overview lists failing connections); the next good sync clears it.
                 if e.is_configuration() || e.is_retryable() {
-                    self.ports
-                        .workflow
-                        .set_whmcs_status(caller.tenant, id, ConnectionStatus::Failing, self.now())
+                    self.ledgers
+                        .instances
+                        .set_whmcs_status(
+                            caller.tenant,
+                            id,
+                            ConnectionStatus::Failing,
+                            self.trail.now(),
+                        )
                         .await?;
                 }
                 return Err(ReconciliationError::Ledger(e));
             }
         };
-        let today = self.now().date_naive();
+        let today = self.trail.now().date_naive();
         let mut rows: Vec<(String, Invoice)> = open
             .iter()
-            .map(|i| to_cached(InvoiceId::from_uuid(self.ports.ids.new_id()), i, today))
+            .map(|i| to_cached(InvoiceId::from_uuid(self.trail.new_id()), i, today))
             .collect();
         let seen: std::collections::HashSet<String> =
             rows.iter().map(|(ext, _)| ext.clone()).collect();
         let mut closed = 0;
-        for (cached, external) in self
-            .ports
-            .workflow
-            .open_invoice_refs(caller.tenant, id)
-            .await?
-        {
+        for (cached, external) in self.invoices.open_invoice_refs(caller.tenant, id).await? {
             if seen.contains(&external) {
                 continue;
             }
@@ -450,30 +399,30 @@ impl ReconciliationService {
                 Err(e) => return Err(ReconciliationError::Ledger(e)),
             }
         }
-        let now = self.now();
-        self.ports
-            .invoices
+        let now = self.trail.now();
+        self.invoices
             .upsert_invoices(caller.tenant, id, &rows, now)
             .await?;
-        self.ports
-            .connections
+        self.ledgers
+            .instances
             .advance_invoice_watermark(caller.tenant, id, now)
             .await?;
-        self.ports
-            .workflow
+        self.ledgers
+            .instances
             .set_whmcs_status(caller.tenant, id, ConnectionStatus::Active, now)
             .await?;
         let report = SyncReport {
             open: open.len(),
             closed,
         };
-        self.audit(
-            caller,
-            "whmcs.invoices_synced",
-            Some(format!("whmcs_instance:{id}")),
-            json!({"open": report.open, "closed": report.closed}),
-        )
-        .await;
+        self.trail
+            .audit(
+                caller,
+                "whmcs.invoices_synced",
+                Some(format!("whmcs_instance:{id}")),
+                json!({"open": report.open, "closed": report.closed}),
+            )
+            .await;
         Ok(report)
     }
 }

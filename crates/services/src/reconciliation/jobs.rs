@@ -11,7 +11,7 @@ use payymo_ports::clock::IdGenerator;
 use payymo_ports::storage::{JobQueue, StoreError, SyncTargetKind, SyncTargets};
 use serde::{Deserialize, Serialize};
 
-use super::{Caller, ReconciliationError, ReconciliationService};
+use super::{Caller, PaymentApplier, Reconciler, ReconciliationError, WhmcsInstances};
 use crate::jobs::{DueJob, JobHandler, JobOutcome, JobPayload, JobRequest, Schedule};
 
 /// Syncs a WHMCS instance's open invoices; payload [`SyncInvoices`], tenant job.
@@ -159,14 +159,24 @@ impl Schedule for ApplySweepSchedule {
 /// The job handler of the reconciliation workflow: register it with the job runner.
 #[derive(Debug, Clone)]
 pub struct ReconciliationJobs {
-    service: ReconciliationService,
+    whmcs: WhmcsInstances,
+    reconciler: Reconciler,
+    applier: PaymentApplier,
 }
 
 impl ReconciliationJobs {
-    /// The handler over `service`.
+    /// The handler over the use cases its jobs run.
     #[must_use]
-    pub const fn new(service: ReconciliationService) -> Self {
-        Self { service }
+    pub const fn new(
+        whmcs: WhmcsInstances,
+        reconciler: Reconciler,
+        applier: PaymentApplier,
+    ) -> Self {
+        Self {
+            whmcs,
+            reconciler,
+            applier,
+        }
     }
 }
 
@@ -199,7 +209,7 @@ impl JobHandler for ReconciliationJobs {
                     return JobOutcome::Fail("payload lacks a valid instance_id".into());
                 };
                 match self
-                    .service
+                    .whmcs
                     .sync_invoices(&Caller::system(tenant), instance)
                     .await
                 {
@@ -211,12 +221,12 @@ impl JobHandler for ReconciliationJobs {
                 let Some(tenant) = job.tenant_id else {
                     return JobOutcome::Fail("the job has no tenant".into());
                 };
-                match self.service.reconcile(&Caller::system(tenant)).await {
+                match self.reconciler.reconcile(&Caller::system(tenant)).await {
                     Ok(_) => JobOutcome::Done,
                     Err(e) => outcome_of(&e),
                 }
             }
-            APPLY_PAYMENTS_JOB => match self.service.apply_pending().await {
+            APPLY_PAYMENTS_JOB => match self.applier.apply_pending().await {
                 // Payments given back after an outage need another run later: the runner's
                 // backoff schedules it.
                 Ok(report) if report.deferred > 0 => JobOutcome::Retry(format!(

@@ -6,14 +6,15 @@
 //!
 //! Accepting a match moves it to `applying` and, in the same database transaction, writes one
 //! payment application per allocation to the outbox ([`MatchStore::transition_match`]). The
-//! applier ([`ReconciliationService::apply_pending`]) then, per application:
+//! applier ([`PaymentApplier::apply_pending`]) then, per application:
 //! 1. claims it atomically with a lease ([`MatchStore::begin_application_attempt`]: pending, or
 //!    sending and older than the lease → sending). Of two appliers side by side one wins; the
 //!    other skips it;
 //! 2. records the payment in WHMCS through [`apply_payment_once`] under the transaction id
-//!    `PYM-<application id>`, which re-reads the invoice and skips a payment already recorded
-//!    under that id — so a crash after WHMCS recorded it but before step 3 is harmless: the
-//!    lease runs out, another run claims it again and finds the payment there;
+//!    `PYM-<application id>`, which re-reads the invoice and, by the domain's rule
+//!    ([`payymo_domain::apply_once::decide`]), skips a payment already recorded under that id —
+//!    so a crash after WHMCS recorded it but before step 3 is harmless: the lease runs out,
+//!    another run claims it again and finds the payment there;
 //! 3. settles it (applied, or failed for good), or gives it back as pending with a retry time
 //!    when WHMCS could not be reached;
 //! 4. when all of a match's applications are settled, moves the match to `applied` or `failed`.
@@ -22,62 +23,75 @@
 //!
 //! [`MatchStore::transition_match`]: payymo_ports::storage::MatchStore::transition_match
 //! [`MatchStore::begin_application_attempt`]: payymo_ports::storage::MatchStore::begin_application_attempt
-//! [`apply_payment_once`]: payymo_ports::invoice_ledger::apply_payment_once
+//!
+//! # Use cases
+//!
+//! Each use case holds only the ports it needs; [`Reconciliation`] builds them all from one
+//! [`ReconciliationPorts`] (the composition root's input):
+//! - [`Reconciler`]: the matching run;
+//! - [`MatchDecisions`]: a person's approve, reject, undo, manual match and ignore;
+//! - [`PaymentApplier`]: the exactly-once outbox applier;
+//! - [`WhmcsInstances`]: connecting, listing, removing WHMCS instances and syncing their invoices;
+//! - [`SettingsEditor`]: the tenant's reconciliation settings;
+//! - [`ReconciliationQueries`]: the lists and details the dashboard shows.
 
+mod acceptance;
 mod applier;
 mod decisions;
 mod instances;
 mod jobs;
-mod views;
+mod ledgers;
+mod queries;
+mod reconciler;
+mod settings;
+mod trail;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use payymo_domain::audit::AuditEvent;
-use payymo_domain::ids::{AuditEventId, TenantId};
+use payymo_domain::ids::TenantId;
 use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::FieldCipher;
 use payymo_ports::invoice_ledger::LedgerError;
 use payymo_ports::ledger_connector::LedgerConnector;
 use payymo_ports::storage::{
-    AuditLog, ConnectionStore, InvoiceStore, JobQueue, MatchStore, StoreError, StripeStore,
-    TenantStore, TransactionStore, WorkflowStore,
+    AuditLog, InvoiceStore, JobQueue, KnownPayerStore, MatchStore, StoreError, StripeStore,
+    TenantStore, TransactionStore, WhmcsInstanceStore,
 };
 
-pub use applier::{ApplyReport, SendResult};
-pub use decisions::{
-    ManualAllocation, ReconcileReport, SettingsUpdate, TransactionFilter, TransactionItem,
-    TransactionSearch,
-};
-pub use instances::{NewWhmcsInstance, SyncReport, WhmcsInstanceView};
+pub use applier::{ApplyOutcome, ApplyReport, PaymentApplier, SendResult, apply_payment_once};
+pub use decisions::{ManualAllocation, MatchDecisions};
+pub use instances::{NewWhmcsInstance, SyncReport, WhmcsInstanceView, WhmcsInstances};
 pub use jobs::{
     APPLY_PAYMENTS_JOB, ApplyPayments, ApplySweepSchedule, InvoiceSyncSchedule,
     RECONCILE_TENANT_JOB, ReconcileTenant, ReconciliationJobs, SYNC_INVOICES_JOB, SyncInvoices,
     queue_reconciliation,
 };
-pub use views::{
-    InvoiceItem, InvoiceSearch, InvoiceStatusFilter, MAX_SEARCH_CHARS, MatchItem, SettingsView,
-    TransactionDetail,
+pub use queries::{
+    InvoiceItem, InvoiceSearch, InvoiceStatusFilter, MAX_SEARCH_CHARS, MatchItem,
+    ReconciliationQueries, TransactionDetail, TransactionFilter, TransactionItem,
+    TransactionSearch,
 };
+pub use reconciler::{ReconcileReport, Reconciler};
+pub use settings::{SettingsEditor, SettingsUpdate, SettingsView};
 
 /// The gateway payments are recorded under when nobody chose one.
 pub const DEFAULT_GATEWAY: &str = "banktransfer";
 
-/// The ports the workflow uses.
+/// Every port the reconciliation use cases use between them; each use case takes only its own.
 #[derive(Clone)]
 pub struct ReconciliationPorts {
     /// Tenants and their settings.
     pub tenants: Arc<dyn TenantStore>,
-    /// WHMCS instances (and the other connections).
-    pub connections: Arc<dyn ConnectionStore>,
+    /// WHMCS instances, their options and the gateway preference.
+    pub whmcs: Arc<dyn WhmcsInstanceStore>,
     /// The invoice cache.
     pub invoices: Arc<dyn InvoiceStore>,
     /// Bank and Stripe transactions.
     pub transactions: Arc<dyn TransactionStore>,
     /// Matches and the payment outbox.
     pub matches: Arc<dyn MatchStore>,
-    /// The workflow's own storage.
-    pub workflow: Arc<dyn WorkflowStore>,
+    /// Remembered payers.
+    pub payers: Arc<dyn KnownPayerStore>,
     /// Stripe payments (the ids a card payment may already be recorded under in WHMCS).
     pub stripe: Arc<dyn StripeStore>,
     /// The audit trail.
@@ -98,6 +112,48 @@ impl std::fmt::Debug for ReconciliationPorts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReconciliationPorts")
             .finish_non_exhaustive()
+    }
+}
+
+/// Every reconciliation use case, each built once over its own ports.
+#[derive(Debug, Clone)]
+pub struct Reconciliation {
+    /// The matching run.
+    pub reconciler: Reconciler,
+    /// People's decisions on matches and transactions.
+    pub decisions: MatchDecisions,
+    /// The payment applier.
+    pub applier: PaymentApplier,
+    /// WHMCS instances and the invoice sync.
+    pub whmcs: WhmcsInstances,
+    /// The reconciliation settings.
+    pub settings: SettingsEditor,
+    /// The lists and details.
+    pub queries: ReconciliationQueries,
+}
+
+impl Reconciliation {
+    /// Builds each use case over the ports it needs.
+    #[must_use]
+    pub fn new(ports: &ReconciliationPorts, config: &ReconciliationConfig) -> Self {
+        Self {
+            reconciler: Reconciler::from_ports(ports),
+            decisions: MatchDecisions::from_ports(ports),
+            applier: PaymentApplier::from_ports(ports, config),
+            whmcs: WhmcsInstances::from_ports(ports, config),
+            settings: SettingsEditor::from_ports(ports),
+            queries: ReconciliationQueries::from_ports(ports, config),
+        }
+    }
+
+    /// The job handler over the use cases the jobs run.
+    #[must_use]
+    pub fn jobs(&self) -> ReconciliationJobs {
+        ReconciliationJobs::new(
+            self.whmcs.clone(),
+            self.reconciler.clone(),
+            self.applier.clone(),
+        )
     }
 }
 
@@ -205,63 +261,6 @@ impl From<StoreError> for ReconciliationError {
             other @ (StoreError::Corrupt(_) | StoreError::Config(_)) => {
                 Self::Internal(other.to_string())
             }
-        }
-    }
-}
-
-/// The reconciliation workflow's use cases.
-#[derive(Clone)]
-pub struct ReconciliationService {
-    ports: ReconciliationPorts,
-    config: ReconciliationConfig,
-}
-
-impl std::fmt::Debug for ReconciliationService {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReconciliationService")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ReconciliationService {
-    /// The service over `ports`.
-    #[must_use]
-    pub fn new(ports: ReconciliationPorts, config: ReconciliationConfig) -> Self {
-        Self { ports, config }
-    }
-
-    /// The configuration.
-    #[must_use]
-    pub fn config(&self) -> &ReconciliationConfig {
-        &self.config
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.ports.clock.now()
-    }
-
-    /// Writes an audit event; a failure to write is logged, not returned (the action happened).
-    async fn audit(
-        &self,
-        caller: &Caller,
-        action: &str,
-        target: Option<String>,
-        detail: serde_json::Value,
-    ) {
-        let event = AuditEvent {
-            id: AuditEventId::from_uuid(self.ports.ids.new_id()),
-            tenant_id: caller.tenant,
-            occurred_at: self.now(),
-            actor: caller.actor.clone(),
-            action: action.to_owned(),
-            target,
-            detail: detail.to_string(),
-            ip: caller.ip.clone(),
-            request_id: caller.request_id.clone(),
-        };
-        if let Err(e) = self.ports.audit.append(&event).await {
-            tracing::error!(error = %e, action, "audit event could not be written");
         }
     }
 }

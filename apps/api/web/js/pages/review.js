@@ -44,9 +44,9 @@ function capitalise(text) {
   return /[.!?]$/.test(s) ? s : `${s}.`;
 }
 
+/** The engine's reasons: `reasons` is a list of `{ code, message }` (OpenAPI `ReasonBody`). */
 function reasonsOf(m) {
-  const list = Array.isArray(m.reasons) ? m.reasons : [];
-  return list.map((r) => (typeof r === 'string' ? r : r && r.message)).filter(Boolean);
+  return (m.reasons || []).map((r) => r.message).filter(Boolean);
 }
 
 function confidencePercent(m) {

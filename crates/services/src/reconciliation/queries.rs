@@ -1,18 +1,21 @@
-//! What the lists show: invoices with what was matched to them, matches with their
-//! applications and notes, and the settings.
+//! What the lists and details show: invoices with what was matched to them, transactions,
+//! matches with their applications, notes and subjects, a transaction's history.
+
+use std::sync::Arc;
 
 use payymo_domain::audit::AuditEvent;
 use payymo_domain::ids::{InvoiceId, MatchId, TransactionId};
 use payymo_domain::invoice::Invoice;
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::outbox::PaymentApplication;
-use payymo_domain::tenant::ReconciliationSettings;
+use payymo_domain::transaction::{Transaction, TransactionSource};
+use payymo_ports::clock::Clock;
 use payymo_ports::storage::{
-    InvoiceAllocationView, InvoiceListQuery, InvoiceScope, MatchNotes, StoredMatch,
+    InvoiceAllocationView, InvoiceListQuery, InvoiceScope, InvoiceStore, MatchNotes, MatchStore,
+    StoredMatch, TransactionListQuery, TransactionMatchState, TransactionStore,
 };
 
-use super::decisions::TransactionItem;
-use super::{Caller, ReconciliationError, ReconciliationService};
+use super::{Caller, ReconciliationConfig, ReconciliationError, ReconciliationPorts};
 
 /// The longest search text a list accepts.
 pub const MAX_SEARCH_CHARS: usize = 200;
@@ -61,7 +64,7 @@ pub struct TransactionDetail {
 ///
 /// # Errors
 /// [`ReconciliationError::Invalid`] when it is longer than [`MAX_SEARCH_CHARS`].
-pub(super) fn search_text(q: Option<String>) -> Result<Option<String>, ReconciliationError> {
+fn search_text(q: Option<String>) -> Result<Option<String>, ReconciliationError> {
     let Some(q) = q else { return Ok(None) };
     let q = q.trim();
     if q.chars().count() > MAX_SEARCH_CHARS {
@@ -71,17 +74,6 @@ pub(super) fn search_text(q: Option<String>) -> Result<Option<String>, Reconcili
         });
     }
     Ok((!q.is_empty()).then(|| q.to_owned()))
-}
-
-/// The reconciliation settings with their version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SettingsView {
-    /// The settings.
-    pub settings: ReconciliationSettings,
-    /// Their version (0 when never saved).
-    pub version: u32,
-    /// The gateway payments are recorded under.
-    pub gateway: String,
 }
 
 /// An invoice with what Payymo matched to it.
@@ -109,7 +101,72 @@ pub struct MatchItem {
     pub invoices: Vec<Invoice>,
 }
 
-impl ReconciliationService {
+/// Which transactions to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionFilter {
+    /// Nothing matched.
+    Unmatched,
+    /// A match is suggested.
+    Suggested,
+    /// An accepted match exists.
+    Applied,
+    /// A person said to ignore it.
+    Ignored,
+}
+
+/// What to list of the transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TransactionSearch {
+    /// Only in this state.
+    pub status: Option<TransactionFilter>,
+    /// Only from this source.
+    pub source: Option<TransactionSource>,
+    /// Counterparty name or IBAN, remittance or reference (substring, any case), or an exact
+    /// amount.
+    pub q: Option<String>,
+}
+
+/// A transaction with its match state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionItem {
+    /// The transaction.
+    pub transaction: Transaction,
+    /// Its match state.
+    pub state: TransactionMatchState,
+}
+
+/// The lists and details.
+#[derive(Clone)]
+pub struct ReconciliationQueries {
+    invoices: Arc<dyn InvoiceStore>,
+    transactions: Arc<dyn TransactionStore>,
+    matches: Arc<dyn MatchStore>,
+    clock: Arc<dyn Clock>,
+    paid_window: chrono::Duration,
+}
+
+impl std::fmt::Debug for ReconciliationQueries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReconciliationQueries")
+            .field("paid_window", &self.paid_window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReconciliationQueries {
+    /// The use case over its ports: invoices, transactions, matches and the clock (paid invoices
+    /// are listed for `config.paid_window`).
+    #[must_use]
+    pub fn from_ports(ports: &ReconciliationPorts, config: &ReconciliationConfig) -> Self {
+        Self {
+            invoices: Arc::clone(&ports.invoices),
+            transactions: Arc::clone(&ports.transactions),
+            matches: Arc::clone(&ports.matches),
+            clock: Arc::clone(&ports.clock),
+            paid_window: config.paid_window,
+        }
+    }
+
     /// A page of the tenant's invoices that fit `search` (newest first), each with the matches
     /// that allocate money to it.
     ///
@@ -124,7 +181,7 @@ impl ReconciliationService {
     ) -> Result<Vec<InvoiceItem>, ReconciliationError> {
         let scope = match search.status {
             InvoiceStatusFilter::Current => InvoiceScope::Current {
-                paid_since: self.now() - self.config.paid_window,
+                paid_since: self.clock.now() - self.paid_window,
             },
             InvoiceStatusFilter::Open => InvoiceScope::Open,
             InvoiceStatusFilter::Paid => InvoiceScope::Paid,
@@ -135,13 +192,11 @@ impl ReconciliationService {
             text: search_text(search.q)?,
         };
         let invoices = self
-            .ports
-            .workflow
+            .invoices
             .list_invoices(caller.tenant, &query, after, limit)
             .await?;
         let allocations = self
-            .ports
-            .workflow
+            .invoices
             .allocations_of_invoices(caller.tenant, invoices.iter().map(|i| i.id).collect())
             .await?;
         Ok(invoices
@@ -170,19 +225,16 @@ impl ReconciliationService {
         limit: u32,
     ) -> Result<Vec<MatchItem>, ReconciliationError> {
         let matches = self
-            .ports
-            .workflow
+            .matches
             .list_matches(caller.tenant, states, after, limit)
             .await?;
         let notes = self
-            .ports
-            .workflow
+            .matches
             .notes_of_matches(caller.tenant, matches.iter().map(|m| m.id).collect())
             .await?;
         let mut out = Vec::with_capacity(matches.len());
         for stored in matches {
             let applications = self
-                .ports
                 .matches
                 .list_applications(caller.tenant, stored.id)
                 .await?;
@@ -220,13 +272,11 @@ impl ReconciliationService {
         invoice_ids.sort_unstable();
         invoice_ids.dedup();
         let transactions = self
-            .ports
-            .workflow
+            .transactions
             .transactions_by_ids(caller.tenant, tx_ids)
             .await?;
         let invoices = self
-            .ports
-            .workflow
+            .invoices
             .invoices_by_ids(caller.tenant, invoice_ids)
             .await?;
         for item in items {
@@ -257,25 +307,18 @@ impl ReconciliationService {
         caller: &Caller,
         id: TransactionId,
     ) -> Result<TransactionDetail, ReconciliationError> {
-        let (transaction, state) = self
-            .ports
-            .transactions
-            .get_transaction(caller.tenant, id)
-            .await?;
+        let (transaction, state) = self.transactions.get_transaction(caller.tenant, id).await?;
         let stored = self
-            .ports
-            .workflow
+            .matches
             .matches_of_transaction(caller.tenant, id)
             .await?;
         let notes = self
-            .ports
-            .workflow
+            .matches
             .notes_of_matches(caller.tenant, stored.iter().map(|m| m.id).collect())
             .await?;
         let mut matches = Vec::with_capacity(stored.len());
         for stored in stored {
             let applications = self
-                .ports
                 .matches
                 .list_applications(caller.tenant, stored.id)
                 .await?;
@@ -299,8 +342,7 @@ impl ReconciliationService {
         invoice_ids.sort_unstable();
         invoice_ids.dedup();
         let invoices = self
-            .ports
-            .workflow
+            .invoices
             .invoices_by_ids(caller.tenant, invoice_ids)
             .await?;
         for m in &mut matches {
@@ -312,8 +354,7 @@ impl ReconciliationService {
                 .collect();
         }
         let history = self
-            .ports
-            .workflow
+            .transactions
             .transaction_history(caller.tenant, id, MAX_HISTORY)
             .await?;
         Ok(TransactionDetail {
@@ -333,15 +374,10 @@ impl ReconciliationService {
         caller: &Caller,
         id: MatchId,
     ) -> Result<MatchItem, ReconciliationError> {
-        let stored = self.ports.matches.get_match(caller.tenant, id).await?;
-        let applications = self
-            .ports
-            .matches
-            .list_applications(caller.tenant, id)
-            .await?;
+        let stored = self.matches.get_match(caller.tenant, id).await?;
+        let applications = self.matches.list_applications(caller.tenant, id).await?;
         let notes = self
-            .ports
-            .workflow
+            .matches
             .notes_of_matches(caller.tenant, vec![id])
             .await?
             .into_iter()
@@ -358,5 +394,40 @@ impl ReconciliationService {
         self.with_subjects(caller, &mut items).await?;
         let [item] = items;
         Ok(item)
+    }
+
+    /// A page of the tenant's transactions that fit `search`, newest first.
+    ///
+    /// # Errors
+    /// [`ReconciliationError::Invalid`] for a search text that is too long; storage failures.
+    pub async fn list_transactions(
+        &self,
+        caller: &Caller,
+        search: TransactionSearch,
+        after: Option<TransactionId>,
+        limit: u32,
+    ) -> Result<Vec<TransactionItem>, ReconciliationError> {
+        let state = search.status.map(|f| match f {
+            TransactionFilter::Unmatched => TransactionMatchState::Unmatched,
+            TransactionFilter::Suggested => TransactionMatchState::Suggested,
+            TransactionFilter::Applied => TransactionMatchState::Matched,
+            TransactionFilter::Ignored => TransactionMatchState::Ignored,
+        });
+        Ok(self
+            .transactions
+            .list_transactions(
+                caller.tenant,
+                &TransactionListQuery {
+                    state,
+                    source: search.source,
+                    text: search_text(search.q)?,
+                },
+                after,
+                limit,
+            )
+            .await?
+            .into_iter()
+            .map(|(transaction, state)| TransactionItem { transaction, state })
+            .collect())
     }
 }

@@ -1,0 +1,232 @@
+//! The matching run: the engine over the tenant's new credits and open invoices; sure matches
+//! are accepted and queued for WHMCS when the tenant allows it, the others suggested.
+
+use std::sync::Arc;
+
+use payymo_domain::ids::MatchId;
+use payymo_domain::invoice::Invoice;
+use payymo_domain::match_lifecycle::MatchState;
+use payymo_domain::matching::{MatchStatus, Matcher};
+use payymo_domain::money::Money;
+use payymo_domain::transaction::{Transaction, TransactionSource};
+use payymo_ports::storage::{
+    InvoiceStore, JobQueue, KnownPayerStore, MatchStore, StoreError, StoredMatch, TenantStore,
+    TransactionPage, TransactionStore,
+};
+use serde_json::json;
+
+use super::acceptance::{queue_applier, start_applying};
+use super::trail::Trail;
+use super::{Caller, ReconciliationError, ReconciliationPorts};
+
+/// What a matching run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReconcileReport {
+    /// Transactions looked at.
+    pub considered: usize,
+    /// Matches accepted automatically and queued for WHMCS.
+    pub auto_applied: usize,
+    /// Matches suggested to a person.
+    pub suggested: usize,
+    /// Transactions left unmatched.
+    pub unmatched: usize,
+}
+
+/// The matching run.
+#[derive(Clone)]
+pub struct Reconciler {
+    tenants: Arc<dyn TenantStore>,
+    invoices: Arc<dyn InvoiceStore>,
+    transactions: Arc<dyn TransactionStore>,
+    payers: Arc<dyn KnownPayerStore>,
+    matches: Arc<dyn MatchStore>,
+    jobs: Arc<dyn JobQueue>,
+    trail: Trail,
+}
+
+impl std::fmt::Debug for Reconciler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconciler").finish_non_exhaustive()
+    }
+}
+
+impl Reconciler {
+    /// The use case over its ports: tenants (settings), invoices, transactions, known payers,
+    /// matches, the job queue, audit log, clock and ids.
+    #[must_use]
+    pub fn from_ports(ports: &ReconciliationPorts) -> Self {
+        Self {
+            tenants: Arc::clone(&ports.tenants),
+            invoices: Arc::clone(&ports.invoices),
+            transactions: Arc::clone(&ports.transactions),
+            payers: Arc::clone(&ports.payers),
+            matches: Arc::clone(&ports.matches),
+            jobs: Arc::clone(&ports.jobs),
+            trail: Trail::from_ports(ports),
+        }
+    }
+
+    /// Runs the matching engine over the tenant's new bank and Stripe credits and its open
+    /// invoices, with its settings and remembered payers. `auto` decisions are accepted and
+    /// queued for WHMCS when the tenant allows it; the others are suggested.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn reconcile(&self, caller: &Caller) -> Result<ReconcileReport, ReconciliationError> {
+        let (settings, _) = self.tenants.get_settings(caller.tenant).await?;
+        let invoices = self.owed_invoices(caller).await?;
+        let transactions = self.new_credits(caller).await?;
+        let mut report = ReconcileReport {
+            considered: transactions.len(),
+            ..ReconcileReport::default()
+        };
+        if transactions.is_empty() || invoices.is_empty() {
+            report.unmatched = transactions.len();
+            return Ok(report);
+        }
+        let known = self.payers.list_known_payers(caller.tenant).await?;
+        let matcher = Matcher::new(&invoices, &known, settings.matching.clone());
+        let decisions = matcher.decide_all(&transactions);
+        for (tx, decision) in transactions.iter().zip(decisions) {
+            if decision.status == MatchStatus::Unmatched || decision.allocations.is_empty() {
+                report.unmatched += 1;
+                continue;
+            }
+            let decision = decision.map_ids(|pos| invoices[pos].id);
+            let targets: Vec<&Invoice> = decision
+                .allocations
+                .iter()
+                .filter_map(|a| invoices.iter().find(|i| i.id == a.invoice_id))
+                .collect();
+            let automatic = decision.status == MatchStatus::Auto
+                && settings.auto_apply
+                && targets.iter().all(|i| i.status.allows_automatic_payment());
+            let stored = StoredMatch {
+                id: MatchId::from_uuid(self.trail.new_id()),
+                tenant_id: caller.tenant,
+                transaction_id: tx.id,
+                state: if automatic {
+                    MatchState::Approved
+                } else {
+                    MatchState::Suggested
+                },
+                confidence: decision.confidence,
+                reasons: decision.reasons.clone(),
+                allocations: decision.allocations.clone(),
+                version: 1,
+                decided_by: automatic.then(|| "system".to_owned()),
+                updated_at: self.trail.now(),
+            };
+            match self.matches.create_match(&stored).await {
+                Ok(()) => {}
+                // Another run matched it meanwhile.
+                Err(StoreError::Duplicate(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let detail = json!({
+                "transaction_id": tx.id, "amount": tx.amount,
+                "confidence": decision.confidence.to_string(),
+                "status": decision.status.as_str(),
+                "allocations": decision.allocations,
+            });
+            if automatic {
+                self.trail
+                    .audit(
+                        &Caller::system(caller.tenant),
+                        "match.auto_approved",
+                        Some(format!("match:{}", stored.id)),
+                        detail,
+                    )
+                    .await;
+                start_applying(
+                    self.matches.as_ref(),
+                    &self.trail,
+                    caller,
+                    stored.id,
+                    stored.version,
+                )
+                .await?;
+                report.auto_applied += 1;
+            } else {
+                self.trail
+                    .audit(
+                        &Caller::system(caller.tenant),
+                        "match.suggested",
+                        Some(format!("match:{}", stored.id)),
+                        detail,
+                    )
+                    .await;
+                report.suggested += 1;
+            }
+        }
+        self.trail
+            .audit(
+                caller,
+                "reconciliation.run",
+                None,
+                json!({"considered": report.considered, "auto_applied": report.auto_applied,
+                   "suggested": report.suggested, "unmatched": report.unmatched}),
+            )
+            .await;
+        if report.auto_applied > 0 {
+            queue_applier(self.jobs.as_ref(), &self.trail, caller).await;
+        }
+        Ok(report)
+    }
+
+    /// The open invoices, with what accepted matches will pay but WHMCS does not show yet taken
+    /// off their balance (invoices left with nothing owed are dropped), so that one invoice is
+    /// not paid twice by two transactions.
+    async fn owed_invoices(&self, caller: &Caller) -> Result<Vec<Invoice>, ReconciliationError> {
+        let mut invoices = self.invoices.list_open_invoices(caller.tenant).await?;
+        let in_flight = self
+            .invoices
+            .allocations_of_invoices(caller.tenant, invoices.iter().map(|i| i.id).collect())
+            .await?;
+        for invoice in &mut invoices {
+            let pending: i64 = in_flight
+                .iter()
+                .filter(|a| {
+                    a.invoice_id == invoice.id
+                        && matches!(a.state, MatchState::Approved | MatchState::Applying)
+                        && a.amount.currency() == invoice.currency()
+                })
+                .map(|a| a.amount.minor_units())
+                .sum();
+            if pending > 0 {
+                invoice.balance = Money::from_minor(
+                    invoice.balance.minor_units().saturating_sub(pending),
+                    invoice.currency(),
+                );
+            }
+        }
+        invoices.retain(Invoice::is_open);
+        Ok(invoices)
+    }
+
+    /// The tenant's unmatched bank and Stripe credits.
+    async fn new_credits(&self, caller: &Caller) -> Result<Vec<Transaction>, ReconciliationError> {
+        let mut transactions: Vec<Transaction> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .transactions
+                .list_unmatched(caller.tenant, TransactionPage { limit: 500, after })
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.booking_date, last.id));
+            let full = page.len() >= 500;
+            transactions.extend(page.into_iter().filter(|t| {
+                t.is_credit()
+                    && matches!(
+                        t.source,
+                        TransactionSource::Bank | TransactionSource::Stripe
+                    )
+            }));
+            if !full {
+                break;
+            }
+        }
+        Ok(transactions)
+    }
+}
