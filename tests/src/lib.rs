@@ -20,8 +20,9 @@ use actix_web::web;
 use chrono::{DateTime, Utc};
 use payymo_adapter_crypto::JwtSigningKey;
 use payymo_adapter_diesel::DieselStore;
+use payymo_api::compose::{Overrides, compose};
 use payymo_api::config::Settings;
-use payymo_api::startup::{Adapters, Application, ExtraRoutes};
+use payymo_api::startup::{Application, ExtraRoutes};
 use payymo_ports::clock::Clock;
 use payymo_ports::health::DatabaseHealth;
 use payymo_test_support::TestDatabase;
@@ -174,7 +175,7 @@ impl TestAppBuilder {
         self
     }
 
-    /// Replaces the identity service's clock (e.g. a [`ManualClock`]).
+    /// Replaces the clock of every use case, job runner and scheduler (e.g. a [`ManualClock`]).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
         self
@@ -201,10 +202,6 @@ impl TestAppBuilder {
     ///
     /// # Panics
     /// When the database or the server cannot be started: the test cannot run.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "the composition root of a test app: every adapter, in one place"
-    )]
     pub async fn spawn(self) -> TestApp {
         let (backend, migrated) = (self.backend, self.migrated);
         let db = tokio::task::spawn_blocking(move || match (backend, migrated) {
@@ -250,62 +247,19 @@ impl TestAppBuilder {
             vars.entry(schedule.into()).or_insert_with(|| "0".into());
         }
         let settings = Settings::from_vars(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
-        let store = DieselStore::connect(&settings.database_url, settings.database_pool_size)
-            .expect("opening the test database");
-        let cipher = payymo_api::wiring::field_cipher(&settings).expect("field cipher");
-        let mut identity =
-            payymo_api::wiring::identity_ports(&settings, &store, Arc::clone(&cipher))
-                .expect("identity adapters");
-        if let Some(clock) = self.clock {
-            identity.clock = clock;
-        }
-        let outbound = payymo_api::wiring::outbound_clients(
-            &settings,
-            Arc::new(store.clone()),
-            Arc::clone(&identity.clock),
-            Arc::clone(&identity.ids),
-        );
-        outbound
-            .preload()
-            .unwrap_or_else(|e| panic!("certificates of the test app: {e}"));
-        let integrations = payymo_api::wiring::integrations(&settings, Arc::clone(&identity.clock))
-            .unwrap_or_else(|e| panic!("integrations of the test app: {e}"));
-        let job_handlers = self.job_handlers;
-        let banking = payymo_api::wiring::banking_ports(
-            &settings,
-            &store,
-            Arc::clone(&identity.clock),
-            &outbound,
-            &integrations,
-        )
-        .expect("banking adapters");
-        let stripe_ports = payymo_api::wiring::stripe_ports(&settings, &store, &identity)
-            .expect("stripe adapters");
-        let stripe = payymo_services::stripe::StripeService::new(
-            stripe_ports.clone(),
-            payymo_services::stripe::StripeConfig::default(),
-        );
-        let reconciliation =
-            payymo_api::wiring::reconciliation_ports(&store, Arc::clone(&cipher), false)
-                .expect("reconciliation adapters");
-        let adapters = Adapters {
-            integrations,
-            database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
-            identity,
-            field_cipher: cipher,
-            outbound,
-            reloader: None,
-            jobs: Arc::new(store.clone()),
-            job_handlers,
-            platform_stats: Arc::new(store.clone()),
-            sync_targets: Arc::new(store.clone()),
-            overview: Arc::new(store.clone()),
-            banking,
-            stripe: stripe_ports,
-            reconciliation: reconciliation.clone(),
+        let overrides = Overrides {
+            clock: self.clock,
+            database: self.database,
+            job_handlers: self.job_handlers,
+            routes: self.routes,
+            ..Overrides::default()
         };
-        let app = Application::build_with_routes(settings, adapters, self.routes)
-            .expect("binding the test server");
+        let composition =
+            compose(&settings, overrides).unwrap_or_else(|e| panic!("composing the test app: {e}"));
+        let store = composition.runtime.store.clone();
+        let reconciliation = composition.reconciliation.ports.clone();
+        let stripe = composition.stripe.clone();
+        let app = Application::build(settings, composition).expect("binding the test server");
         let port = app.port();
         let handle = app.handle();
         let server = tokio::spawn(app.run_until_stopped());

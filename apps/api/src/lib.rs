@@ -1,8 +1,9 @@
 //! Payymo's HTTP shell and command line: the only crate that knows actix-web, and the composition
-//! root that wires concrete adapters into the services (`startup`, `wiring`).
+//! root that wires concrete adapters into the services (`compose`).
 
 pub mod auth;
 pub mod cli;
+pub mod compose;
 pub mod config;
 pub mod gated_feed;
 pub mod integrations;

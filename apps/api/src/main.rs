@@ -1,10 +1,12 @@
 //! The `payymo` binary: parses the command line, reads the settings, runs the command.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 
 use payymo_api::cli::{Cli, Command};
+use payymo_api::compose::{self, Overrides, Runtime};
 use payymo_api::config::Settings;
 use payymo_api::startup::Application;
 use payymo_api::{telemetry, wiring};
@@ -153,11 +155,9 @@ async fn create_admin(email: &str) -> ExitCode {
     {
         return fail(&e.to_string());
     }
-    let cipher = match wiring::field_cipher(&settings) {
-        Ok(c) => c,
-        Err(e) => return fail(&e.to_string()),
-    };
-    let ports = match wiring::identity_ports(&settings, &store, cipher) {
+    let ports = match Runtime::new(&settings, &Overrides::with_store(store)).and_then(|runtime| {
+        compose::identity_ports(&runtime, Arc::new(wiring::token_codec(&settings)?))
+    }) {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
@@ -203,8 +203,9 @@ async fn rotate_keys() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
     };
-    let cipher = match wiring::aes_field_cipher(&settings) {
-        Ok(c) => c,
+    let Runtime { store, cipher, .. } = match Runtime::new(&settings, &Overrides::with_store(store))
+    {
+        Ok(runtime) => runtime,
         Err(e) => return fail(&e.to_string()),
     };
     match payymo_services::keys::rotate_keys(&store, cipher.as_ref()).await {
@@ -257,11 +258,11 @@ async fn serve(no_migrate: bool) -> ExitCode {
         );
     }
     let bind = settings.bind;
-    let adapters = match wiring::adapters(&settings, &store) {
-        Ok(a) => a,
+    let composition = match compose::compose(&settings, Overrides::with_store(store)) {
+        Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
     };
-    let app = match Application::build(settings, adapters) {
+    let app = match Application::build(settings, composition) {
         Ok(app) => app,
         Err(e) => return fail(&format!("cannot listen on {bind}: {e}")),
     };
