@@ -203,49 +203,14 @@ impl TestAppBuilder {
     /// # Panics
     /// When the database or the server cannot be started: the test cannot run.
     pub async fn spawn(self) -> TestApp {
-        let (backend, migrated) = (self.backend, self.migrated);
-        let db = tokio::task::spawn_blocking(move || match (backend, migrated) {
-            (Backend::Postgres, true) => TestDatabase::postgres(),
-            (Backend::Postgres, false) => TestDatabase::postgres_empty(),
-            (Backend::Sqlite, true) => TestDatabase::sqlite(),
-            (Backend::Sqlite, false) => TestDatabase::sqlite_empty(),
-        })
-        .await
-        .expect("creating the test database panicked");
+        let db = test_database(self.backend, self.migrated).await;
         let url = match self.database_url_through {
             Some(rewrite) => rewrite(db.url()),
             None => db.url().to_owned(),
         };
-        let mut vars = self.env;
         let keys = JwtKeys::generate();
         let key_dir = tempfile::tempdir().expect("a temp dir for the JWT keys");
-        let (private_path, public_path) = (
-            key_dir.path().join("private.pem"),
-            key_dir.path().join("public.pem"),
-        );
-        std::fs::write(&private_path, &keys.private_pem).expect("writing the private key");
-        std::fs::write(&public_path, &keys.public_pem).expect("writing the public key");
-        vars.entry("JWT_PRIVATE_KEY_PATH".into())
-            .or_insert_with(|| private_path.to_string_lossy().into_owned());
-        vars.entry("JWT_PUBLIC_KEY_PATH".into())
-            .or_insert_with(|| public_path.to_string_lossy().into_owned());
-        vars.entry("DATABASE_URL".into()).or_insert(url);
-        vars.insert("PAYYMO_BIND".into(), "127.0.0.1:0".into());
-        vars.entry("PAYYMO_WORKERS".into())
-            .or_insert_with(|| "2".into());
-        vars.entry("PAYYMO_SHUTDOWN_TIMEOUT".into())
-            .or_insert_with(|| "5".into());
-        // No job runners unless a test asks for them: they would poll every test's database.
-        vars.entry("PAYYMO_JOB_WORKERS".into())
-            .or_insert_with(|| "0".into());
-        // Nor scheduled syncs and sweeps, which would queue jobs a test did not ask for.
-        for schedule in [
-            "PAYYMO_STRIPE_SYNC_INTERVAL",
-            "PAYYMO_WHMCS_SYNC_INTERVAL",
-            "PAYYMO_APPLY_SWEEP_INTERVAL",
-        ] {
-            vars.entry(schedule.into()).or_insert_with(|| "0".into());
-        }
+        let vars = test_vars(self.env, url, &keys, &key_dir);
         let settings = Settings::from_vars(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
         let overrides = Overrides {
             clock: self.clock,
@@ -280,6 +245,56 @@ impl TestAppBuilder {
             db,
         }
     }
+}
+
+/// A fresh test database.
+async fn test_database(backend: Backend, migrated: bool) -> TestDatabase {
+    tokio::task::spawn_blocking(move || match (backend, migrated) {
+        (Backend::Postgres, true) => TestDatabase::postgres(),
+        (Backend::Postgres, false) => TestDatabase::postgres_empty(),
+        (Backend::Sqlite, true) => TestDatabase::sqlite(),
+        (Backend::Sqlite, false) => TestDatabase::sqlite_empty(),
+    })
+    .await
+    .expect("creating the test database panicked")
+}
+
+/// The variables of a test app: the test's own, then the database at `url`, the JWT `keys`
+/// (written to `key_dir`), a random port, and no job runners nor schedules unless asked for.
+fn test_vars(
+    mut vars: HashMap<String, String>,
+    url: String,
+    keys: &JwtKeys,
+    key_dir: &tempfile::TempDir,
+) -> HashMap<String, String> {
+    let (private_path, public_path) = (
+        key_dir.path().join("private.pem"),
+        key_dir.path().join("public.pem"),
+    );
+    std::fs::write(&private_path, &keys.private_pem).expect("writing the private key");
+    std::fs::write(&public_path, &keys.public_pem).expect("writing the public key");
+    vars.entry("JWT_PRIVATE_KEY_PATH".into())
+        .or_insert_with(|| private_path.to_string_lossy().into_owned());
+    vars.entry("JWT_PUBLIC_KEY_PATH".into())
+        .or_insert_with(|| public_path.to_string_lossy().into_owned());
+    vars.entry("DATABASE_URL".into()).or_insert(url);
+    vars.insert("PAYYMO_BIND".into(), "127.0.0.1:0".into());
+    vars.entry("PAYYMO_WORKERS".into())
+        .or_insert_with(|| "2".into());
+    vars.entry("PAYYMO_SHUTDOWN_TIMEOUT".into())
+        .or_insert_with(|| "5".into());
+    // No job runners unless a test asks for them: they would poll every test's database.
+    vars.entry("PAYYMO_JOB_WORKERS".into())
+        .or_insert_with(|| "0".into());
+    // Nor scheduled syncs and sweeps, which would queue jobs a test did not ask for.
+    for schedule in [
+        "PAYYMO_STRIPE_SYNC_INTERVAL",
+        "PAYYMO_WHMCS_SYNC_INTERVAL",
+        "PAYYMO_APPLY_SWEEP_INTERVAL",
+    ] {
+        vars.entry(schedule.into()).or_insert_with(|| "0".into());
+    }
+    vars
 }
 
 /// A running app under test. Dropping it stops the server and drops its database.
