@@ -4,9 +4,15 @@
 //! then the adapters, then each use case once, the job handlers and the scheduler. The server
 //! (`startup`), the command line and the test harness all go through it; [`Overrides`] (its
 //! default is production) lets a caller replace any port, so a test's manual clock reaches every
-//! use case.
+//! use case. The concrete adapters come from `wiring` (and `keys`, `outbound`, `integrations`,
+//! `gated_feed`).
 
+pub mod gated_feed;
+pub mod integrations;
+pub mod keys;
+pub mod outbound;
 pub mod reconciliation;
+pub mod wiring;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,11 +37,11 @@ use payymo_services::overview::OverviewService;
 use payymo_services::stripe::{StripeConfig, StripePorts, StripeService};
 
 use crate::config::Settings;
-use crate::integrations::Integrations;
-use crate::keys::KeyReloader;
-use crate::outbound::OutboundClients;
-use crate::startup::ExtraRoutes;
-use crate::wiring::{self, StartupError, SystemClock, UuidV7Ids};
+use crate::http::startup::ExtraRoutes;
+use integrations::Integrations;
+use keys::KeyReloader;
+use outbound::OutboundClients;
+use wiring::{StartupError, SystemClock, UuidV7Ids};
 
 pub use reconciliation::Reconciliation;
 

@@ -9,9 +9,9 @@ use payymo_domain::ids::TenantId;
 use payymo_services::identity::RequestContext;
 use payymo_services::stripe::{ConnectedAccount, StripeConfig, StripeError, StripeService};
 
+use crate::compose::wiring;
 use crate::compose::{self, Overrides, Runtime};
 use crate::config::Settings;
-use crate::wiring;
 
 /// Why seeding failed.
 #[derive(Debug, thiserror::Error)]

@@ -21,8 +21,8 @@ use payymo_services::banking::BankingPorts;
 use payymo_services::reconciliation::ReconciliationPorts;
 use std::time::Duration;
 
+use crate::compose::outbound::{AuditPinSink, OutboundClients};
 use crate::config::Settings;
-use crate::outbound::{AuditPinSink, OutboundClients};
 
 /// Why start-up failed.
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +154,7 @@ pub fn bank_feed(
     settings: &Settings,
     clock: &Arc<dyn Clock>,
     outbound: &OutboundClients,
-    integrations: &crate::integrations::Integrations,
+    integrations: &crate::compose::integrations::Integrations,
 ) -> Result<Option<Arc<dyn BankFeed>>, StartupError> {
     let gocardless = integrations
         .get("GoCardless")
@@ -180,7 +180,7 @@ pub fn bank_feed(
             .map_err(|e| StartupError::Integration(e.to_string()))?
             .with_clock(Arc::clone(clock)),
         ),
-        _ => Arc::new(crate::gated_feed::GatedBankFeed::new(
+        _ => Arc::new(crate::compose::gated_feed::GatedBankFeed::new(
             integration,
             settings.gocardless_base_url.clone(),
             http,
@@ -200,7 +200,7 @@ pub fn banking_ports(
     store: &DieselStore,
     clock: Arc<dyn Clock>,
     outbound: &OutboundClients,
-    integrations: &crate::integrations::Integrations,
+    integrations: &crate::compose::integrations::Integrations,
 ) -> Result<BankingPorts, StartupError> {
     let feed = bank_feed(settings, &clock, outbound, integrations)?;
     Ok(crate::compose::banking_ports(
@@ -219,9 +219,9 @@ pub fn banking_ports(
 pub fn integrations(
     settings: &Settings,
     clock: Arc<dyn Clock>,
-) -> Result<crate::integrations::Integrations, StartupError> {
+) -> Result<crate::compose::integrations::Integrations, StartupError> {
+    use crate::compose::integrations::{Integration, Integrations};
     use crate::config::SecretStoreSettings;
-    use crate::integrations::{Integration, Integrations};
     use payymo_adapter_secrets::{
         BreakerConfig, CircuitBreaker, FileSecretStore, VaultConfig, VaultSecretStore,
     };

@@ -21,15 +21,15 @@ use payymo_services::reconciliation::ReconciliationService;
 
 use crate::compose::Composition;
 use crate::config::Settings;
-use crate::metrics::Metrics;
-use crate::middleware::{self as mw, HttpsPolicy};
-use crate::net::TrustedProxies;
-use crate::problem::{self, ApiError, ProblemKind};
-use crate::rate_limit::{self, RateLimiters};
-use crate::routes::banking as banking_routes;
-use crate::routes::stripe as stripe_routes;
-use crate::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
-use crate::routes::{licences, platform};
+use crate::http::metrics::Metrics;
+use crate::http::middleware::{self as mw, HttpsPolicy};
+use crate::http::net::TrustedProxies;
+use crate::http::problem::{self, ApiError, ProblemKind};
+use crate::http::rate_limit::{self, RateLimiters};
+use crate::http::routes::banking as banking_routes;
+use crate::http::routes::stripe as stripe_routes;
+use crate::http::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
+use crate::http::routes::{licences, platform};
 
 /// Extra routes a caller mounts next to the API (tests use it to probe the shared HTTP
 /// contract: body limits, panics, ...).
@@ -46,7 +46,7 @@ pub struct Application {
 struct Background {
     limiters: RateLimiters,
     sessions: Sessions,
-    reloader: Arc<crate::keys::KeyReloader>,
+    reloader: Arc<crate::compose::keys::KeyReloader>,
     reload_interval: Duration,
     certificates: Arc<payymo_adapter_tls::CertificateStore>,
     runners: Vec<JobRunner>,
@@ -118,7 +118,7 @@ impl Application {
             reconciliation: web::Data::new(reconciliation.service),
             metrics: web::Data::new(Metrics::new()),
             limiters: web::Data::new(limiters),
-            openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
+            openapi: web::Data::new(docs::OpenApiJson(crate::http::openapi::render())),
             outbound: web::Data::new(runtime.outbound),
             integrations: web::Data::new(integrations),
             licences: web::Data::new(licences),
@@ -240,7 +240,7 @@ impl Application {
 /// Re-reads keys and certificates on SIGHUP and every `interval` (zero: SIGHUP only), and warns
 /// about certificates close to expiry, until `stop` changes.
 async fn rotate_keys_on_signal(
-    reloader: Arc<crate::keys::KeyReloader>,
+    reloader: Arc<crate::compose::keys::KeyReloader>,
     certificates: Arc<payymo_adapter_tls::CertificateStore>,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -294,8 +294,8 @@ struct SharedState {
     https: web::Data<HttpsPolicy>,
     openapi: web::Data<docs::OpenApiJson>,
     identity: IdentityUseCases,
-    outbound: web::Data<crate::outbound::OutboundClients>,
-    integrations: web::Data<crate::integrations::Integrations>,
+    outbound: web::Data<crate::compose::outbound::OutboundClients>,
+    integrations: web::Data<crate::compose::integrations::Integrations>,
     licences: web::Data<LicenceService>,
     jobs: web::Data<Arc<dyn JobQueue>>,
     platform_stats: web::Data<Arc<dyn PlatformStats>>,
@@ -372,7 +372,7 @@ fn build_app(
         // (request id, logs, panics, problem+json, security headers, metrics) around everything.
         .wrap(from_fn(rate_limit::limit))
         // Identifies the caller just before the rate limiter, so limits follow the user.
-        .wrap(from_fn(crate::auth::identify))
+        .wrap(from_fn(crate::http::auth::identify))
         .wrap(from_fn(limit_body))
         .wrap(from_fn(mw::enforce_https))
         .wrap(from_fn(mw::envelope))
@@ -394,9 +394,9 @@ fn build_app(
         .configure(platform::configure)
         .configure(banking_routes::configure)
         .configure(stripe_routes::configure)
-        .configure(crate::routes::reconciliation::configure)
-        .configure(crate::routes::overview::configure)
-        .configure(crate::web::configure);
+        .configure(crate::http::routes::reconciliation::configure)
+        .configure(crate::http::routes::overview::configure)
+        .configure(crate::http::web::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }
