@@ -57,6 +57,7 @@ pub struct TestAppBuilder {
     migrated: bool,
     clock: Option<Arc<dyn Clock>>,
     job_handlers: Vec<Arc<dyn payymo_services::jobs::JobHandler>>,
+    overrides: Overrides,
 }
 
 /// A clock a test moves by hand (starts at the real time).
@@ -181,6 +182,36 @@ impl TestAppBuilder {
         self
     }
 
+    /// Replaces the id generator of every use case.
+    pub fn with_ids(mut self, ids: Arc<dyn payymo_ports::clock::IdGenerator>) -> Self {
+        self.overrides.ids = Some(ids);
+        self
+    }
+
+    /// Replaces the WHMCS ledger connector.
+    pub fn with_ledger_connector(
+        mut self,
+        ledgers: Arc<dyn payymo_ports::ledger_connector::LedgerConnector>,
+    ) -> Self {
+        self.overrides.ledgers = Some(ledgers);
+        self
+    }
+
+    /// Replaces the open-banking feed.
+    pub fn with_bank_feed(mut self, feed: Arc<dyn payymo_ports::bank_feed::BankFeed>) -> Self {
+        self.overrides.bank_feed = Some(feed);
+        self
+    }
+
+    /// Replaces the Stripe API.
+    pub fn with_stripe_gateway(
+        mut self,
+        gateway: Arc<dyn payymo_ports::payment_gateway::PaymentGateway>,
+    ) -> Self {
+        self.overrides.stripe_gateway = Some(gateway);
+        self
+    }
+
     /// Registers a job handler next to the app's own (start runners with
     /// `.env("PAYYMO_JOB_WORKERS", "1")`: the harness starts none by default).
     pub fn with_job_handler(mut self, handler: Arc<dyn payymo_services::jobs::JobHandler>) -> Self {
@@ -217,7 +248,7 @@ impl TestAppBuilder {
             database: self.database,
             job_handlers: self.job_handlers,
             routes: self.routes,
-            ..Overrides::default()
+            ..self.overrides
         };
         let composition =
             compose(&settings, overrides).unwrap_or_else(|e| panic!("composing the test app: {e}"));
@@ -333,6 +364,7 @@ impl TestApp {
             migrated: true,
             clock: None,
             job_handlers: Vec::new(),
+            overrides: Overrides::default(),
         }
     }
 
