@@ -20,8 +20,9 @@ use actix_web::web;
 use chrono::{DateTime, Utc};
 use payymo_adapter_crypto::JwtSigningKey;
 use payymo_adapter_diesel::DieselStore;
+use payymo_api::compose::{Overrides, compose};
 use payymo_api::config::Settings;
-use payymo_api::startup::{Adapters, Application, ExtraRoutes};
+use payymo_api::startup::{Application, ExtraRoutes};
 use payymo_ports::clock::Clock;
 use payymo_ports::health::DatabaseHealth;
 use payymo_test_support::TestDatabase;
@@ -56,6 +57,7 @@ pub struct TestAppBuilder {
     migrated: bool,
     clock: Option<Arc<dyn Clock>>,
     job_handlers: Vec<Arc<dyn payymo_services::jobs::JobHandler>>,
+    overrides: Overrides,
 }
 
 /// A clock a test moves by hand (starts at the real time).
@@ -174,9 +176,39 @@ impl TestAppBuilder {
         self
     }
 
-    /// Replaces the identity service's clock (e.g. a [`ManualClock`]).
+    /// Replaces the clock of every use case, job runner and scheduler (e.g. a [`ManualClock`]).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Replaces the id generator of every use case.
+    pub fn with_ids(mut self, ids: Arc<dyn payymo_ports::clock::IdGenerator>) -> Self {
+        self.overrides.ids = Some(ids);
+        self
+    }
+
+    /// Replaces the WHMCS ledger connector.
+    pub fn with_ledger_connector(
+        mut self,
+        ledgers: Arc<dyn payymo_ports::ledger_connector::LedgerConnector>,
+    ) -> Self {
+        self.overrides.ledgers = Some(ledgers);
+        self
+    }
+
+    /// Replaces the open-banking feed.
+    pub fn with_bank_feed(mut self, feed: Arc<dyn payymo_ports::bank_feed::BankFeed>) -> Self {
+        self.overrides.bank_feed = Some(feed);
+        self
+    }
+
+    /// Replaces the Stripe API.
+    pub fn with_stripe_gateway(
+        mut self,
+        gateway: Arc<dyn payymo_ports::payment_gateway::PaymentGateway>,
+    ) -> Self {
+        self.overrides.stripe_gateway = Some(gateway);
         self
     }
 
@@ -201,111 +233,29 @@ impl TestAppBuilder {
     ///
     /// # Panics
     /// When the database or the server cannot be started: the test cannot run.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "the composition root of a test app: every adapter, in one place"
-    )]
     pub async fn spawn(self) -> TestApp {
-        let (backend, migrated) = (self.backend, self.migrated);
-        let db = tokio::task::spawn_blocking(move || match (backend, migrated) {
-            (Backend::Postgres, true) => TestDatabase::postgres(),
-            (Backend::Postgres, false) => TestDatabase::postgres_empty(),
-            (Backend::Sqlite, true) => TestDatabase::sqlite(),
-            (Backend::Sqlite, false) => TestDatabase::sqlite_empty(),
-        })
-        .await
-        .expect("creating the test database panicked");
+        let db = test_database(self.backend, self.migrated).await;
         let url = match self.database_url_through {
             Some(rewrite) => rewrite(db.url()),
             None => db.url().to_owned(),
         };
-        let mut vars = self.env;
         let keys = JwtKeys::generate();
         let key_dir = tempfile::tempdir().expect("a temp dir for the JWT keys");
-        let (private_path, public_path) = (
-            key_dir.path().join("private.pem"),
-            key_dir.path().join("public.pem"),
-        );
-        std::fs::write(&private_path, &keys.private_pem).expect("writing the private key");
-        std::fs::write(&public_path, &keys.public_pem).expect("writing the public key");
-        vars.entry("JWT_PRIVATE_KEY_PATH".into())
-            .or_insert_with(|| private_path.to_string_lossy().into_owned());
-        vars.entry("JWT_PUBLIC_KEY_PATH".into())
-            .or_insert_with(|| public_path.to_string_lossy().into_owned());
-        vars.entry("DATABASE_URL".into()).or_insert(url);
-        vars.insert("PAYYMO_BIND".into(), "127.0.0.1:0".into());
-        vars.entry("PAYYMO_WORKERS".into())
-            .or_insert_with(|| "2".into());
-        vars.entry("PAYYMO_SHUTDOWN_TIMEOUT".into())
-            .or_insert_with(|| "5".into());
-        // No job runners unless a test asks for them: they would poll every test's database.
-        vars.entry("PAYYMO_JOB_WORKERS".into())
-            .or_insert_with(|| "0".into());
-        // Nor scheduled syncs and sweeps, which would queue jobs a test did not ask for.
-        for schedule in [
-            "PAYYMO_STRIPE_SYNC_INTERVAL",
-            "PAYYMO_WHMCS_SYNC_INTERVAL",
-            "PAYYMO_APPLY_SWEEP_INTERVAL",
-        ] {
-            vars.entry(schedule.into()).or_insert_with(|| "0".into());
-        }
+        let vars = test_vars(self.env, url, &keys, &key_dir);
         let settings = Settings::from_vars(&vars).unwrap_or_else(|e| panic!("test settings: {e}"));
-        let store = DieselStore::connect(&settings.database_url, settings.database_pool_size)
-            .expect("opening the test database");
-        let cipher = payymo_api::wiring::field_cipher(&settings).expect("field cipher");
-        let mut identity =
-            payymo_api::wiring::identity_ports(&settings, &store, Arc::clone(&cipher))
-                .expect("identity adapters");
-        if let Some(clock) = self.clock {
-            identity.clock = clock;
-        }
-        let outbound = payymo_api::wiring::outbound_clients(
-            &settings,
-            Arc::new(store.clone()),
-            Arc::clone(&identity.clock),
-            Arc::clone(&identity.ids),
-        );
-        outbound
-            .preload()
-            .unwrap_or_else(|e| panic!("certificates of the test app: {e}"));
-        let integrations = payymo_api::wiring::integrations(&settings, Arc::clone(&identity.clock))
-            .unwrap_or_else(|e| panic!("integrations of the test app: {e}"));
-        let job_handlers = self.job_handlers;
-        let banking = payymo_api::wiring::banking_ports(
-            &settings,
-            &store,
-            Arc::clone(&identity.clock),
-            &outbound,
-            &integrations,
-        )
-        .expect("banking adapters");
-        let stripe_ports = payymo_api::wiring::stripe_ports(&settings, &store, &identity)
-            .expect("stripe adapters");
-        let stripe = payymo_services::stripe::StripeService::new(
-            stripe_ports.clone(),
-            payymo_services::stripe::StripeConfig::default(),
-        );
-        let reconciliation =
-            payymo_api::wiring::reconciliation_ports(&store, Arc::clone(&cipher), false)
-                .expect("reconciliation adapters");
-        let adapters = Adapters {
-            integrations,
-            database: self.database.unwrap_or_else(|| Arc::new(store.clone())),
-            identity,
-            field_cipher: cipher,
-            outbound,
-            reloader: None,
-            jobs: Arc::new(store.clone()),
-            job_handlers,
-            platform_stats: Arc::new(store.clone()),
-            sync_targets: Arc::new(store.clone()),
-            overview: Arc::new(store.clone()),
-            banking,
-            stripe: stripe_ports,
-            reconciliation: reconciliation.clone(),
+        let overrides = Overrides {
+            clock: self.clock,
+            database: self.database,
+            job_handlers: self.job_handlers,
+            routes: self.routes,
+            ..self.overrides
         };
-        let app = Application::build_with_routes(settings, adapters, self.routes)
-            .expect("binding the test server");
+        let composition =
+            compose(&settings, overrides).unwrap_or_else(|e| panic!("composing the test app: {e}"));
+        let store = composition.runtime.store.clone();
+        let reconciliation = composition.reconciliation.ports.clone();
+        let stripe = composition.stripe.clone();
+        let app = Application::build(settings, composition).expect("binding the test server");
         let port = app.port();
         let handle = app.handle();
         let server = tokio::spawn(app.run_until_stopped());
@@ -326,6 +276,56 @@ impl TestAppBuilder {
             db,
         }
     }
+}
+
+/// A fresh test database.
+async fn test_database(backend: Backend, migrated: bool) -> TestDatabase {
+    tokio::task::spawn_blocking(move || match (backend, migrated) {
+        (Backend::Postgres, true) => TestDatabase::postgres(),
+        (Backend::Postgres, false) => TestDatabase::postgres_empty(),
+        (Backend::Sqlite, true) => TestDatabase::sqlite(),
+        (Backend::Sqlite, false) => TestDatabase::sqlite_empty(),
+    })
+    .await
+    .expect("creating the test database panicked")
+}
+
+/// The variables of a test app: the test's own, then the database at `url`, the JWT `keys`
+/// (written to `key_dir`), a random port, and no job runners nor schedules unless asked for.
+fn test_vars(
+    mut vars: HashMap<String, String>,
+    url: String,
+    keys: &JwtKeys,
+    key_dir: &tempfile::TempDir,
+) -> HashMap<String, String> {
+    let (private_path, public_path) = (
+        key_dir.path().join("private.pem"),
+        key_dir.path().join("public.pem"),
+    );
+    std::fs::write(&private_path, &keys.private_pem).expect("writing the private key");
+    std::fs::write(&public_path, &keys.public_pem).expect("writing the public key");
+    vars.entry("JWT_PRIVATE_KEY_PATH".into())
+        .or_insert_with(|| private_path.to_string_lossy().into_owned());
+    vars.entry("JWT_PUBLIC_KEY_PATH".into())
+        .or_insert_with(|| public_path.to_string_lossy().into_owned());
+    vars.entry("DATABASE_URL".into()).or_insert(url);
+    vars.insert("PAYYMO_BIND".into(), "127.0.0.1:0".into());
+    vars.entry("PAYYMO_WORKERS".into())
+        .or_insert_with(|| "2".into());
+    vars.entry("PAYYMO_SHUTDOWN_TIMEOUT".into())
+        .or_insert_with(|| "5".into());
+    // No job runners unless a test asks for them: they would poll every test's database.
+    vars.entry("PAYYMO_JOB_WORKERS".into())
+        .or_insert_with(|| "0".into());
+    // Nor scheduled syncs and sweeps, which would queue jobs a test did not ask for.
+    for schedule in [
+        "PAYYMO_STRIPE_SYNC_INTERVAL",
+        "PAYYMO_WHMCS_SYNC_INTERVAL",
+        "PAYYMO_APPLY_SWEEP_INTERVAL",
+    ] {
+        vars.entry(schedule.into()).or_insert_with(|| "0".into());
+    }
+    vars
 }
 
 /// A running app under test. Dropping it stops the server and drops its database.
@@ -364,6 +364,7 @@ impl TestApp {
             migrated: true,
             clock: None,
             job_handlers: Vec::new(),
+            overrides: Overrides::default(),
         }
     }
 

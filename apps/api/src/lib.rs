@@ -1,24 +1,19 @@
 //! Payymo's HTTP shell and command line: the only crate that knows actix-web, and the composition
-//! root that wires concrete adapters into the services (`startup`, `wiring`).
+//! root that wires concrete adapters into the services. Grouped by role: `http` (the actix-web
+//! application, middleware, routes), `compose` (the composition root and the concrete adapters'
+//! set-up), `cli` (the command line).
 
-pub mod auth;
 pub mod cli;
+pub mod compose;
 pub mod config;
-pub mod gated_feed;
-pub mod integrations;
-pub mod keys;
-pub mod metrics;
-pub mod middleware;
-pub mod net;
-pub mod openapi;
-pub mod outbound;
-pub mod pagination;
-pub mod problem;
-pub mod rate_limit;
-pub mod request_id;
-pub mod routes;
-pub mod startup;
-pub mod stripe_seed;
+pub mod http;
 pub mod telemetry;
-pub mod web;
-pub mod wiring;
+
+// The paths of the flat layout that callers outside the crate use.
+pub use cli::stripe_seed;
+pub use compose::{outbound, wiring};
+pub use http::startup;
+
+// The flat paths inside the crate that `http/openapi.rs` and `http/routes/reconciliation.rs`
+// still use.
+pub(crate) use http::{auth, pagination, problem, routes};

@@ -18,10 +18,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Authenticated, request_context, require};
 use crate::config::Settings;
-use crate::pagination::{Page, PageParams, PageRequest};
-use crate::problem::{ApiError, ProblemKind};
+use crate::http::auth::{Authenticated, request_context, require};
+use crate::http::pagination::{Page, PageParams, PageRequest};
+use crate::http::problem::{ApiError, ProblemKind};
 
 const P: &str = "application/problem+json";
 
@@ -151,10 +151,10 @@ pub struct StripeAccountList {
 #[utoipa::path(post, path = "/api/stripe/connect", tag = "stripe", request_body = ConnectStripe,
     responses(
         (status = 201, description = "Connected", body = StripeAccountView),
-        (status = 400, description = "Invalid key or secret, or Stripe refused the key", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 409, description = "Already connected", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "Stripe unreachable", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Invalid key or secret, or Stripe refused the key", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 409, description = "Already connected", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "Stripe unreachable", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn connect(
     req: HttpRequest,
@@ -196,7 +196,7 @@ pub async fn connect(
 #[utoipa::path(get, path = "/api/stripe/accounts", tag = "stripe",
     responses(
         (status = 200, description = "The connections", body = StripeAccountList),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn accounts(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
     require(&req, &who, Permission::TenantRead).await?;
@@ -223,9 +223,9 @@ pub struct SetWebhookSecret {
     params(("id" = String, Path, description = "Connection id")),
     responses(
         (status = 204, description = "Set"),
-        (status = 400, description = "Not a signing secret", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such connection in this tenant", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Not a signing secret", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such connection in this tenant", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn set_webhook_secret(
     req: HttpRequest,
@@ -299,10 +299,10 @@ impl From<SyncReport> for SyncView {
     params(("id" = String, Path, description = "Connection id")),
     responses(
         (status = 200, description = "Synced", body = SyncView),
-        (status = 400, description = "Stripe refused the stored key", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such connection in this tenant", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "Stripe unreachable", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Stripe refused the stored key", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such connection in this tenant", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "Stripe unreachable", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn sync(
     req: HttpRequest,
@@ -421,7 +421,7 @@ pub struct StripePaymentPage {
     /// Newest first.
     pub items: Vec<StripePaymentView>,
     /// Paging.
-    pub page: crate::pagination::PageInfo,
+    pub page: crate::http::pagination::PageInfo,
 }
 
 /// Filters and paging of `GET /api/stripe/payments`.
@@ -458,8 +458,8 @@ fn bad_cursor() -> ApiError {
 #[utoipa::path(get, path = "/api/stripe/payments", tag = "stripe", params(PaymentQuery),
     responses(
         (status = 200, description = "A page of payments", body = StripePaymentPage),
-        (status = 400, description = "Invalid filter or cursor", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Invalid filter or cursor", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn payments(
     req: HttpRequest,
@@ -571,7 +571,7 @@ pub struct StripePayoutPage {
     /// Latest arrival first.
     pub items: Vec<StripePayoutView>,
     /// Paging.
-    pub page: crate::pagination::PageInfo,
+    pub page: crate::http::pagination::PageInfo,
 }
 
 /// Filters and paging of `GET /api/stripe/payouts`.
@@ -595,8 +595,8 @@ pub struct PayoutQuery {
 #[utoipa::path(get, path = "/api/stripe/payouts", tag = "stripe", params(PayoutQuery),
     responses(
         (status = 200, description = "A page of payouts", body = StripePayoutPage),
-        (status = 400, description = "Invalid filter or cursor", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Invalid filter or cursor", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn payouts(
     req: HttpRequest,
@@ -659,8 +659,8 @@ pub struct WebhookAckView {
     params(("connection_id" = String, Path, description = "Connection id from `webhook_url`")),
     responses(
         (status = 200, description = "Accepted (or a redelivery, acknowledged)", body = WebhookAckView),
-        (status = 400, description = "Signature, timestamp, body or connection refused", body = crate::problem::Problem, content_type = P),
-        (status = 413, description = "Body over 64 KiB", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Signature, timestamp, body or connection refused", body = crate::http::problem::Problem, content_type = P),
+        (status = 413, description = "Body over 64 KiB", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn webhook(
     req: HttpRequest,
@@ -769,10 +769,10 @@ pub struct PayoutReportView {
     params(("id" = String, Path, description = "Our payout id")),
     responses(
         (status = 200, description = "The payout and what it carried", body = PayoutReportView),
-        (status = 400, description = "A manual payout, which Stripe does not itemise", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such payout in this tenant", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "Stripe unreachable", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "A manual payout, which Stripe does not itemise", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such payout in this tenant", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "Stripe unreachable", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn payout_report(
     req: HttpRequest,

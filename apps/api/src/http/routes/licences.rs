@@ -11,8 +11,8 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{PlatformCaller, request_context};
-use crate::problem::{ApiError, FieldError};
+use crate::http::auth::{PlatformCaller, request_context};
+use crate::http::problem::{ApiError, FieldError};
 
 const P: &str = "application/problem+json";
 
@@ -76,8 +76,8 @@ pub struct LicenceVerdict {
 #[utoipa::path(post, path = "/api/license/validate", tag = "licences", request_body = ValidateLicence,
     responses(
         (status = 200, description = "The verdict", body = LicenceVerdict),
-        (status = 400, description = "Malformed body", body = crate::problem::Problem, content_type = P),
-        (status = 429, description = "Too many checks", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Malformed body", body = crate::http::problem::Problem, content_type = P),
+        (status = 429, description = "Too many checks", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn validate(
     req: HttpRequest,
@@ -149,9 +149,9 @@ pub struct IssuedLicenceView {
 #[utoipa::path(post, path = "/api/admin/license", tag = "licences", request_body = IssueLicence,
     responses(
         (status = 201, description = "Issued; the key is shown once", body = IssuedLicenceView),
-        (status = 400, description = "Invalid field or unknown tenant", body = crate::problem::Problem, content_type = P),
-        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Invalid field or unknown tenant", body = crate::http::problem::Problem, content_type = P),
+        (status = 401, description = "No credential", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn issue(
     req: HttpRequest,
@@ -194,8 +194,8 @@ pub struct RevokeLicence {
 #[utoipa::path(post, path = "/api/admin/license/revoke", tag = "licences", request_body = RevokeLicence,
     responses(
         (status = 200, description = "Revoked", body = LicenceView),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such licence", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such licence", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn revoke(
     req: HttpRequest,
@@ -238,9 +238,9 @@ pub struct PatchLicence {
     params(("id" = String, Path, description = "Licence id")),
     responses(
         (status = 200, description = "Changed", body = LicenceView),
-        (status = 400, description = "Invalid field, or the licence is revoked", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such licence", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Invalid field, or the licence is revoked", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such licence", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn patch(
     req: HttpRequest,
@@ -297,8 +297,8 @@ pub struct LicenceList {
 #[utoipa::path(get, path = "/api/admin/licenses", tag = "licences", params(LicenceFilter),
     responses(
         (status = 200, description = "The licences", body = LicenceList),
-        (status = 400, description = "Bad filter", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Bad filter", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn list(
     req: HttpRequest,

@@ -9,8 +9,9 @@ use payymo_domain::ids::TenantId;
 use payymo_services::identity::RequestContext;
 use payymo_services::stripe::{ConnectedAccount, StripeConfig, StripeError, StripeService};
 
+use crate::compose::wiring;
+use crate::compose::{self, Overrides, Runtime};
 use crate::config::Settings;
-use crate::wiring;
 
 /// Why seeding failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,10 +50,9 @@ pub async fn seed_default_connection(
     if settings.field_keys.is_none() {
         return Err(SeedError::NoFieldKeys);
     }
-    let cipher = wiring::field_cipher(settings)?;
-    let identity = wiring::identity_ports(settings, store, cipher)?;
+    let runtime = Runtime::new(settings, &Overrides::with_store(store.clone()))?;
     let service = StripeService::new(
-        wiring::stripe_ports(settings, store, &identity)?,
+        compose::stripe_ports(&runtime, wiring::stripe_gateway(settings)?),
         StripeConfig::default(),
     );
     service

@@ -9,8 +9,8 @@ use payymo_services::overview::{ConnectionOverview, OverviewError, OverviewServi
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::{Authenticated, require};
-use crate::problem::ApiError;
+use crate::http::auth::{Authenticated, require};
+use crate::http::problem::ApiError;
 
 impl From<OverviewError> for ApiError {
     fn from(e: OverviewError) -> Self {
@@ -155,8 +155,8 @@ fn connection_view(c: ConnectionOverview, now: DateTime<Utc>) -> ConnectionView 
 #[utoipa::path(get, path = "/api/overview", tag = "overview",
     responses(
         (status = 200, description = "The overview", body = OverviewView),
-        (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Lacks tenant:read", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Lacks tenant:read", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn overview(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
     require(&req, &who, Permission::TenantRead).await?;

@@ -17,10 +17,10 @@ use payymo_services::identity::{
     Authenticator, Authorizer, IdentityError, Permission, Principal, RequestContext,
 };
 
-use crate::net::TrustedProxies;
-use crate::problem::{ApiError, ProblemKind};
-use crate::rate_limit::RateLimitSubject;
-use crate::request_id::RequestId;
+use crate::http::net::TrustedProxies;
+use crate::http::problem::{ApiError, ProblemKind};
+use crate::http::rate_limit::RateLimitSubject;
+use crate::http::request_id::RequestId;
 
 /// The cookie holding the access token in cookie mode.
 pub const ACCESS_COOKIE: &str = "__Host-payymo-access";
@@ -70,7 +70,7 @@ impl From<IdentityError> for ApiError {
                 policy
                     .broken_rules()
                     .iter()
-                    .map(|rule| crate::problem::FieldError {
+                    .map(|rule| crate::http::problem::FieldError {
                         field: "password".to_owned(),
                         message: rule.description().to_owned(),
                     })
@@ -81,7 +81,7 @@ impl From<IdentityError> for ApiError {
             }
             IdentityError::Invalid { field, message } => Self::invalid(
                 format!("{field} is invalid"),
-                vec![crate::problem::FieldError {
+                vec![crate::http::problem::FieldError {
                     field: field.to_owned(),
                     message,
                 }],
@@ -101,7 +101,7 @@ pub fn request_context(req: &HttpRequest) -> RequestContext {
         .unwrap_or_default();
     RequestContext {
         ip: proxies
-            .client_ip(crate::net::peer_ip(req), req.headers())
+            .client_ip(crate::http::net::peer_ip(req), req.headers())
             .map(|ip| ip.to_string()),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
         user_agent: req

@@ -7,7 +7,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::problem::ApiError;
+use crate::http::problem::ApiError;
 
 include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 

@@ -20,9 +20,9 @@ use payymo_services::identity::Permission;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Authenticated, request_context, require};
-use crate::pagination::{Page, PageParams};
-use crate::problem::{ApiError, FieldError, ProblemKind};
+use crate::http::auth::{Authenticated, request_context, require};
+use crate::http::pagination::{Page, PageParams};
+use crate::http::problem::{ApiError, FieldError, ProblemKind};
 
 const P: &str = "application/problem+json";
 
@@ -134,9 +134,9 @@ pub struct BanksQuery {
 #[utoipa::path(get, path = "/api/gocardless/banks", tag = "banking", params(BanksQuery),
     responses(
         (status = 200, description = "The banks", body = InstitutionList),
-        (status = 400, description = "Not a supported country", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "GoCardless not configured or failing", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Not a supported country", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "GoCardless not configured or failing", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn banks(
     req: HttpRequest,
@@ -171,9 +171,9 @@ pub struct ConnectResponse {
 #[utoipa::path(post, path = "/api/gocardless/connect", tag = "banking", request_body = ConnectRequest,
     responses(
         (status = 201, description = "Started", body = ConnectResponse),
-        (status = 400, description = "Unknown institution", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "GoCardless not configured or failing", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Unknown institution", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "GoCardless not configured or failing", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn connect(
     req: HttpRequest,
@@ -210,8 +210,8 @@ pub struct CallbackQuery {
 #[utoipa::path(get, path = "/api/gocardless/callback", tag = "banking", params(CallbackQuery),
     responses(
         (status = 303, description = "Back to the dashboard"),
-        (status = 404, description = "Unknown reference", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "GoCardless not configured or failing", body = crate::problem::Problem, content_type = P),
+        (status = 404, description = "Unknown reference", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "GoCardless not configured or failing", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn callback(
     req: HttpRequest,
@@ -341,8 +341,8 @@ pub struct AccountList {
 #[utoipa::path(get, path = "/api/gocardless/accounts", tag = "banking",
     responses(
         (status = 200, description = "The accounts", body = AccountList),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "GoCardless not configured", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "GoCardless not configured", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn accounts(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
     require(&req, &who, Permission::TenantRead).await?;
@@ -440,7 +440,7 @@ pub struct TransactionPageView {
     /// Newest first.
     pub items: Vec<TransactionView>,
     /// How to continue.
-    pub page: crate::pagination::PageInfo,
+    pub page: crate::http::pagination::PageInfo,
 }
 
 fn bad(field: &str, message: &str) -> ApiError {
@@ -509,9 +509,9 @@ fn parse_filter(q: &TransactionsQuery) -> Result<BankTransactionFilter, ApiError
 #[utoipa::path(get, path = "/api/gocardless/transactions", tag = "banking", params(TransactionsQuery),
     responses(
         (status = 200, description = "A page", body = TransactionPageView),
-        (status = 400, description = "Invalid filter or cursor", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "GoCardless not configured", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Invalid filter or cursor", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "GoCardless not configured", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn transactions(
     req: HttpRequest,
@@ -570,11 +570,11 @@ pub struct SyncResponse {
     params(("id" = String, Path, description = "Bank account id")),
     responses(
         (status = 200, description = "Synced", body = SyncResponse),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such account in this tenant", body = crate::problem::Problem, content_type = P),
-        (status = 409, description = "The connection is not linked (expired, revoked ...)", body = crate::problem::Problem, content_type = P),
-        (status = 429, description = "The bank's daily budget is spent", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "GoCardless not configured or failing", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such account in this tenant", body = crate::http::problem::Problem, content_type = P),
+        (status = 409, description = "The connection is not linked (expired, revoked ...)", body = crate::http::problem::Problem, content_type = P),
+        (status = 429, description = "The bank's daily budget is spent", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "GoCardless not configured or failing", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn sync(
     req: HttpRequest,
@@ -612,9 +612,9 @@ pub async fn sync(
     params(("id" = String, Path, description = "Bank connection id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such connection in this tenant", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "GoCardless not configured or failing", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such connection in this tenant", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "GoCardless not configured or failing", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn disconnect(
     req: HttpRequest,
@@ -634,9 +634,9 @@ pub async fn disconnect(
     params(("id" = String, Path, description = "Bank connection id")),
     responses(
         (status = 200, description = "Started", body = ConnectResponse),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such connection in this tenant", body = crate::problem::Problem, content_type = P),
-        (status = 503, description = "GoCardless not configured or failing", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such connection in this tenant", body = crate::http::problem::Problem, content_type = P),
+        (status = 503, description = "GoCardless not configured or failing", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn reconnect(
     req: HttpRequest,

@@ -268,7 +268,7 @@ pub fn problem_response(
         title: kind.title().to_owned(),
         status: kind.status().as_u16(),
         detail: detail.to_owned(),
-        request_id: crate::request_id::RequestId::current(),
+        request_id: crate::http::request_id::RequestId::current(),
         errors,
         checks,
     };

@@ -11,8 +11,8 @@ use payymo_ports::storage::{JobQueue, PlatformStats};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::PlatformCaller;
-use crate::problem::{ApiError, FieldError};
+use crate::http::auth::PlatformCaller;
+use crate::http::problem::{ApiError, FieldError};
 
 const P: &str = "application/problem+json";
 /// Jobs listed when no limit is asked.
@@ -86,9 +86,9 @@ pub struct JobList {
 #[utoipa::path(get, path = "/api/admin/jobs", tag = "admin", params(JobFilter),
     responses(
         (status = 200, description = "The jobs", body = JobList),
-        (status = 400, description = "Bad filter", body = crate::problem::Problem, content_type = P),
-        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Bad filter", body = crate::http::problem::Problem, content_type = P),
+        (status = 401, description = "No credential", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn jobs(
     req: HttpRequest,
@@ -165,8 +165,8 @@ pub struct ConnectionCounts {
 #[utoipa::path(get, path = "/api/admin/stats", tag = "admin",
     responses(
         (status = 200, description = "The counts", body = PlatformStatsView),
-        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 401, description = "No credential", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn stats(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     PlatformCaller::require(&req).await?;

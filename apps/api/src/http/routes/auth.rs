@@ -12,8 +12,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{ACCESS_COOKIE, Authenticated, CSRF_COOKIE, REFRESH_COOKIE, request_context};
-use crate::problem::{ApiError, ProblemKind};
+use crate::http::auth::{
+    ACCESS_COOKIE, Authenticated, CSRF_COOKIE, REFRESH_COOKIE, request_context,
+};
+use crate::http::problem::{ApiError, ProblemKind};
 
 /// `POST /api/auth/register`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -163,9 +165,9 @@ fn tokens_response(
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Created", body = RegisterResponse),
-        (status = 400, description = "Invalid input or weak password", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Registration is closed", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "E-mail taken", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid input or weak password", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Registration is closed", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "E-mail taken", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register(
     req: HttpRequest,
@@ -191,8 +193,8 @@ pub async fn register(
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Invalid e-mail or password", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this address", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid e-mail or password", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts from this address", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     req: HttpRequest,
@@ -242,7 +244,7 @@ pub struct MfaVerifyRequest {
 #[utoipa::path(post, path = "/api/auth/mfa/verify", tag = "auth", request_body = MfaVerifyRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "Invalid, expired or spent challenge, or wrong code", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid, expired or spent challenge, or wrong code", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn mfa_verify(
     req: HttpRequest,
@@ -282,8 +284,8 @@ pub struct MfaSetupResponse {
 #[utoipa::path(post, path = "/api/auth/mfa/setup", tag = "auth",
     responses(
         (status = 200, description = "A pending secret", body = MfaSetupResponse),
-        (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "MFA already enabled", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "MFA already enabled", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn mfa_setup(
     req: HttpRequest,
@@ -319,8 +321,8 @@ pub struct MfaEnabledResponse {
 #[utoipa::path(post, path = "/api/auth/mfa/enable", tag = "auth", request_body = MfaCodeRequest,
     responses(
         (status = 200, description = "Enabled", body = MfaEnabledResponse),
-        (status = 400, description = "Wrong code", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No pending setup, or already enabled", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Wrong code", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No pending setup, or already enabled", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn mfa_enable(
     req: HttpRequest,
@@ -342,8 +344,8 @@ pub async fn mfa_enable(
 #[utoipa::path(post, path = "/api/auth/mfa/disable", tag = "auth", request_body = MfaCodeRequest,
     responses(
         (status = 204, description = "Disabled"),
-        (status = 400, description = "Wrong code", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "MFA is not enabled", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Wrong code", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "MFA is not enabled", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn mfa_disable(
     req: HttpRequest,
@@ -386,7 +388,7 @@ pub struct SessionList {
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
     responses(
         (status = 200, description = "Sessions", body = SessionList),
-        (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn sessions(
     who: Authenticated,
@@ -415,7 +417,7 @@ pub async fn sessions(
     params(("id" = String, Path, description = "Session id")),
     responses(
         (status = 204, description = "Ended"),
-        (status = 404, description = "No such session of yours", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session of yours", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn end_session(
     req: HttpRequest,
@@ -452,7 +454,7 @@ pub struct PasswordChanged {
 #[utoipa::path(post, path = "/api/auth/password", tag = "auth", request_body = ChangePasswordRequest,
     responses(
         (status = 200, description = "Changed", body = PasswordChanged),
-        (status = 400, description = "Wrong current password or weak new one", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Wrong current password or weak new one", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change_password(
     req: HttpRequest,
@@ -479,7 +481,7 @@ pub async fn change_password(
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new pair", body = TokenResponse),
-        (status = 401, description = "Invalid, spent, revoked or expired", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Invalid, spent, revoked or expired", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn refresh(
     req: HttpRequest,
@@ -495,8 +497,8 @@ pub async fn refresh(
             .ok_or_else(|| {
                 ApiError::new(ProblemKind::Unauthorized, "a refresh token is required")
             })?;
-        if !crate::auth::csrf_ok_for(&req) {
-            return Err(crate::auth::csrf_rejected());
+        if !crate::http::auth::csrf_ok_for(&req) {
+            return Err(crate::http::auth::csrf_rejected());
         }
         (token, TokenMode::Cookie)
     };
@@ -508,7 +510,7 @@ pub async fn refresh(
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(
     req: HttpRequest,
@@ -529,7 +531,7 @@ pub async fn logout(
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth",
     responses(
         (status = 200, description = "The caller", body = MeResponse),
-        (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(who: Authenticated) -> Result<HttpResponse, ApiError> {
     let p = who.0;

@@ -8,8 +8,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::{Authenticated, request_context};
-use crate::problem::ApiError;
+use crate::http::auth::{Authenticated, request_context};
+use crate::http::problem::ApiError;
 
 /// A user as the API shows it (never its password hash or MFA secret).
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,8 +88,8 @@ const P: &str = "application/problem+json";
 #[utoipa::path(get, path = "/api/users", tag = "users",
     responses(
         (status = 200, description = "The users", body = UserList),
-        (status = 401, description = "Not signed in", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 401, description = "Not signed in", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn list(
     req: HttpRequest,
@@ -106,9 +106,9 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = CreateUser,
     responses(
         (status = 201, description = "Created", body = UserView),
-        (status = 400, description = "Invalid input or weak password", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 409, description = "E-mail taken", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Invalid input or weak password", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 409, description = "E-mail taken", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn create(
     req: HttpRequest,
@@ -134,8 +134,8 @@ pub async fn create(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "Changed", body = UserView),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such user in this tenant", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such user in this tenant", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn patch(
     req: HttpRequest,
@@ -162,8 +162,8 @@ pub async fn patch(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such user in this tenant", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such user in this tenant", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn delete(
     req: HttpRequest,

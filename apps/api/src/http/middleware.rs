@@ -12,9 +12,9 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use futures_util::FutureExt;
 use tracing::Instrument;
 
-use crate::metrics::{HttpLabels, Metrics};
-use crate::problem::{PROBLEM_JSON, ProblemKind, problem_response};
-use crate::request_id::{REQUEST_ID, RequestId, is_well_formed_request_id};
+use crate::http::metrics::{HttpLabels, Metrics};
+use crate::http::problem::{PROBLEM_JSON, ProblemKind, problem_response};
+use crate::http::request_id::{REQUEST_ID, RequestId, is_well_formed_request_id};
 
 /// Outermost request handling: assigns the request id, opens the request's log span, turns a
 /// panic into a 500 problem, makes every error response a problem+json with the request id, sets
@@ -173,7 +173,7 @@ pub async fn enforce_https(
         .is_some_and(|p| p.enforce);
     let path = req.path();
     let exempt = matches!(path, "/healthz" | "/readyz" | "/metrics");
-    if enforce && !exempt && !crate::net::is_https_request(&req) {
+    if enforce && !exempt && !crate::http::net::is_https_request(&req) {
         let response = if matches!(req.method().as_str(), "GET" | "HEAD") {
             let host = req.connection_info().host().to_owned();
             let target = format!(

@@ -21,7 +21,7 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::config::{RateLimitSpec, RateLimits};
-use crate::problem::ApiError;
+use crate::http::problem::ApiError;
 
 /// Who a request is counted against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -196,7 +196,7 @@ pub async fn limit(
         let key = match (tier, subject) {
             // Authentication endpoints are counted per address, whoever claims to call.
             (Tier::Auth, _) | (_, None) => {
-                crate::net::client_ip_of(&req).map_or(RateKey::Unknown, RateKey::Ip)
+                crate::http::net::client_ip_of(&req).map_or(RateKey::Unknown, RateKey::Ip)
             }
             (_, Some(s)) => RateKey::Subject(s.0),
         };

@@ -1,8 +1,6 @@
-//! The composition root: builds the actix-web application from settings and adapters.
-//!
-//! Architecture invariant: this is the one place where concrete adapters meet the services.
-//! Tests (see the `tests/` harness) call [`Application::build`] with their own [`Adapters`], so
-//! any port can be a mock or a fake without globals.
+//! The HTTP application over a [`Composition`]: its app data, middleware and routes, and the
+//! background tasks (job runners, housekeeping, key rotation) it starts and stops with the server.
+//! The use cases themselves are built once, in [`crate::compose`].
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,66 +11,24 @@ use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, Servi
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
 
-use payymo_ports::crypto::FieldCipher;
 use payymo_ports::health::DatabaseHealth;
-use payymo_ports::storage::{JobQueue, OverviewStore, PlatformStats};
-use payymo_services::banking::{BankingConfig, BankingPorts, BankingService};
-use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityUseCases, Sessions};
-use payymo_services::jobs::{JobHandler, JobRunner, RunnerConfig, Schedule, Scheduler};
-use payymo_services::licences::{LicencePorts, LicenceService};
-use payymo_services::reconciliation::{Reconciliation, ReconciliationConfig, ReconciliationPorts};
+use payymo_ports::storage::{JobQueue, PlatformStats};
+use payymo_services::banking::BankingService;
+use payymo_services::identity::{IdentityUseCases, Sessions};
+use payymo_services::jobs::{JobHandler, JobRunner, RunnerConfig, Scheduler};
+use payymo_services::licences::LicenceService;
 
+use crate::compose::Composition;
 use crate::config::Settings;
-use crate::metrics::Metrics;
-use crate::middleware::{self as mw, HttpsPolicy};
-use crate::net::TrustedProxies;
-use crate::problem::{self, ApiError, ProblemKind};
-use crate::rate_limit::{self, RateLimiters};
-use crate::routes::banking as banking_routes;
-use crate::routes::stripe as stripe_routes;
-use crate::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
-use crate::routes::{licences, platform};
-
-/// The adapters behind the ports, chosen by the caller.
-#[derive(Clone)]
-pub struct Adapters {
-    /// The storage's health (readiness, pool metrics).
-    pub database: Arc<dyn DatabaseHealth>,
-    /// The ports of the identity service (stores, crypto, clock).
-    pub identity: IdentityPorts,
-    /// Encryption of stored secrets (TOTP secrets, connection credentials).
-    pub field_cipher: Arc<dyn FieldCipher>,
-    /// The outgoing HTTPS clients (certificates, pins) of the external services.
-    pub outbound: crate::outbound::OutboundClients,
-    /// Re-reads keys and certificates on SIGHUP and on an interval; `None` in tests that do not
-    /// rotate.
-    pub reloader: Option<Arc<crate::keys::KeyReloader>>,
-    /// The optional integrations' credentials and state.
-    pub integrations: crate::integrations::Integrations,
-    /// The background job queue (the runners, `/api/admin/jobs`).
-    pub jobs: Arc<dyn JobQueue>,
-    /// Handlers the job runners dispatch to besides every feature's own (a test's, say); two
-    /// handlers must not take the same kind: the server refuses to start.
-    pub job_handlers: Vec<Arc<dyn JobHandler>>,
-    /// Platform-wide counts (`/api/admin/stats`).
-    pub platform_stats: Arc<dyn PlatformStats>,
-    /// The facts behind the tenant overview (`/api/overview`).
-    pub overview: Arc<dyn OverviewStore>,
-    /// Open banking (GoCardless): the feed, when configured, and its stores.
-    pub banking: BankingPorts,
-    /// The ports of the Stripe service.
-    pub stripe: payymo_services::stripe::StripePorts,
-    /// The ports of the reconciliation workflow (stores, WHMCS connector, crypto, clock).
-    pub reconciliation: ReconciliationPorts,
-    /// The connections synced on a schedule (Stripe, WHMCS).
-    pub sync_targets: Arc<dyn payymo_ports::storage::SyncTargets>,
-}
-
-impl std::fmt::Debug for Adapters {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Adapters").finish_non_exhaustive()
-    }
-}
+use crate::http::metrics::Metrics;
+use crate::http::middleware::{self as mw, HttpsPolicy};
+use crate::http::net::TrustedProxies;
+use crate::http::problem::{self, ApiError, ProblemKind};
+use crate::http::rate_limit::{self, RateLimiters};
+use crate::http::routes::banking as banking_routes;
+use crate::http::routes::stripe as stripe_routes;
+use crate::http::routes::{admin, api_keys, audit, auth as auth_routes, docs, health, jwks, users};
+use crate::http::routes::{licences, platform};
 
 /// Extra routes a caller mounts next to the API (tests use it to probe the shared HTTP
 /// contract: body limits, panics, ...).
@@ -82,9 +38,14 @@ pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 pub struct Application {
     port: u16,
     server: Server,
+    background: Background,
+}
+
+/// What runs beside the server: housekeeping, key rotation and the job runners.
+struct Background {
     limiters: RateLimiters,
     sessions: Sessions,
-    reloader: Option<Arc<crate::keys::KeyReloader>>,
+    reloader: Arc<crate::compose::keys::KeyReloader>,
     reload_interval: Duration,
     certificates: Arc<payymo_adapter_tls::CertificateStore>,
     runners: Vec<JobRunner>,
@@ -102,83 +63,47 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Binds `settings.bind` (port 0 picks a free port) and builds the server.
+    /// Binds `settings.bind` (port 0 picks a free port) and builds the server over `composition`
+    /// (see [`crate::compose::compose`]).
     ///
     /// # Errors
-    /// The address cannot be bound.
-    pub fn build(settings: Settings, adapters: Adapters) -> std::io::Result<Self> {
-        Self::build_with_routes(settings, adapters, None)
-    }
-
-    /// As [`Application::build`], with extra routes mounted at the root.
-    ///
-    /// # Errors
-    /// The address cannot be bound.
-    pub fn build_with_routes(
-        settings: Settings,
-        adapters: Adapters,
-        extra: Option<ExtraRoutes>,
-    ) -> std::io::Result<Self> {
+    /// The address cannot be bound, or two job handlers take the same kind.
+    pub fn build(settings: Settings, composition: Composition) -> std::io::Result<Self> {
         let listener = TcpListener::bind(settings.bind)?;
         let port = listener.local_addr()?.port();
         let limiters = RateLimiters::new(&settings.rate_limits);
         let (workers, shutdown) = (settings.workers, settings.shutdown_timeout.as_secs());
-        let reload_interval = settings.key_reload_interval;
-        let reloader = adapters.reloader.clone();
-        let certificates = Arc::clone(adapters.outbound.certificates());
-        let job_clock = Arc::clone(&adapters.identity.clock);
-        let job_ids = Arc::clone(&adapters.identity.ids);
-        let licence_service = LicenceService::new(LicencePorts::from_identity(&adapters.identity));
-        let overview = payymo_services::overview::OverviewService::new(
-            Arc::clone(&adapters.overview),
-            Arc::clone(&adapters.identity.clock),
-        );
-        let shutdown_timeout = settings.shutdown_timeout;
-        let identity = IdentityUseCases::new(
-            adapters.identity,
-            &IdentityConfig {
-                open_registration: settings.open_registration,
-                admin_api_key: settings.admin_api_key.clone(),
-                ..IdentityConfig::default()
-            },
-        );
-        let banking = BankingService::new(
-            adapters.banking,
-            BankingConfig::new(format!("{}/api/gocardless/callback", settings.public_url)),
-        );
-        let stripe = payymo_services::stripe::StripeService::new(
-            adapters.stripe,
-            payymo_services::stripe::StripeConfig::default(),
-        );
-        let reconciliation = Reconciliation::new(
-            &adapters.reconciliation,
-            &ReconciliationConfig {
-                // Production refuses WHMCS URLs into this machine or a private network.
-                allow_private_targets: !settings.environment.is_production(),
-                ..ReconciliationConfig::default()
-            },
-        );
-        // Every feature's background work, dispatched by kind (the adapters may add any other
-        // handler, e.g. a test's).
-        let mut handlers = adapters.job_handlers.clone();
-        handlers.push(Arc::new(payymo_services::banking::SyncJobHandler::new(
-            banking.clone(),
-        )));
-        handlers.push(Arc::new(
-            payymo_services::stripe::ProcessEventJobHandler::new(stripe.clone()),
-        ));
-        handlers.push(Arc::new(payymo_services::stripe::SyncJobHandler::new(
-            stripe.clone(),
-        )));
-        handlers.push(Arc::new(reconciliation.jobs()));
-        let runners = job_runners(&settings, &adapters.jobs, &job_clock, &handlers)?;
-        let scheduler = sync_scheduler(
-            &settings,
-            adapters.sync_targets,
-            Arc::clone(&adapters.jobs),
-            Arc::clone(&job_ids),
-            Arc::clone(&job_clock),
-        );
+        let Composition {
+            runtime,
+            database,
+            identity,
+            licences,
+            overview,
+            banking,
+            stripe,
+            reconciliation,
+            integrations,
+            reloader,
+            jobs,
+            job_handlers,
+            scheduler,
+            platform_stats,
+            routes,
+        } = composition;
+        let runners = job_runners(&settings, &jobs, &runtime.clock, &job_handlers)?;
+        let certificates = Arc::clone(runtime.outbound.certificates());
+        let sessions = identity.sessions.clone();
+        let background = Background {
+            limiters: limiters.clone(),
+            sessions,
+            reloader,
+            reload_interval: settings.key_reload_interval,
+            certificates,
+            runners,
+            shutdown_timeout: settings.shutdown_timeout,
+            banking: banking.clone(),
+            scheduler,
+        };
         let state = SharedState {
             stripe: web::Data::new(stripe),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
@@ -186,21 +111,21 @@ impl Application {
                 enforce: settings.enforce_https,
             }),
             settings: web::Data::new(settings),
-            database: web::Data::new(adapters.database),
-            identity: identity.clone(),
-            banking: web::Data::new(banking.clone()),
-            reconciliation: ReconciliationData::new(&reconciliation),
+            database: web::Data::new(database),
+            identity,
+            banking: web::Data::new(banking),
+            reconciliation: ReconciliationData::new(&reconciliation.use_cases),
             metrics: web::Data::new(Metrics::new()),
-            limiters: web::Data::new(limiters.clone()),
-            openapi: web::Data::new(docs::OpenApiJson(crate::openapi::render())),
-            outbound: web::Data::new(adapters.outbound),
-            integrations: web::Data::new(adapters.integrations),
-            licences: web::Data::new(licence_service),
-            jobs: web::Data::new(adapters.jobs),
-            platform_stats: web::Data::new(adapters.platform_stats),
+            limiters: web::Data::new(limiters),
+            openapi: web::Data::new(docs::OpenApiJson(crate::http::openapi::render())),
+            outbound: web::Data::new(runtime.outbound),
+            integrations: web::Data::new(integrations),
+            licences: web::Data::new(licences),
+            jobs: web::Data::new(jobs),
+            platform_stats: web::Data::new(platform_stats),
             overview: web::Data::new(overview),
         };
-        let server = actix_web::HttpServer::new(move || build_app(state.clone(), extra.clone()))
+        let server = actix_web::HttpServer::new(move || build_app(state.clone(), routes.clone()))
             .listen(listener)?
             .workers(workers)
             .shutdown_timeout(shutdown)
@@ -208,15 +133,7 @@ impl Application {
         Ok(Self {
             port,
             server,
-            limiters,
-            sessions: identity.sessions,
-            reloader,
-            reload_interval,
-            certificates,
-            runners,
-            shutdown_timeout,
-            banking,
-            scheduler,
+            background,
         })
     }
 
@@ -231,7 +148,7 @@ impl Application {
     /// `gocardless.sync_account`, and call `enqueue_due_syncs()` on a schedule.
     #[must_use]
     pub fn banking(&self) -> BankingService {
-        self.banking.clone()
+        self.background.banking.clone()
     }
 
     /// A handle to stop the server gracefully.
@@ -246,11 +163,18 @@ impl Application {
     /// # Errors
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Background {
+            limiters,
+            sessions,
+            reloader,
+            reload_interval,
+            certificates,
+            runners,
+            shutdown_timeout,
+            banking,
+            scheduler,
+        } = self.background;
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let limiters = self.limiters.clone();
-        let sessions = self.sessions.clone();
-        let banking = self.banking.clone();
-        let scheduler = self.scheduler.clone();
         let housekeeping = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_mins(1));
             loop {
@@ -284,13 +208,12 @@ impl Application {
             }
         });
         let rotation = tokio::spawn(rotate_keys_on_signal(
-            self.reloader.clone(),
-            Arc::clone(&self.certificates),
-            self.reload_interval,
+            reloader,
+            certificates,
+            reload_interval,
             stop_tx.subscribe(),
         ));
-        let runners: Vec<_> = self
-            .runners
+        let runners: Vec<_> = runners
             .into_iter()
             .map(|runner| tokio::spawn(runner.run(stop_tx.subscribe())))
             .collect();
@@ -300,7 +223,7 @@ impl Application {
         let _ = rotation.await;
         // Runners stop claiming at once and finish the job in hand, within the shutdown timeout;
         // a job cut off there keeps its lease and runs again once it expires.
-        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
+        let deadline = tokio::time::Instant::now() + shutdown_timeout;
         for runner in runners {
             let abort = runner.abort_handle();
             if tokio::time::timeout_at(deadline, runner).await.is_err() {
@@ -313,36 +236,10 @@ impl Application {
     }
 }
 
-/// The scheduler of Stripe and WHMCS syncs and of the applier's sweep, at the configured
-/// intervals.
-fn sync_scheduler(
-    settings: &Settings,
-    targets: Arc<dyn payymo_ports::storage::SyncTargets>,
-    jobs: Arc<dyn JobQueue>,
-    ids: Arc<dyn payymo_ports::clock::IdGenerator>,
-    clock: Arc<dyn payymo_ports::clock::Clock>,
-) -> Scheduler {
-    let every = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
-    let schedules: Vec<Arc<dyn Schedule>> = vec![
-        Arc::new(payymo_services::stripe::StripeSyncSchedule::new(
-            Arc::clone(&targets),
-            every(settings.stripe_sync_interval),
-        )),
-        Arc::new(payymo_services::reconciliation::InvoiceSyncSchedule::new(
-            targets,
-            every(settings.whmcs_sync_interval),
-        )),
-        Arc::new(payymo_services::reconciliation::ApplySweepSchedule::new(
-            every(settings.apply_sweep_interval),
-        )),
-    ];
-    Scheduler::new(schedules, jobs, ids, clock)
-}
-
 /// Re-reads keys and certificates on SIGHUP and every `interval` (zero: SIGHUP only), and warns
 /// about certificates close to expiry, until `stop` changes.
 async fn rotate_keys_on_signal(
-    reloader: Option<Arc<crate::keys::KeyReloader>>,
+    reloader: Arc<crate::compose::keys::KeyReloader>,
     certificates: Arc<payymo_adapter_tls::CertificateStore>,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -372,14 +269,10 @@ async fn rotate_keys_on_signal(
             _ = tick.tick(), if !interval.is_zero() => "interval",
             _ = stop.changed() => return,
         };
-        let reloader = reloader.clone();
+        let reloader = Arc::clone(&reloader);
         let certificates = Arc::clone(&certificates);
         let done = tokio::task::spawn_blocking(move || {
-            if let Some(reloader) = reloader {
-                reloader.reload();
-            } else {
-                certificates.reload();
-            }
+            reloader.reload();
             certificates.warn_expiring();
         })
         .await;
@@ -400,8 +293,8 @@ struct SharedState {
     https: web::Data<HttpsPolicy>,
     openapi: web::Data<docs::OpenApiJson>,
     identity: IdentityUseCases,
-    outbound: web::Data<crate::outbound::OutboundClients>,
-    integrations: web::Data<crate::integrations::Integrations>,
+    outbound: web::Data<crate::compose::outbound::OutboundClients>,
+    integrations: web::Data<crate::compose::integrations::Integrations>,
     licences: web::Data<LicenceService>,
     jobs: web::Data<Arc<dyn JobQueue>>,
     platform_stats: web::Data<Arc<dyn PlatformStats>>,
@@ -422,7 +315,7 @@ struct ReconciliationData {
 }
 
 impl ReconciliationData {
-    fn new(r: &Reconciliation) -> Self {
+    fn new(r: &payymo_services::reconciliation::Reconciliation) -> Self {
         Self {
             reconciler: web::Data::new(r.reconciler.clone()),
             decisions: web::Data::new(r.decisions.clone()),
@@ -504,7 +397,7 @@ fn build_app(
         // (request id, logs, panics, problem+json, security headers, metrics) around everything.
         .wrap(from_fn(rate_limit::limit))
         // Identifies the caller just before the rate limiter, so limits follow the user.
-        .wrap(from_fn(crate::auth::identify))
+        .wrap(from_fn(crate::http::auth::identify))
         .wrap(from_fn(limit_body))
         .wrap(from_fn(mw::enforce_https))
         .wrap(from_fn(mw::envelope))
@@ -526,9 +419,9 @@ fn build_app(
         .configure(platform::configure)
         .configure(banking_routes::configure)
         .configure(stripe_routes::configure)
-        .configure(crate::routes::reconciliation::configure)
-        .configure(crate::routes::overview::configure)
-        .configure(crate::web::configure);
+        .configure(crate::http::routes::reconciliation::configure)
+        .configure(crate::http::routes::overview::configure)
+        .configure(crate::http::web::configure);
     if let Some(extra) = extra {
         app = app.configure(move |cfg| extra(cfg));
     }

@@ -15,7 +15,7 @@ use payymo_ports::bank_feed::{
 use payymo_ports::clock::Clock;
 use secrecy::ExposeSecret;
 
-use crate::integrations::Integration;
+use crate::compose::integrations::Integration;
 
 /// A [`BankFeed`] that reads its credentials from an [`Integration`] on each call.
 pub struct GatedBankFeed {

@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 
 use payymo_services::identity::AuditTrail;
 
-use crate::auth::{Authenticated, request_context};
-use crate::pagination::{Page, PageParams};
-use crate::problem::{ApiError, FieldError};
+use crate::http::auth::{Authenticated, request_context};
+use crate::http::pagination::{Page, PageParams};
+use crate::http::problem::{ApiError, FieldError};
 
 /// One audit event.
 #[derive(Debug, Serialize, ToSchema)]
@@ -86,8 +86,8 @@ fn bad_cursor() -> ApiError {
 #[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditFilter),
     responses(
         (status = 200, description = "`{items, page}`", body = Object),
-        (status = 400, description = "Invalid filter or cursor", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid filter or cursor", body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     req: HttpRequest,

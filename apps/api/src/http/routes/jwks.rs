@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use payymo_services::identity::Authenticator;
 
-use crate::problem::ApiError;
+use crate::http::problem::ApiError;
 
 /// The JSON Web Key Set (RFC 7517): every key a token may be signed with, the active one first.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",

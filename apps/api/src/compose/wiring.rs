@@ -1,11 +1,11 @@
-//! Production wiring: the concrete adapters chosen from the settings.
+//! The concrete adapters chosen from the settings, piece by piece; the composition root
+//! (`compose`) puts them together.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use payymo_adapter_crypto::{
-    AesGcmFieldCipher, Argon2PasswordHasher, FieldKeyRing, JwtKeyRing, OpaqueTokenGenerator,
-    RecoveryCodeGenerator, RsaTokenCodec, TokenConfig, TotpAuthenticator,
+    AesGcmFieldCipher, FieldKeyRing, JwtKeyRing, RsaTokenCodec, TokenConfig,
 };
 use payymo_adapter_diesel::DieselStore;
 use payymo_adapter_gocardless::GoCardlessClient;
@@ -14,16 +14,15 @@ use payymo_adapter_whmcs::WhmcsConnector;
 use payymo_ports::bank_feed::BankFeed;
 use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::crypto::FieldCipher;
+use payymo_ports::ledger_connector::LedgerConnector;
+use payymo_ports::payment_gateway::PaymentGateway;
 use payymo_ports::storage::AuditLog;
 use payymo_services::banking::BankingPorts;
-use payymo_services::identity::IdentityPorts;
 use payymo_services::reconciliation::ReconciliationPorts;
 use std::time::Duration;
 
+use crate::compose::outbound::{AuditPinSink, OutboundClients};
 use crate::config::Settings;
-use crate::keys::KeyReloader;
-use crate::outbound::{AuditPinSink, OutboundClients};
-use crate::startup::Adapters;
 
 /// Why start-up failed.
 #[derive(Debug, thiserror::Error)]
@@ -144,165 +143,72 @@ pub fn outbound_clients(
     .allow_plain_http(!settings.environment.is_production())
 }
 
-/// The identity ports over `store`, with the crypto adapters and the system clock. `cipher`
-/// encrypts the TOTP secrets (share it with the rest of the app: one key ring).
-///
-/// # Errors
-/// A key cannot be loaded.
-pub fn identity_ports(
-    settings: &Settings,
-    store: &DieselStore,
-    cipher: Arc<dyn FieldCipher>,
-) -> Result<IdentityPorts, StartupError> {
-    let store = Arc::new(store.clone());
-    Ok(IdentityPorts {
-        tenants: store.clone(),
-        users: store.clone(),
-        sessions: store.clone(),
-        mfa: store.clone(),
-        credentials: store.clone(),
-        audit: store,
-        passwords: Arc::new(
-            Argon2PasswordHasher::new().map_err(|e| StartupError::Keys(e.to_string()))?,
-        ),
-        tokens: Arc::new(token_codec(settings)?),
-        opaque: Arc::new(OpaqueTokenGenerator::new()),
-        totp: Arc::new(TotpAuthenticator::new()),
-        recovery: Arc::new(RecoveryCodeGenerator::new()),
-        cipher,
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UuidV7Ids),
-    })
-}
-
-/// The adapters of a running server.
-///
-/// # Errors
-/// A key cannot be loaded.
-pub fn adapters(settings: &Settings, store: &DieselStore) -> Result<Adapters, StartupError> {
-    let cipher = aes_field_cipher(settings)?;
-    let codec = Arc::new(token_codec(settings)?);
-    let mut identity = identity_ports(settings, store, cipher.clone())?;
-    identity.tokens = codec.clone();
-    let outbound = outbound_clients(
-        settings,
-        Arc::new(store.clone()),
-        Arc::clone(&identity.clock),
-        Arc::clone(&identity.ids),
-    );
-    let services = outbound
-        .preload()
-        .map_err(|e| StartupError::Certificates(e.to_string()))?;
-    if !services.is_empty() {
-        tracing::info!(
-            ?services,
-            "outgoing TLS configured from the certificates directory"
-        );
-    }
-    let jwt_files = settings
-        .jwt_private_key_path
-        .clone()
-        .zip(settings.jwt_public_key_path.clone());
-    let keep_retired_for = chrono::Duration::from_std(settings.jwt_refresh_token_ttl)
-        .map_err(|e| StartupError::Keys(e.to_string()))?;
-    let reloader = KeyReloader::new(
-        codec,
-        cipher.clone(),
-        jwt_files,
-        settings.field_keys_file.clone(),
-        Arc::clone(outbound.certificates()),
-        Arc::clone(&identity.clock),
-        keep_retired_for,
-    );
-    let integrations = integrations(settings, Arc::clone(&identity.clock))?;
-    let banking = banking_ports(
-        settings,
-        store,
-        Arc::clone(&identity.clock),
-        &outbound,
-        &integrations,
-    )?;
-    let field_cipher_dyn: Arc<dyn FieldCipher> = cipher.clone();
-    Ok(Adapters {
-        database: Arc::new(store.clone()),
-        stripe: stripe_ports(settings, store, &identity)?,
-        identity,
-        job_handlers: Vec::new(),
-        reconciliation: reconciliation_ports(
-            store,
-            Arc::clone(&field_cipher_dyn),
-            settings.environment.is_production(),
-        )?,
-        field_cipher: cipher,
-        outbound,
-        reloader: Some(Arc::new(reloader)),
-        integrations,
-        jobs: Arc::new(store.clone()),
-        platform_stats: Arc::new(store.clone()),
-        sync_targets: Arc::new(store.clone()),
-        overview: Arc::new(store.clone()),
-        banking,
-    })
-}
-
-/// The open-banking ports over `store`: the GoCardless client over the outgoing client of the
-/// `gocardless` service (its certificates and pins), with the credentials of the variables, or
-/// read from the secret store on each call behind the integration's breaker; no feed when
-/// GoCardless is not configured at all (its endpoints answer 503).
+/// The open-banking feed: the GoCardless client over the outgoing client of the `gocardless`
+/// service (its certificates and pins), with the credentials of the variables, or read from the
+/// secret store on each call behind the integration's breaker; `None` when GoCardless is not
+/// configured at all (its endpoints answer 503).
 ///
 /// # Errors
 /// The outgoing client or the GoCardless client cannot be built.
+pub fn bank_feed(
+    settings: &Settings,
+    clock: &Arc<dyn Clock>,
+    outbound: &OutboundClients,
+    integrations: &crate::compose::integrations::Integrations,
+) -> Result<Option<Arc<dyn BankFeed>>, StartupError> {
+    let gocardless = integrations
+        .get("GoCardless")
+        .filter(|i| i.is_configured())
+        .cloned();
+    let Some(integration) = gocardless else {
+        return Ok(None);
+    };
+    let http = outbound
+        .client("gocardless")
+        .map_err(|e| StartupError::Certificates(e.to_string()))?;
+    let feed: Arc<dyn BankFeed> = match (
+        &settings.integrations.gocardless_client_id,
+        &settings.integrations.gocardless_client_secret,
+    ) {
+        (Some(id), Some(secret)) => Arc::new(
+            GoCardlessClient::new(
+                &settings.gocardless_base_url,
+                id.clone(),
+                secret.clone(),
+                http,
+            )
+            .map_err(|e| StartupError::Integration(e.to_string()))?
+            .with_clock(Arc::clone(clock)),
+        ),
+        _ => Arc::new(crate::compose::gated_feed::GatedBankFeed::new(
+            integration,
+            settings.gocardless_base_url.clone(),
+            http,
+            Arc::clone(clock),
+        )),
+    };
+    Ok(Some(feed))
+}
+
+/// The open-banking ports over `store` with the [`bank_feed`] of the settings, `clock` and UUID
+/// v7 ids (the composition root builds its own with the runtime's ids).
+///
+/// # Errors
+/// As [`bank_feed`].
 pub fn banking_ports(
     settings: &Settings,
     store: &DieselStore,
     clock: Arc<dyn Clock>,
     outbound: &OutboundClients,
-    integrations: &crate::integrations::Integrations,
+    integrations: &crate::compose::integrations::Integrations,
 ) -> Result<BankingPorts, StartupError> {
-    let gocardless = integrations
-        .get("GoCardless")
-        .filter(|i| i.is_configured())
-        .cloned();
-    let feed: Option<Arc<dyn BankFeed>> = match gocardless {
-        None => None,
-        Some(integration) => {
-            let http = outbound
-                .client("gocardless")
-                .map_err(|e| StartupError::Certificates(e.to_string()))?;
-            match (
-                &settings.integrations.gocardless_client_id,
-                &settings.integrations.gocardless_client_secret,
-            ) {
-                (Some(id), Some(secret)) => Some(Arc::new(
-                    GoCardlessClient::new(
-                        &settings.gocardless_base_url,
-                        id.clone(),
-                        secret.clone(),
-                        http,
-                    )
-                    .map_err(|e| StartupError::Integration(e.to_string()))?
-                    .with_clock(Arc::clone(&clock)),
-                )),
-                _ => Some(Arc::new(crate::gated_feed::GatedBankFeed::new(
-                    integration,
-                    settings.gocardless_base_url.clone(),
-                    http,
-                    Arc::clone(&clock),
-                ))),
-            }
-        }
-    };
-    let store = Arc::new(store.clone());
-    Ok(BankingPorts {
+    let feed = bank_feed(settings, &clock, outbound, integrations)?;
+    Ok(crate::compose::banking_ports(
+        store,
         feed,
-        connections: store.clone(),
-        transactions: store.clone(),
-        banking: store.clone(),
-        jobs: store.clone(),
-        audit: store,
         clock,
-        ids: Arc::new(UuidV7Ids),
-    })
+        Arc::new(UuidV7Ids),
+    ))
 }
 
 /// The optional integrations (GoCardless's platform credentials): from the variables when set,
@@ -313,9 +219,9 @@ pub fn banking_ports(
 pub fn integrations(
     settings: &Settings,
     clock: Arc<dyn Clock>,
-) -> Result<crate::integrations::Integrations, StartupError> {
+) -> Result<crate::compose::integrations::Integrations, StartupError> {
+    use crate::compose::integrations::{Integration, Integrations};
     use crate::config::SecretStoreSettings;
-    use crate::integrations::{Integration, Integrations};
     use payymo_adapter_secrets::{
         BreakerConfig, CircuitBreaker, FileSecretStore, VaultConfig, VaultSecretStore,
     };
@@ -365,17 +271,12 @@ pub fn integrations(
     Ok(Integrations(vec![Arc::new(gocardless)]))
 }
 
-/// The Stripe ports over `store`: the Stripe API at `STRIPE_API_BASE` (30 s per request, 10 s to
-/// connect, retries with backoff), the webhook verifier (five minutes of tolerance), and the
-/// identity ports' cipher, clock, ids and audit log.
+/// The Stripe API at `STRIPE_API_BASE` (30 s per request, 10 s to connect, retries with
+/// backoff).
 ///
 /// # Errors
 /// `STRIPE_API_BASE` is not usable or the HTTP client cannot be built.
-pub fn stripe_ports(
-    settings: &Settings,
-    store: &DieselStore,
-    identity: &IdentityPorts,
-) -> Result<payymo_services::stripe::StripePorts, StartupError> {
+pub fn stripe_gateway(settings: &Settings) -> Result<Arc<dyn PaymentGateway>, StartupError> {
     let http = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .timeout(std::time::Duration::from_secs(30))
@@ -383,38 +284,20 @@ pub fn stripe_ports(
         .map_err(|e| StartupError::Keys(format!("stripe http client: {e}")))?;
     let client = payymo_adapter_stripe::StripeClient::new(http, &settings.stripe_api_base)
         .map_err(|e| StartupError::Keys(format!("STRIPE_API_BASE: {e}")))?;
-    let store = Arc::new(store.clone());
-    Ok(payymo_services::stripe::StripePorts {
-        connections: store.clone(),
-        stripe: store.clone(),
-        transactions: store.clone(),
-        payouts: store.clone(),
-        inbox: store.clone(),
-        jobs: store,
-        audit: Arc::clone(&identity.audit),
-        gateway: Arc::new(payymo_adapter_stripe::StripeGateway::new(client)),
-        webhooks: Arc::new(payymo_adapter_stripe::StripeWebhooks::default()),
-        cipher: Arc::clone(&identity.cipher),
-        clock: Arc::clone(&identity.clock),
-        ids: Arc::clone(&identity.ids),
-    })
+    Ok(Arc::new(payymo_adapter_stripe::StripeGateway::new(client)))
 }
 
-/// The reconciliation workflow's ports over `store`: WHMCS through [`WhmcsConnector`] (a shared
-/// HTTP client with a 10 s connect timeout; 30 s per WHMCS request), the system clock, UUID v7
-/// ids; `cipher` encrypts the WHMCS API secrets (share it with the rest of the app). The WHMCS
-/// client follows no redirects (an API call is never redirected); with `public_only`
+/// The WHMCS connector: a shared HTTP client with a 10 s connect timeout (30 s per WHMCS
+/// request) that follows no redirects (an API call is never redirected); with `public_only`
 /// (production) it resolves host names through [`PublicOnlyResolver`] and uses no proxy, so a
 /// tenant's WHMCS URL cannot lead into this machine or a private network, whatever its name
 /// resolves to.
 ///
+/// [`PublicOnlyResolver`]: payymo_adapter_tls::PublicOnlyResolver
+///
 /// # Errors
 /// The HTTP client cannot be built.
-pub fn reconciliation_ports(
-    store: &DieselStore,
-    cipher: Arc<dyn FieldCipher>,
-    public_only: bool,
-) -> Result<ReconciliationPorts, StartupError> {
+pub fn whmcs_connector(public_only: bool) -> Result<Arc<dyn LedgerConnector>, StartupError> {
     let mut http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none());
@@ -426,20 +309,24 @@ pub fn reconciliation_ports(
     let http = http
         .build()
         .map_err(|e| StartupError::Keys(format!("http client: {e}")))?;
-    let store = Arc::new(store.clone());
-    Ok(ReconciliationPorts {
-        tenants: store.clone(),
-        whmcs: store.clone(),
-        invoices: store.clone(),
-        transactions: store.clone(),
-        matches: store.clone(),
-        payers: store.clone(),
-        stripe: store.clone(),
-        audit: store.clone(),
-        jobs: store,
-        ledgers: Arc::new(WhmcsConnector::new(http, Duration::from_secs(30))),
+    Ok(Arc::new(WhmcsConnector::new(http, Duration::from_secs(30))))
+}
+
+/// The reconciliation workflow's ports over `store`: WHMCS through [`whmcs_connector`], the
+/// system clock, UUID v7 ids; `cipher` encrypts the WHMCS API secrets.
+///
+/// # Errors
+/// The HTTP client cannot be built.
+pub fn reconciliation_ports(
+    store: &DieselStore,
+    cipher: Arc<dyn FieldCipher>,
+    public_only: bool,
+) -> Result<ReconciliationPorts, StartupError> {
+    Ok(crate::compose::reconciliation::ports(
+        store,
         cipher,
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UuidV7Ids),
-    })
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+        whmcs_connector(public_only)?,
+    ))
 }

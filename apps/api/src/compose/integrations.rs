@@ -212,9 +212,12 @@ impl Integrations {
     }
 }
 
-impl From<IntegrationUnavailable> for crate::problem::ApiError {
+impl From<IntegrationUnavailable> for crate::http::problem::ApiError {
     /// 503 problem+json naming the integration and why it is off.
     fn from(e: IntegrationUnavailable) -> Self {
-        Self::new(crate::problem::ProblemKind::Unavailable, e.to_string())
+        Self::new(
+            crate::http::problem::ProblemKind::Unavailable,
+            e.to_string(),
+        )
     }
 }

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use payymo_ports::health::DatabaseHealth;
 
 use crate::config::Settings;
-use crate::metrics::Metrics;
-use crate::problem::{ApiError, ProblemKind};
+use crate::http::metrics::Metrics;
+use crate::http::problem::{ApiError, ProblemKind};
 
 /// The liveness answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,12 +42,12 @@ pub struct Ready {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Ready),
-        (status = 503, description = "A check failed; `checks` names it", body = crate::problem::Problem,
+        (status = 503, description = "A check failed; `checks` names it", body = crate::http::problem::Problem,
          content_type = "application/problem+json"),
     ))]
 pub async fn readyz(
     database: web::Data<Arc<dyn DatabaseHealth>>,
-    integrations: Option<web::Data<crate::integrations::Integrations>>,
+    integrations: Option<web::Data<crate::compose::integrations::Integrations>>,
 ) -> Result<HttpResponse, ApiError> {
     let mut failing = Vec::new();
     let database_check = match database.ping().await {
@@ -83,7 +83,7 @@ pub async fn readyz(
         let state = integration.state();
         degraded |= matches!(
             state,
-            crate::integrations::IntegrationState::Degraded { .. }
+            crate::compose::integrations::IntegrationState::Degraded { .. }
         );
         integration_checks.insert(
             integration.name().to_ascii_lowercase(),
@@ -115,7 +115,7 @@ pub async fn readyz(
     responses(
         (status = 200, description = "Metrics", content_type = "text/plain"),
         (status = 403, description = "Not from an allowed address and no admin key",
-         body = crate::problem::Problem, content_type = "application/problem+json"),
+         body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn metrics(
     req: HttpRequest,

@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 
 use payymo_services::identity::ApiKeys;
 
-use crate::auth::{Authenticated, request_context};
-use crate::problem::ApiError;
+use crate::http::auth::{Authenticated, request_context};
+use crate::http::problem::ApiError;
 
 const P: &str = "application/problem+json";
 
@@ -85,7 +85,7 @@ pub struct ApiKeyCreatedView {
 #[utoipa::path(get, path = "/api/api-keys", tag = "api-keys",
     responses(
         (status = 200, description = "The keys", body = ApiKeyList),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn list(
     req: HttpRequest,
@@ -104,8 +104,8 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/api-keys", tag = "api-keys", request_body = CreateApiKey,
     responses(
         (status = 201, description = "Created", body = ApiKeyCreatedView),
-        (status = 400, description = "Invalid name, scope or expiry", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Invalid name, scope or expiry", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn create(
     req: HttpRequest,
@@ -136,8 +136,8 @@ pub async fn create(
     params(("id" = String, Path, description = "API key id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such key in this tenant", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such key in this tenant", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn revoke(
     req: HttpRequest,

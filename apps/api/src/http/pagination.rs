@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::problem::{ApiError, FieldError};
+use crate::http::problem::{ApiError, FieldError};
 
 /// The default page size.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -176,7 +176,7 @@ mod tests {
             }
             .validate()
             .unwrap_err();
-            assert_eq!(e.kind(), crate::problem::ProblemKind::BadRequest);
+            assert_eq!(e.kind(), crate::http::problem::ProblemKind::BadRequest);
         }
         assert!(
             PageParams {

@@ -1,4 +1,8 @@
-//! The `payymo` command line.
+//! The `payymo` command line: its arguments (here), the subcommands' bodies (`commands`) and the
+//! Stripe seed.
+
+pub mod commands;
+pub mod stripe_seed;
 
 use std::path::PathBuf;
 

@@ -16,9 +16,9 @@ pub async fn openapi_json(doc: web::Data<OpenApiJson>) -> HttpResponse {
         .body(doc.0.clone())
 }
 
-const INDEX: &str = include_str!("../../static/docs/index.html");
-const SCRIPT: &str = include_str!("../../static/docs/docs.js");
-const STYLE: &str = include_str!("../../static/docs/docs.css");
+const INDEX: &str = include_str!("../../../static/docs/index.html");
+const SCRIPT: &str = include_str!("../../../static/docs/docs.js");
+const STYLE: &str = include_str!("../../../static/docs/docs.css");
 
 /// The docs page.
 pub async fn docs_index() -> HttpResponse {

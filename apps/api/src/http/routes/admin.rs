@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 
 use payymo_services::identity::Tenants;
 
-use crate::auth::{PlatformCaller, request_context};
-use crate::problem::ApiError;
+use crate::http::auth::{PlatformCaller, request_context};
+use crate::http::problem::ApiError;
 
 const P: &str = "application/problem+json";
 
@@ -49,8 +49,8 @@ pub struct TenantList {
 #[utoipa::path(get, path = "/api/admin/tenants", tag = "admin",
     responses(
         (status = 200, description = "The tenants", body = TenantList),
-        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 401, description = "No credential", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn tenants(
     req: HttpRequest,
@@ -76,9 +76,9 @@ pub struct PatchTenant {
     params(("id" = String, Path, description = "Tenant id")),
     responses(
         (status = 204, description = "Changed"),
-        (status = 400, description = "Invalid status", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
-        (status = 404, description = "No such tenant", body = crate::problem::Problem, content_type = P),
+        (status = 400, description = "Invalid status", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
+        (status = 404, description = "No such tenant", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn patch_tenant(
     req: HttpRequest,
@@ -90,7 +90,7 @@ pub async fn patch_tenant(
     let status = TenantStatus::parse(&body.status).ok_or_else(|| {
         ApiError::invalid(
             "status is invalid",
-            vec![crate::problem::FieldError {
+            vec![crate::http::problem::FieldError {
                 field: "status".to_owned(),
                 message: "must be active or suspended".to_owned(),
             }],
@@ -122,12 +122,12 @@ pub struct CertificateList {
 #[utoipa::path(get, path = "/api/admin/certificates", tag = "admin",
     responses(
         (status = 200, description = "The certificates", body = CertificateList),
-        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
-        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 401, description = "No credential", body = crate::http::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::http::problem::Problem, content_type = P),
     ))]
 pub async fn certificates(
     req: HttpRequest,
-    outbound: web::Data<crate::outbound::OutboundClients>,
+    outbound: web::Data<crate::compose::outbound::OutboundClients>,
 ) -> Result<HttpResponse, ApiError> {
     PlatformCaller::require(&req).await?;
     let items = outbound.certificates().list();
