@@ -65,6 +65,13 @@ impl Actor {
         Self(format!("cli:{command}"))
     }
 
+    /// An actor by the name a caller already carries as text (`Caller::actor` of the
+    /// reconciliation use cases, which the shell fills from one of the constructors above).
+    #[must_use]
+    pub(crate) fn named(name: &str) -> Self {
+        Self(name.to_owned())
+    }
+
     /// The name as written in audit events.
     #[must_use]
     pub fn as_str(&self) -> &str {

@@ -3,18 +3,16 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use payymo_domain::audit::AuditEvent;
-use payymo_domain::ids::AuditEventId;
 use payymo_ports::clock::{Clock, IdGenerator};
-use payymo_ports::storage::AuditLog;
 use uuid::Uuid;
 
 use super::{Caller, ReconciliationPorts};
+use crate::audit::{Actor, Auditor, RequestContext};
 
-/// The clock, the id generator and the audit log of a use case.
+/// The clock, the id generator and the [`Auditor`] of a use case.
 #[derive(Clone)]
 pub(super) struct Trail {
-    log: Arc<dyn AuditLog>,
+    auditor: Auditor,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
@@ -28,7 +26,11 @@ impl std::fmt::Debug for Trail {
 impl Trail {
     pub(super) fn from_ports(ports: &ReconciliationPorts) -> Self {
         Self {
-            log: Arc::clone(&ports.audit),
+            auditor: Auditor::new(
+                Arc::clone(&ports.audit),
+                Arc::clone(&ports.clock),
+                Arc::clone(&ports.ids),
+            ),
             clock: Arc::clone(&ports.clock),
             ids: Arc::clone(&ports.ids),
         }
@@ -42,7 +44,8 @@ impl Trail {
         self.ids.new_id()
     }
 
-    /// Writes an audit event; a failure to write is logged, not returned (the action happened).
+    /// Writes an audit event through the [`Auditor`]; a failure to write is logged, not returned
+    /// (the action happened).
     pub(super) async fn audit(
         &self,
         caller: &Caller,
@@ -50,19 +53,20 @@ impl Trail {
         target: Option<String>,
         detail: serde_json::Value,
     ) {
-        let event = AuditEvent {
-            id: AuditEventId::from_uuid(self.ids.new_id()),
-            tenant_id: caller.tenant,
-            occurred_at: self.now(),
-            actor: caller.actor.clone(),
-            action: action.to_owned(),
-            target,
-            detail: detail.to_string(),
+        let context = RequestContext {
             ip: caller.ip.clone(),
             request_id: caller.request_id.clone(),
+            user_agent: None,
         };
-        if let Err(e) = self.log.append(&event).await {
-            tracing::error!(error = %e, action, "audit event could not be written");
-        }
+        self.auditor
+            .record(
+                caller.tenant,
+                &Actor::named(&caller.actor),
+                action,
+                target,
+                detail,
+                &context,
+            )
+            .await;
     }
 }
