@@ -62,7 +62,7 @@ impl Permission {
 }
 
 /// Whether `role` holds `permission`. An API key (role `api_integration`) holds exactly what its
-/// scopes grant instead (see `IdentityService::authorize`); as a role it can read its tenant.
+/// scopes grant instead (see `Authorizer::authorize`); as a role it can read its tenant.
 #[must_use]
 pub const fn role_allows(role: Role, permission: Permission) -> bool {
     use Permission as P;

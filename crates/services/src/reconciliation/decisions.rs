@@ -148,7 +148,7 @@ impl MatchDecisions {
     /// Rejects a suggested match; the transaction is unmatched again.
     ///
     /// # Errors
-    /// As [`ReconciliationService::approve`].
+    /// As [`MatchDecisions::approve`](Self::approve).
     pub async fn reject(
         &self,
         caller: &Caller,
