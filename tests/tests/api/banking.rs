@@ -916,9 +916,13 @@ async fn due_syncs_are_queued_once_per_window_and_the_job_handler_syncs() {
         Arc::new(payymo_api::wiring::UuidV7Ids),
     );
     let integrations = payymo_api::wiring::integrations(&settings, Arc::clone(&clock)).unwrap();
-    let ports =
-        payymo_api::wiring::banking_ports(&settings, &app.store, clock, &outbound, &integrations)
-            .unwrap();
+    let feed = payymo_api::wiring::bank_feed(&settings, &clock, &outbound, &integrations).unwrap();
+    let ports = payymo_api::compose::banking_ports(
+        &app.store,
+        feed,
+        clock,
+        Arc::new(payymo_api::wiring::UuidV7Ids),
+    );
     let service = BankingService::new(
         ports,
         BankingConfig::new(format!("{PUBLIC_URL}/api/gocardless/callback")),

@@ -8,31 +8,18 @@
     reason = "a test that cannot arrange its precondition must fail loudly"
 )]
 
-use std::sync::Arc;
-
-use payymo_adapter_crypto::{AesGcmFieldCipher, FieldKeyRing};
-use payymo_adapter_diesel::DieselStore;
 use payymo_adapter_whmcs::fake::FakeWhmcs;
 use payymo_domain::money::Currency;
-use payymo_ports::crypto::FieldCipher;
 use payymo_ports::invoice_ledger::LedgerError;
 use payymo_ports::ledger_connector::LedgerCredentials;
-use payymo_test_support::TestDatabase;
 use secrecy::SecretString;
 
 const IDENT: &str = "ssrf-ident";
 const SECRET: &str = "ssrf-secret-0042";
 
 async fn verify(public_only: bool, base_url: &str) -> Result<(), LedgerError> {
-    let db = TestDatabase::sqlite();
-    let store = DieselStore::connect(db.url(), 2).expect("store");
-    let cipher: Arc<dyn FieldCipher> = Arc::new(AesGcmFieldCipher::new(
-        FieldKeyRing::generate_ephemeral().expect("key"),
-    ));
-    let ports = payymo_api::wiring::reconciliation_ports(&store, cipher, public_only)
-        .expect("reconciliation ports");
-    let ledger = ports
-        .ledgers
+    let ledger = payymo_api::wiring::whmcs_connector(public_only)
+        .expect("the WHMCS connector")
         .connect(&LedgerCredentials {
             base_url: base_url.to_owned(),
             identifier: IDENT.to_owned(),

@@ -13,12 +13,9 @@ use payymo_adapter_tls::CertificateStore;
 use payymo_adapter_whmcs::WhmcsConnector;
 use payymo_ports::bank_feed::BankFeed;
 use payymo_ports::clock::{Clock, IdGenerator};
-use payymo_ports::crypto::FieldCipher;
 use payymo_ports::ledger_connector::LedgerConnector;
 use payymo_ports::payment_gateway::PaymentGateway;
 use payymo_ports::storage::AuditLog;
-use payymo_services::banking::BankingPorts;
-use payymo_services::reconciliation::ReconciliationPorts;
 use std::time::Duration;
 
 use crate::compose::outbound::{AuditPinSink, OutboundClients};
@@ -103,14 +100,6 @@ pub fn token_codec(settings: &Settings) -> Result<RsaTokenCodec, StartupError> {
     RsaTokenCodec::new(config, ring).map_err(|e| StartupError::Keys(e.to_string()))
 }
 
-/// The field cipher: `PAYYMO_FIELD_KEYS`, or (development only) an ephemeral key.
-///
-/// # Errors
-/// The key specification is invalid.
-pub fn field_cipher(settings: &Settings) -> Result<Arc<dyn FieldCipher>, StartupError> {
-    Ok(aes_field_cipher(settings)?)
-}
-
 /// The concrete field cipher (its key ring can be replaced at run time).
 ///
 /// # Errors
@@ -188,27 +177,6 @@ pub fn bank_feed(
         )),
     };
     Ok(Some(feed))
-}
-
-/// The open-banking ports over `store` with the [`bank_feed`] of the settings, `clock` and UUID
-/// v7 ids (the composition root builds its own with the runtime's ids).
-///
-/// # Errors
-/// As [`bank_feed`].
-pub fn banking_ports(
-    settings: &Settings,
-    store: &DieselStore,
-    clock: Arc<dyn Clock>,
-    outbound: &OutboundClients,
-    integrations: &crate::compose::integrations::Integrations,
-) -> Result<BankingPorts, StartupError> {
-    let feed = bank_feed(settings, &clock, outbound, integrations)?;
-    Ok(crate::compose::banking_ports(
-        store,
-        feed,
-        clock,
-        Arc::new(UuidV7Ids),
-    ))
 }
 
 /// The optional integrations (GoCardless's platform credentials): from the variables when set,
@@ -310,23 +278,4 @@ pub fn whmcs_connector(public_only: bool) -> Result<Arc<dyn LedgerConnector>, St
         .build()
         .map_err(|e| StartupError::Keys(format!("http client: {e}")))?;
     Ok(Arc::new(WhmcsConnector::new(http, Duration::from_secs(30))))
-}
-
-/// The reconciliation workflow's ports over `store`: WHMCS through [`whmcs_connector`], the
-/// system clock, UUID v7 ids; `cipher` encrypts the WHMCS API secrets.
-///
-/// # Errors
-/// The HTTP client cannot be built.
-pub fn reconciliation_ports(
-    store: &DieselStore,
-    cipher: Arc<dyn FieldCipher>,
-    public_only: bool,
-) -> Result<ReconciliationPorts, StartupError> {
-    Ok(crate::compose::reconciliation::ports(
-        store,
-        cipher,
-        Arc::new(SystemClock),
-        Arc::new(UuidV7Ids),
-        whmcs_connector(public_only)?,
-    ))
 }
