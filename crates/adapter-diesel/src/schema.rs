@@ -349,6 +349,7 @@ diesel::table! {
         tenant_id -> Id,
         match_settings -> Text,
         auto_apply -> Bool,
+        fees_close_invoice -> Bool,
         version -> Integer,
         updated_at -> Instant,
     }

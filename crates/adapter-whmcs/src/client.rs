@@ -9,7 +9,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::money::Currency;
 use payymo_ports::invoice_ledger::{
-    InvoiceLedger, LedgerClient, LedgerError, LedgerInvoice, NewLedgerPayment,
+    InvoiceLedger, LedgerClient, LedgerError, LedgerInvoice, LedgerTransaction, NewLedgerPayment,
 };
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -166,8 +166,9 @@ fn api_url(base_url: &str) -> Result<Url, WhmcsConfigError> {
 /// - [`InvoiceLedger::get_invoice`] also calls `GetClientsDetails`, because `GetInvoice` carries
 ///   neither the client's name nor the currency.
 ///
-/// The API credential's role must allow `GetInvoices`, `GetInvoice`, `GetClientsDetails` and
-/// `AddInvoicePayment`.
+/// The API credential's role must allow `GetInvoices`, `GetInvoice`, `GetClientsDetails`,
+/// `GetTransactions` and `AddInvoicePayment`; [`InvoiceLedger::verify_credentials`] checks each
+/// without changing anything.
 pub struct WhmcsClient {
     config: WhmcsConfig,
     http: reqwest::Client,
@@ -327,8 +328,46 @@ impl InvoiceLedger for WhmcsClient {
             "GetInvoices",
             &[("limitstart", "0".to_owned()), ("limitnum", "1".to_owned())],
         )
-        .await
-        .map(drop)
+        .await?;
+        self.find_transactions("payymo-credential-check").await?;
+        // Invoice id 0 never exists: a credential allowed to record payments gets "Invoice ID
+        // Not Found" and nothing is recorded; one that is not gets "Invalid Permissions".
+        let probe = self
+            .call(
+                "AddInvoicePayment",
+                &[
+                    ("invoiceid", "0".to_owned()),
+                    ("transid", "payymo-credential-check".to_owned()),
+                    ("gateway", "banktransfer".to_owned()),
+                    ("amount", "0.00".to_owned()),
+                    ("date", "2000-01-01 00:00:00".to_owned()),
+                    ("noemail", "true".to_owned()),
+                ],
+            )
+            .await;
+        match probe {
+            Err(LedgerError::InvoiceNotFound) => Ok(()),
+            Err(error) => Err(error),
+            Ok(_) => Err(LedgerError::Unexpected {
+                message: "AddInvoicePayment: invoice 0 was accepted".to_owned(),
+            }),
+        }
+    }
+
+    async fn find_transactions(
+        &self,
+        transid: &str,
+    ) -> Result<Vec<LedgerTransaction>, LedgerError> {
+        let wanted = transid.trim();
+        let body = self
+            .call("GetTransactions", &[("transid", wanted.to_owned())])
+            .await?;
+        let rows = parse::wrapped_list(&body, "transactions", "transaction")
+            .into_iter()
+            .map(parse::transaction)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Exact, whatever the installation's collation makes of the filter.
+        Ok(rows.into_iter().filter(|t| t.transid == wanted).collect())
     }
 
     async fn list_invoices(

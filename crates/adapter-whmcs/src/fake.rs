@@ -5,7 +5,9 @@
 //! clients. Supported actions: `GetInvoices` (status filter including the `Overdue` pseudo-status,
 //! `userid`, `limitstart`/`limitnum`, `totalresults`), `GetInvoice` (balance and transactions),
 //! `GetClientsDetails`, `AddInvoicePayment` (records the payment, lowers the balance, marks the
-//! invoice `Paid` when nothing is left, refuses unknown and cancelled invoices) and `WhmcsDetails`.
+//! invoice `Paid` when nothing is left, refuses unknown and cancelled invoices), `GetTransactions`
+//! (by `transid`, `invoiceid` or `clientid`, across invoices), `AddCredit` (a client's credit
+//! balance) and `WhmcsDetails`.
 //!
 //! Like WHMCS, `AddInvoicePayment` accepts a transaction id it has already recorded: the fake does
 //! not protect against double payments, so that a test shows it is the client's own exactly-once
@@ -15,7 +17,8 @@
 //! an action denied with [`FakeWhmcs::deny_action`] → HTTP 403 with `Invalid Permissions: API
 //! action "<lowercased>" is not allowed`; command errors → HTTP 200 with `"result":"error"`;
 //! [`FakeWhmcs::set_outage`] → HTTP 503 with an HTML page, or the connection closed without an
-//! answer.
+//! answer; [`FakeWhmcs::set_noise`] → answers with a PHP notice printed before the JSON, or an
+//! HTML error page (or a cut-off body) in place of the answer to a payment it did record.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -129,6 +132,30 @@ pub enum Outage {
     ConnectionDropped,
 }
 
+/// How the fake garbles its answers, as real installations and the proxies before them do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noise {
+    /// A PHP notice (HTML-formatted, as PHP prints it with `display_errors` on) before every
+    /// JSON answer.
+    PhpNotice,
+    /// `AddInvoicePayment` records the payment, then a proxy answers HTTP 200 with an HTML error
+    /// page instead of WHMCS's answer.
+    HtmlPageAfterPayment,
+    /// `AddInvoicePayment` records the payment, then the answer is cut off mid-way.
+    TruncatedAfterPayment,
+}
+
+/// Credit the fake added to a client's balance (`AddCredit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedCredit {
+    /// The client.
+    pub client_id: u64,
+    /// The amount credited.
+    pub amount: Money,
+    /// The description given.
+    pub description: String,
+}
+
 #[derive(Debug, Clone)]
 struct ClientRecord {
     first_name: String,
@@ -150,8 +177,10 @@ struct State {
     clients: BTreeMap<u64, ClientRecord>,
     invoices: BTreeMap<u64, InvoiceRecord>,
     payments: Vec<RecordedPayment>,
+    credits: Vec<RecordedCredit>,
     denied_actions: Vec<String>,
     outage: Option<Outage>,
+    noise: Option<Noise>,
     today: NaiveDate,
     next_transaction_id: u64,
     requests: usize,
@@ -216,8 +245,10 @@ impl FakeWhmcs {
             clients: BTreeMap::new(),
             invoices: BTreeMap::new(),
             payments: Vec::new(),
+            credits: Vec::new(),
             denied_actions: Vec::new(),
             outage: None,
+            noise: None,
             today: today(),
             next_transaction_id: 1,
             requests: 0,
@@ -318,6 +349,31 @@ impl FakeWhmcs {
         );
     }
 
+    /// Deletes a transaction row as a person does in the WHMCS admin area (the invoice is
+    /// `Unpaid` again when money is owed once more); false for an unknown row.
+    pub fn remove_payment(&self, transaction_id: u64) -> bool {
+        let mut state = lock(&self.state);
+        let Some(at) = state
+            .payments
+            .iter()
+            .position(|p| p.transaction_id == transaction_id)
+        else {
+            return false;
+        };
+        let removed = state.payments.remove(at);
+        let owed = state
+            .balance(removed.invoice_id)
+            .is_some_and(|b| b.is_positive());
+        if let Some(record) = state.invoices.get_mut(&removed.invoice_id)
+            && owed
+            && record.invoice.status == InvoiceStatus::Paid
+        {
+            record.invoice.status = InvoiceStatus::Unpaid;
+            record.date_paid = None;
+        }
+        true
+    }
+
     /// An invoice's status, or `None` for an unknown invoice.
     #[must_use]
     pub fn invoice_status(&self, invoice_id: u64) -> Option<InvoiceStatus> {
@@ -358,6 +414,17 @@ impl FakeWhmcs {
     /// Makes the fake fail every call (`Some`) or work again (`None`).
     pub fn set_outage(&self, outage: Option<Outage>) {
         lock(&self.state).outage = outage;
+    }
+
+    /// Garbles the answers (`Some`) or answers cleanly again (`None`).
+    pub fn set_noise(&self, noise: Option<Noise>) {
+        lock(&self.state).noise = noise;
+    }
+
+    /// Every credit added to a client's balance, in order.
+    #[must_use]
+    pub fn credits(&self) -> Vec<RecordedCredit> {
+        lock(&self.state).credits.clone()
     }
 
     /// Refuses an action (case-insensitive) as a credential whose role lacks it.
@@ -422,18 +489,43 @@ impl Respond for Responder {
             "getinvoice" => get_invoice(&state, &param),
             "getclientsdetails" => get_clients_details(&state, &param),
             "addinvoicepayment" => add_invoice_payment(&mut state, &param),
+            "gettransactions" => Ok(get_transactions(&state, &param)),
+            "addcredit" => add_credit(&mut state, &param),
             "whmcsdetails" => Ok(json!({
                 "result": "success",
                 "whmcs": {"version": "8.13.1", "canonicalversion": "8.13.1-release.1"}
             })),
             _ => Err("Command Not Found".to_owned()),
         };
-        match answer {
-            Ok(body) => ResponseTemplate::new(200).set_body_json(body),
-            Err(message) => error(200, &message),
+        match (answer, state.noise) {
+            (Ok(_), Some(Noise::HtmlPageAfterPayment)) if action == "addinvoicepayment" => {
+                ResponseTemplate::new(200).set_body_raw(
+                    "<!DOCTYPE html><html><head><title>Request blocked</title></head>\
+                     <body><h1>Request blocked</h1><p>Reference #18.2f1c</p></body></html>",
+                    "text/html",
+                )
+            }
+            (Ok(_), Some(Noise::TruncatedAfterPayment)) if action == "addinvoicepayment" => {
+                ResponseTemplate::new(200).set_body_raw("{\"result\":\"succ", "application/json")
+            }
+            (Ok(body), Some(Noise::PhpNotice)) => ResponseTemplate::new(200)
+                .set_body_raw(format!("{PHP_NOTICE}{body}"), "application/json"),
+            (Ok(body), _) => ResponseTemplate::new(200).set_body_json(body),
+            (Err(message), Some(Noise::PhpNotice)) => ResponseTemplate::new(200).set_body_raw(
+                format!(
+                    "{PHP_NOTICE}{}",
+                    json!({"result": "error", "message": message})
+                ),
+                "application/json",
+            ),
+            (Err(message), _) => error(200, &message),
         }
     }
 }
+
+/// What PHP prints before the answer when a hook reads an undefined index with display_errors on.
+const PHP_NOTICE: &str = "<br />\n<b>Notice</b>:  Undefined index: userid in \
+    <b>/var/www/whmcs/includes/hooks/client_tweaks.php</b> on line <b>14</b><br />\n";
 
 fn error(status: u16, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({"result": "error", "message": message}))
@@ -667,6 +759,87 @@ fn add_invoice_payment<'a>(
         .transpose()?;
     apply(state, id, transid, gateway, amount, fees, date);
     Ok(json!({"result": "success"}))
+}
+
+fn get_transactions<'a>(state: &State, param: &impl Fn(&str) -> Option<&'a str>) -> Value {
+    let transid = param("transid");
+    let invoice = number(param("invoiceid"));
+    let client = number(param("clientid"));
+    let rows: Vec<Value> = state
+        .payments
+        .iter()
+        .filter(|p| transid.is_none_or(|t| p.transid == t))
+        .filter(|p| invoice.is_none_or(|i| p.invoice_id == i))
+        .filter(|p| {
+            client.is_none_or(|c| {
+                state
+                    .invoices
+                    .get(&p.invoice_id)
+                    .is_some_and(|r| r.invoice.client_id == c)
+            })
+        })
+        .map(|p| {
+            let client_id = state
+                .invoices
+                .get(&p.invoice_id)
+                .map_or(0, |r| r.invoice.client_id);
+            // GetTransactions sends every value as a string.
+            json!({
+                "id": p.transaction_id.to_string(),
+                "userid": client_id.to_string(),
+                "currency": "0",
+                "gateway": p.gateway,
+                "date": date_text(Some(p.date)),
+                "description": "Invoice Payment",
+                "amountin": money_text(p.amount),
+                "fees": money_text(p.fees),
+                "amountout": "0.00",
+                "rate": "1.00000",
+                "transid": p.transid,
+                "invoiceid": p.invoice_id.to_string(),
+                "refundid": "0",
+            })
+        })
+        .collect();
+    let count = rows.len();
+    json!({
+        "result": "success",
+        "totalresults": count,
+        "startnumber": 0,
+        "numreturned": count,
+        "transactions": if rows.is_empty() { json!([]) } else { json!({"transaction": rows}) },
+    })
+}
+
+fn add_credit<'a>(
+    state: &mut State,
+    param: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<Value, String> {
+    let not_found = || "Client ID Not Found".to_owned();
+    let id = number(param("clientid")).ok_or_else(not_found)?;
+    let currency = state.clients.get(&id).ok_or_else(not_found)?.currency;
+    let description = param("description")
+        .ok_or_else(|| "Description is required".to_owned())?
+        .to_owned();
+    let amount = param("amount")
+        .and_then(|text| Money::parse(text, currency).ok())
+        .filter(Money::is_positive)
+        .ok_or_else(|| "Amount is required".to_owned())?;
+    state.credits.push(RecordedCredit {
+        client_id: id,
+        amount,
+        description,
+    });
+    let balance: i64 = state
+        .credits
+        .iter()
+        .filter(|c| c.client_id == id)
+        .map(|c| c.amount.minor_units())
+        .sum();
+    Ok(json!({
+        "result": "success",
+        "newbalance": money_text(Money::from_minor(balance, currency)),
+    }))
 }
 
 fn apply(

@@ -4,7 +4,9 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use payymo_domain::invoice::InvoiceStatus;
 use payymo_domain::money::{Currency, Money};
-use payymo_ports::invoice_ledger::{LedgerClient, LedgerError, LedgerInvoice, LedgerPayment};
+use payymo_ports::invoice_ledger::{
+    LedgerClient, LedgerError, LedgerInvoice, LedgerPayment, LedgerTransaction,
+};
 use serde_json::Value;
 
 fn unexpected(message: impl Into<String>) -> LedgerError {
@@ -122,6 +124,16 @@ pub(crate) fn payment(row: &Value, currency: Currency) -> Result<LedgerPayment, 
         fees: money(row, "fees", currency)?,
         gateway: text(row, "gateway").unwrap_or_default(),
         date: date_time(row, "date"),
+    })
+}
+
+/// One row of `GetTransactions`' `transactions.transaction[]`.
+pub(crate) fn transaction(row: &Value) -> Result<LedgerTransaction, LedgerError> {
+    Ok(LedgerTransaction {
+        transaction_id: required_unsigned(row, "id")?,
+        invoice_id: unsigned(row, "invoiceid").filter(|id| *id != 0),
+        transid: text(row, "transid").unwrap_or_default(),
+        gateway: text(row, "gateway").unwrap_or_default(),
     })
 }
 
@@ -275,10 +287,30 @@ pub(crate) fn error_from_message(message: Option<&str>, action: &str) -> LedgerE
 }
 
 /// The body as a JSON object, or `None`.
+///
+/// Real installations print PHP notices, warnings or a BOM before the JSON, and plugins or
+/// proxies append markup after it: the first JSON object that carries a `result` is taken
+/// wherever it starts, and whatever follows it is ignored. Only the first few candidate `{` are
+/// tried, so a large page of junk costs little.
 pub(crate) fn json_object(bytes: &[u8]) -> Option<Value> {
-    serde_json::from_slice::<Value>(bytes)
-        .ok()
-        .filter(|v| matches!(v, Value::Object(_)))
+    /// How many opening braces are tried as the start of the answer.
+    const CANDIDATES: usize = 32;
+    if let Ok(value @ Value::Object(_)) = serde_json::from_slice::<Value>(bytes) {
+        return Some(value);
+    }
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'{')
+        .take(CANDIDATES)
+        .find_map(|(at, _)| {
+            let mut values =
+                serde_json::Deserializer::from_slice(&bytes[at..]).into_iter::<Value>();
+            match values.next() {
+                Some(Ok(value @ Value::Object(_))) if value.get("result").is_some() => Some(value),
+                _ => None,
+            }
+        })
 }
 
 #[cfg(test)]
@@ -286,6 +318,46 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn an_answer_is_read_through_the_junk_around_it() {
+        let answer = br#"{"result":"success","invoiceid":"7"}"#;
+        let cases: Vec<Vec<u8>> = vec![
+            answer.to_vec(),
+            [b"\xEF\xBB\xBF".as_slice(), answer].concat(),
+            [
+                b"<br />\n<b>Notice</b>:  Undefined index: x in <b>/home/whmcs/includes/hooks/a.php</b> on line <b>3</b><br />\n".as_slice(),
+                answer,
+            ]
+            .concat(),
+            [b"Warning: {not json} here\n".as_slice(), answer].concat(),
+            [answer.as_slice(), b"<!-- cache: HIT -->\n<script>x()</script>"].concat(),
+        ];
+        for bytes in cases {
+            let value = json_object(&bytes)
+                .unwrap_or_else(|| panic!("not read: {}", String::from_utf8_lossy(&bytes)));
+            assert_eq!(value["invoiceid"], "7");
+        }
+        for unreadable in [
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>".as_slice(),
+            br#"{"result":"success","invoi"#,
+            b"",
+            br#"{"no":"result"} trailing"#,
+        ] {
+            assert!(json_object(unreadable).is_none(), "{unreadable:?}");
+        }
+    }
+
+    #[test]
+    fn transaction_rows_name_their_invoice_or_none() {
+        let row = json!({"id": "10", "invoiceid": "59", "transid": " ch_1 ", "gateway": "stripe"});
+        let t = transaction(&row).unwrap();
+        assert_eq!((t.transaction_id, t.invoice_id), (10, Some(59)));
+        assert_eq!(t.transid, "ch_1");
+        let credit = transaction(&json!({"id": 11, "invoiceid": "0", "transid": ""})).unwrap();
+        assert_eq!(credit.invoice_id, None);
+        assert!(transaction(&json!({"invoiceid": "1"})).is_err());
+    }
 
     #[test]
     fn whmcs_messages_become_typed_errors() {

@@ -1,6 +1,6 @@
 //! The lifecycle of a stored match, as one state machine:
 //! `suggested -> approved -> applying -> applied | failed`, `suggested -> rejected`,
-//! `applied -> undone`. Storage enforces it atomically with a version check; this is the one place
+//! `applied -> undone`, `undone | failed -> released`. Storage enforces it atomically with a version check; this is the one place
 //! that says which moves are legal.
 
 use serde::{Deserialize, Serialize};
@@ -23,11 +23,14 @@ pub enum MatchState {
     Rejected,
     /// Applied, then reversed.
     Undone,
+    /// Undone or failed, and a person confirmed that the WHMCS side is cleaned up: the
+    /// transaction is free to be matched again, by hand or as a suggestion (never automatically).
+    Released,
 }
 
 impl MatchState {
     /// All states.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Suggested,
         Self::Approved,
         Self::Applying,
@@ -35,6 +38,7 @@ impl MatchState {
         Self::Failed,
         Self::Rejected,
         Self::Undone,
+        Self::Released,
     ];
 
     /// The stored word.
@@ -48,6 +52,7 @@ impl MatchState {
             Self::Failed => "failed",
             Self::Rejected => "rejected",
             Self::Undone => "undone",
+            Self::Released => "released",
         }
     }
 
@@ -66,6 +71,7 @@ impl MatchState {
                 | (Self::Approved, Self::Applying)
                 | (Self::Applying, Self::Applied | Self::Failed)
                 | (Self::Applied, Self::Undone)
+                | (Self::Undone | Self::Failed, Self::Released)
         )
     }
 
@@ -93,6 +99,8 @@ mod tests {
             (Applying, Applied),
             (Applying, Failed),
             (Applied, Undone),
+            (Undone, Released),
+            (Failed, Released),
         ];
         for from in MatchState::ALL {
             for to in MatchState::ALL {

@@ -51,10 +51,30 @@ pub struct Tenant {
 }
 
 /// A tenant's reconciliation settings.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReconciliationSettings {
     /// The matching engine's thresholds and tolerances.
     pub matching: MatchSettings,
     /// Whether matches the engine rates `auto` are applied without a person approving them.
     pub auto_apply: bool,
+    /// Whether a payment short of its invoice by no more than the fee tolerance closes the
+    /// invoice in the ledger (the balance recorded, the shortfall as fees, so the client is not
+    /// dunned for bank charges); otherwise only what arrived is recorded.
+    pub fees_close_invoice: bool,
+}
+
+impl Default for ReconciliationSettings {
+    /// Nothing applied without a person until the tenant turns automatic application on; and
+    /// then partial payments still wait for a person unless the tenant allows them too (an
+    /// amount that does not fit its invoice is a bookkeeper's call by default).
+    fn default() -> Self {
+        Self {
+            matching: MatchSettings {
+                auto_partial_payments: false,
+                ..MatchSettings::default()
+            },
+            auto_apply: false,
+            fees_close_invoice: true,
+        }
+    }
 }

@@ -11,8 +11,10 @@
 //! timed-out call may or may not have been applied. Callers therefore re-read the invoice with
 //! [`InvoiceLedger::get_invoice`] before recording a payment and skip one whose transaction id
 //! (`transid`) the invoice already carries (the rule is `payymo_domain::apply_once::decide`; the
-//! payment applier in the services crate runs it). Use a deterministic transaction id per allocation
-//! (for example `PYM-<allocation id>`), so that a retry after an ambiguous failure is recognised.
+//! payment applier in the services crate runs it). Use a deterministic transaction id that is a
+//! function of the money and the invoice (not of one attempt or one match), so that a retry after
+//! an ambiguous failure, or the same money matched again, is recognised; and ask
+//! [`InvoiceLedger::find_transactions`] whether that id already sits on another invoice.
 //! This narrows, but cannot close, the window of two concurrent writers: callers serialise the
 //! application of one allocation (the storage layer's unique keys and job leases do that).
 //!
@@ -139,6 +141,20 @@ pub struct LedgerClient {
     pub name: String,
     /// The client's currency (the currency of its invoices), when the ledger reports it.
     pub currency: Option<Currency>,
+}
+
+/// A transaction row the ledger holds under a transaction id, whichever invoice it sits on
+/// (WHMCS `GetTransactions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerTransaction {
+    /// The ledger's own id of the transaction row.
+    pub transaction_id: u64,
+    /// The invoice it is recorded on; `None` for a transaction on no invoice.
+    pub invoice_id: Option<u64>,
+    /// Its transaction id (WHMCS `transid`).
+    pub transid: String,
+    /// The payment gateway's system name.
+    pub gateway: String,
 }
 
 /// A payment to record on an invoice.
@@ -285,6 +301,16 @@ pub trait InvoiceLedger: Send + Sync {
     /// [`LedgerError::ClientNotFound`] for an unknown id; otherwise as
     /// [`InvoiceLedger::verify_credentials`].
     async fn get_client(&self, client_id: u64) -> Result<LedgerClient, LedgerError>;
+
+    /// Every transaction row recorded under exactly this transaction id, on any invoice (or on
+    /// none): the check, before recording a payment, that the same money is not already in the
+    /// ledger somewhere else.
+    ///
+    /// # Errors
+    /// As [`InvoiceLedger::verify_credentials`]; [`LedgerError::Unexpected`] for an answer that
+    /// cannot be read.
+    async fn find_transactions(&self, transid: &str)
+    -> Result<Vec<LedgerTransaction>, LedgerError>;
 
     /// Records a payment on an invoice, unconditionally. Callers re-read the invoice first and
     /// check that the payment is not already there and still fits

@@ -1,5 +1,5 @@
 //! Unit tests of the scheduler with the features' schedules: Stripe connection syncs, WHMCS
-//! invoice syncs and the applier's sweep.
+//! invoice syncs, the applier's sweep and every tenant's daily reconciliation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,8 @@ use payymo_ports::storage::{MockJobQueue, MockSyncTargets, NewJob, SyncTarget, S
 
 use crate::jobs::{Schedule, Scheduler};
 use crate::reconciliation::{
-    APPLY_PAYMENTS_JOB, ApplySweepSchedule, InvoiceSyncSchedule, SYNC_INVOICES_JOB,
+    APPLY_PAYMENTS_JOB, ApplySweepSchedule, DailyReconcileSchedule, InvoiceSyncSchedule,
+    RECONCILE_TENANT_JOB, SYNC_INVOICES_JOB,
 };
 use crate::stripe::{SYNC_CONNECTION_JOB, StripeSyncSchedule};
 
@@ -213,4 +214,64 @@ async fn a_zero_interval_turns_a_kind_off() {
     );
     assert_eq!(report.total(), 1);
     assert_eq!(queued.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn every_tenant_with_whmcs_is_reconciled_once_a_day() {
+    let clock = Arc::new(Clocked(Mutex::new(noon())));
+    let other_tenant = SyncTarget {
+        tenant_id: TenantId::from_uuid(uuid::Uuid::from_u128(2)),
+        ..target(42, SyncTargetKind::Stripe, None)
+    };
+    let targets = vec![
+        target(40, SyncTargetKind::Whmcs, Some(noon())),
+        target(41, SyncTargetKind::Whmcs, None),
+        other_tenant,
+    ];
+    let mut store = MockSyncTargets::new();
+    store
+        .expect_list_sync_targets()
+        .returning(move || Ok(targets.clone()));
+    let queued = Arc::new(Mutex::new(Vec::<NewJob>::new()));
+    let seen = Arc::clone(&queued);
+    let mut jobs = MockJobQueue::new();
+    jobs.expect_enqueue().returning(move |job, _| {
+        seen.lock().unwrap().push(job.clone());
+        Ok(true)
+    });
+    let scheduler = Scheduler::new(
+        vec![Arc::new(DailyReconcileSchedule::new(Arc::new(store)))],
+        Arc::new(jobs),
+        Arc::new(Ids(AtomicU64::new(1))),
+        Arc::clone(&clock) as Arc<dyn Clock>,
+    );
+    assert_eq!(
+        scheduler
+            .enqueue_due()
+            .await
+            .unwrap()
+            .queued("daily_reconcile"),
+        1
+    );
+    let first = queued.lock().unwrap()[0].clone();
+    assert_eq!(first.kind, RECONCILE_TENANT_JOB);
+    assert_eq!(
+        first.tenant_id,
+        Some(TenantId::from_uuid(uuid::Uuid::from_u128(1)))
+    );
+    assert_eq!(
+        first.dedupe_key.as_deref(),
+        Some(format!("reconcile.tenant:{}", uuid::Uuid::from_u128(1)).as_str())
+    );
+    *clock.0.lock().unwrap() = noon() + TimeDelta::hours(23);
+    assert_eq!(scheduler.enqueue_due().await.unwrap().total(), 0);
+    *clock.0.lock().unwrap() = noon() + TimeDelta::hours(24);
+    assert_eq!(
+        scheduler
+            .enqueue_due()
+            .await
+            .unwrap()
+            .queued("daily_reconcile"),
+        1
+    );
 }

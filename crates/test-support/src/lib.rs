@@ -141,7 +141,37 @@ impl Drop for TestDatabase {
     reason = "tests read their database server from the environment"
 )]
 fn server_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER_URL.to_owned())
+    plain_on_loopback(
+        &std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER_URL.to_owned()),
+    )
+}
+
+/// A loopback server URL without an `sslmode` gets `sslmode=disable`.
+///
+/// A local PostgreSQL with TLS switched on (Debian's default) would otherwise make libpq start
+/// OpenSSL, whose clean-up at process exit frees what the test servers' threads, still holding
+/// connections, are using: the test binary then aborts after every test has passed
+/// ("free(): invalid pointer"). Loopback traffic needs no TLS; a remote server keeps the URL's
+/// own choice.
+fn plain_on_loopback(url: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port
+            .split_once(']')
+            .map_or(host_port, |(h, _)| h)
+            .trim_start_matches('[')
+    } else {
+        host_port.split(':').next().unwrap_or(host_port)
+    };
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "::1");
+    if !loopback || url.contains("sslmode=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
 }
 
 fn connect(server_url: &str) -> PgConnection {
@@ -255,6 +285,34 @@ mod tests {
         );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
         assert_eq!(with_database("postgresql://h/db", "x"), "postgresql://h/x");
+    }
+
+    #[test]
+    fn loopback_servers_are_reached_without_tls_unless_the_url_says_otherwise() {
+        for (url, expected) in [
+            (
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+            ),
+            (
+                "postgres://u:p@localhost/db?application_name=t",
+                "postgres://u:p@localhost/db?application_name=t&sslmode=disable",
+            ),
+            (
+                "postgres://u@[::1]:5432/db",
+                "postgres://u@[::1]:5432/db?sslmode=disable",
+            ),
+            (
+                "postgres://u@127.0.0.1/db?sslmode=require",
+                "postgres://u@127.0.0.1/db?sslmode=require",
+            ),
+            (
+                "postgres://u@db.example.com/db",
+                "postgres://u@db.example.com/db",
+            ),
+        ] {
+            assert_eq!(plain_on_loopback(url), expected, "{url}");
+        }
     }
 
     #[test]

@@ -251,7 +251,7 @@ CREATE TABLE transactions (
     remittance text NOT NULL,
     reference text,
     match_state text NOT NULL DEFAULT 'unmatched'
-        CHECK (match_state IN ('unmatched', 'suggested', 'matched', 'ignored')),
+        CHECK (match_state IN ('unmatched', 'suggested', 'matched', 'ignored', 'held')),
     imported_at timestamptz NOT NULL,
     UNIQUE (tenant_id, id),
     -- A transaction arrives through exactly one channel: a bank account or a Stripe account.
@@ -317,7 +317,7 @@ CREATE TABLE matches (
     tenant_id uuid NOT NULL,
     transaction_id uuid NOT NULL,
     state text NOT NULL
-        CHECK (state IN ('suggested', 'approved', 'applying', 'applied', 'failed', 'rejected', 'undone')),
+        CHECK (state IN ('suggested', 'approved', 'applying', 'applied', 'failed', 'rejected', 'undone', 'released')),
     confidence_bp integer NOT NULL CHECK (confidence_bp BETWEEN 0 AND 10000),
     reasons text NOT NULL,
     version integer NOT NULL CHECK (version >= 1),
@@ -372,6 +372,7 @@ CREATE TABLE tenant_settings (
     tenant_id uuid PRIMARY KEY REFERENCES tenants (id),
     match_settings text NOT NULL,
     auto_apply boolean NOT NULL,
+    fees_close_invoice boolean NOT NULL DEFAULT true,
     version integer NOT NULL CHECK (version >= 1),
     updated_at timestamptz NOT NULL
 );

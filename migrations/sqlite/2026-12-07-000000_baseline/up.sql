@@ -253,7 +253,7 @@ CREATE TABLE transactions (
     remittance TEXT NOT NULL,
     reference TEXT,
     match_state TEXT NOT NULL DEFAULT 'unmatched'
-        CHECK (match_state IN ('unmatched', 'suggested', 'matched', 'ignored')),
+        CHECK (match_state IN ('unmatched', 'suggested', 'matched', 'ignored', 'held')),
     imported_at INTEGER NOT NULL,
     UNIQUE (tenant_id, id),
     -- A transaction arrives through exactly one channel: a bank account or a Stripe account.
@@ -319,7 +319,7 @@ CREATE TABLE matches (
     tenant_id BLOB NOT NULL,
     transaction_id BLOB NOT NULL,
     state TEXT NOT NULL
-        CHECK (state IN ('suggested', 'approved', 'applying', 'applied', 'failed', 'rejected', 'undone')),
+        CHECK (state IN ('suggested', 'approved', 'applying', 'applied', 'failed', 'rejected', 'undone', 'released')),
     confidence_bp INTEGER NOT NULL CHECK (confidence_bp BETWEEN 0 AND 10000),
     reasons TEXT NOT NULL,
     version INTEGER NOT NULL CHECK (version >= 1),
@@ -374,6 +374,7 @@ CREATE TABLE tenant_settings (
     tenant_id BLOB PRIMARY KEY REFERENCES tenants (id),
     match_settings TEXT NOT NULL,
     auto_apply INTEGER NOT NULL CHECK (auto_apply IN (0, 1)),
+    fees_close_invoice INTEGER NOT NULL DEFAULT 1 CHECK (fees_close_invoice IN (0, 1)),
     version INTEGER NOT NULL CHECK (version >= 1),
     updated_at INTEGER NOT NULL
 ) STRICT;

@@ -13,6 +13,7 @@ mod integrations;
 mod jobs;
 mod licences;
 mod money_flow;
+mod money_right;
 mod platform;
 mod readiness;
 mod reconciliation;

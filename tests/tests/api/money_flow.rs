@@ -376,7 +376,9 @@ async fn matches_with(app: &TestApp, token: &str, status: &str) -> Vec<Value> {
 /// The whole loop with all three connected, through the real job runner: money seen by the bank
 /// (GoCardless) and by Stripe is matched to WHMCS invoices and each invoice is paid once; with
 /// auto-apply off, one suggestion is approved (and applied) and one rejected; one applied match
-/// is undone; and syncing, redelivering and reconciling again changes nothing in WHMCS.
+/// is undone; syncing, redelivering and reconciling again changes nothing in WHMCS (the rejected
+/// invoice is not offered again, the undone money is held); after the clean-up in WHMCS is
+/// confirmed, the undone money comes back as a suggestion and, approved, lands once more.
 #[tokio::test]
 #[expect(clippy::too_many_lines, reason = "the whole loop, read top to bottom")]
 async fn bank_and_card_money_pays_the_right_whmcs_invoices_once_end_to_end() {
@@ -588,4 +590,91 @@ async fn bank_and_card_money_pays_the_right_whmcs_invoices_once_end_to_end() {
     assert_eq!(matches_with(&app, &token, "rejected").await.len(), 1);
     assert_eq!(matches_with(&app, &token, "undone").await.len(), 1);
     assert!(matches_with(&app, &token, "failed").await.is_empty());
+    // Decisions stuck: the rejected invoice is not offered again, the undone money is held.
+    assert!(matches_with(&app, &token, "suggested").await.is_empty());
+    let held = call(
+        &app,
+        &token,
+        Method::GET,
+        "/api/transactions?status=held",
+        None,
+    )
+    .await;
+    assert_eq!(held["items"].as_array().expect("items").len(), 1, "{held}");
+
+    // The bookkeeper deletes the payment in WHMCS and confirms the clean-up; with auto-apply on,
+    // the same money comes back as a suggestion only, and once approved lands once more.
+    let in_whmcs: Vec<_> = whmcs
+        .payments()
+        .into_iter()
+        .filter(|p| p.invoice_id == by_bank)
+        .collect();
+    assert!(whmcs.remove_payment(in_whmcs[0].transaction_id));
+    call(
+        &app,
+        &token,
+        Method::POST,
+        &format!(
+            "/api/matches/{}/release",
+            bank_match["id"].as_str().expect("id")
+        ),
+        None,
+    )
+    .await;
+    let instances = call(&app, &token, Method::GET, "/api/whmcs/instances", None).await;
+    let instance = instances["items"][0]["id"].as_str().expect("instance");
+    call(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/whmcs/instances/{instance}/sync"),
+        None,
+    )
+    .await;
+    let settings = call(
+        &app,
+        &token,
+        Method::GET,
+        "/api/settings/reconciliation",
+        None,
+    )
+    .await;
+    call(
+        &app,
+        &token,
+        Method::PUT,
+        "/api/settings/reconciliation",
+        Some(
+            &json!({"version": settings["version"], "auto_apply": true, "auto_threshold": 0.9,
+                      "fee_tolerance_hundredths": 2500, "fee_tolerance_basis_points": 300,
+                      "gateway": "banktransfer"}),
+        ),
+    )
+    .await;
+    let run = call(&app, &token, Method::POST, "/api/reconcile", None).await;
+    assert_eq!(run["auto_applied"], 0, "{run}");
+    let again = matches_with(&app, &token, "suggested").await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert!(again[0].to_string().contains("INV-3001"), "{again:?}");
+    call(
+        &app,
+        &token,
+        Method::POST,
+        &format!(
+            "/api/matches/{}/approve",
+            again[0]["id"].as_str().expect("id")
+        ),
+        None,
+    )
+    .await;
+    eventually("the released money applied again", || {
+        whmcs.payment_count(by_bank) == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        [by_bank, approved_one, rejected_one, by_card].map(|i| whmcs.payment_count(i)),
+        [1, 1, 0, 1]
+    );
+    assert_eq!(whmcs.invoice_balance(by_bank), Some(gbp(0)));
 }

@@ -31,17 +31,17 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "Tr1cky-Lattice-Fern";
-const IDENT: &str = "payymo-ident";
-const SECRET: &str = "whmcs-secret-value-7731";
+pub(crate) const IDENT: &str = "payymo-ident";
+pub(crate) const SECRET: &str = "whmcs-secret-value-7731";
 
 /// A tenant with an MFA-enrolled financial admin.
-struct Scene {
-    app: TestApp,
-    token: String,
-    tenant: TenantId,
-    whmcs: FakeWhmcs,
+pub(crate) struct Scene {
+    pub(crate) app: TestApp,
+    pub(crate) token: String,
+    pub(crate) tenant: TenantId,
+    pub(crate) whmcs: FakeWhmcs,
     account: BankAccountId,
-    client: u64,
+    pub(crate) client: u64,
 }
 
 async fn tenant_admin(app: &TestApp, email: &str, organisation: &str) -> (String, TenantId) {
@@ -52,7 +52,7 @@ async fn bank_account(app: &TestApp, tenant: TenantId) -> BankAccountId {
     app.linked_bank_account(tenant, None).await
 }
 
-async fn scene(backend: Backend) -> Scene {
+pub(crate) async fn scene(backend: Backend) -> Scene {
     let app = TestApp::builder()
         .backend(backend)
         .env("RATE_LIMIT_AUTH", "1000/minute")
@@ -73,11 +73,16 @@ async fn scene(backend: Backend) -> Scene {
 }
 
 impl Scene {
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> reqwest::Response {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
         self.app.call(method, path, &self.token, body).await
     }
 
-    async fn json(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
+    pub(crate) async fn json(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
         let res = self.call(method.clone(), path, body).await;
         let status = res.status();
         let value: Value = res.json().await.expect("json body");
@@ -85,7 +90,7 @@ impl Scene {
         value
     }
 
-    async fn connect(&self) -> String {
+    pub(crate) async fn connect(&self) -> String {
         let res = self
             .call(
                 Method::POST,
@@ -101,7 +106,7 @@ impl Scene {
         body["id"].as_str().expect("id").to_owned()
     }
 
-    fn invoice(&self, number: &str, minor: i64) -> u64 {
+    pub(crate) fn invoice(&self, number: &str, minor: i64) -> u64 {
         self.whmcs.add_invoice(
             FakeInvoice::new(self.client, eur(minor))
                 .with_number(number)
@@ -112,7 +117,7 @@ impl Scene {
         )
     }
 
-    async fn sync(&self, instance: &str) -> Value {
+    pub(crate) async fn sync(&self, instance: &str) -> Value {
         self.json(
             Method::POST,
             &format!("/api/whmcs/instances/{instance}/sync"),
@@ -122,7 +127,7 @@ impl Scene {
     }
 
     /// Stores one bank credit and returns its id.
-    async fn credit(&self, minor: i64, name: &str, remittance: &str) -> TransactionId {
+    pub(crate) async fn credit(&self, minor: i64, name: &str, remittance: &str) -> TransactionId {
         let id = TransactionId::from_uuid(self.app.reconciliation.ids.new_id());
         let row = NewTransaction {
             transaction: Transaction {
@@ -148,7 +153,7 @@ impl Scene {
         report.inserted_ids[0]
     }
 
-    async fn auto_apply(&self, on: bool) {
+    pub(crate) async fn auto_apply(&self, on: bool) {
         let current = self
             .json(Method::GET, "/api/settings/reconciliation", None)
             .await;
@@ -164,12 +169,12 @@ impl Scene {
         .await;
     }
 
-    async fn reconcile(&self) -> Value {
+    pub(crate) async fn reconcile(&self) -> Value {
         self.json(Method::POST, "/api/reconcile", None).await
     }
 
     /// The tenant's matches of a transaction, through the API.
-    async fn match_of(&self, tx: TransactionId) -> Value {
+    pub(crate) async fn match_of(&self, tx: TransactionId) -> Value {
         let list = self.json(Method::GET, "/api/matches?limit=200", None).await;
         list["items"]
             .as_array()
@@ -180,12 +185,12 @@ impl Scene {
             .unwrap_or_else(|| panic!("no match for {tx}: {list}"))
     }
 
-    fn service(&self) -> Reconciliation {
+    pub(crate) fn service(&self) -> Reconciliation {
         Reconciliation::new(&self.app.reconciliation, &ReconciliationConfig::default())
     }
 
     /// A service whose clock is `minutes` ahead (as if it ran that much later).
-    fn later_service(&self, minutes: i64) -> Reconciliation {
+    pub(crate) fn later_service(&self, minutes: i64) -> Reconciliation {
         let clock = ManualClock::default();
         clock.advance(chrono::Duration::minutes(minutes));
         let mut ports = self.app.reconciliation.clone();
@@ -193,7 +198,24 @@ impl Scene {
         Reconciliation::new(&ports, &ReconciliationConfig::default())
     }
 
-    async fn tx_status(&self, tx: TransactionId) -> String {
+    /// The ids of the transactions listed with this status.
+    pub(crate) async fn listed(&self, status: &str) -> Vec<Value> {
+        let page = self
+            .json(
+                Method::GET,
+                &format!("/api/transactions?status={status}"),
+                None,
+            )
+            .await;
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|t| t["id"].clone())
+            .collect()
+    }
+
+    pub(crate) async fn tx_status(&self, tx: TransactionId) -> String {
         let list = self
             .json(Method::GET, "/api/transactions?limit=200", None)
             .await;
@@ -401,7 +423,8 @@ async fn workflow_on(backend: Backend) {
     assert_eq!(s.tx_status(tx3).await, "unmatched");
     assert_eq!(s.whmcs.payment_count(inv3), 0);
 
-    // Undo: Payymo forgets the match, and says exactly what to remove in WHMCS.
+    // Undo: Payymo forgets the match, says exactly what to remove in WHMCS, and holds the
+    // transaction until the clean-up is confirmed.
     let undone = s
         .json(
             Method::POST,
@@ -414,17 +437,9 @@ async fn workflow_on(backend: Backend) {
     assert!(instructions.contains("INV-1001"), "{instructions}");
     assert!(instructions.contains(&payment.transid), "{instructions}");
     assert!(instructions.contains("120.00 EUR"), "{instructions}");
-    assert_eq!(s.tx_status(tx1).await, "unmatched");
-    let unmatched = s
-        .json(Method::GET, "/api/transactions?status=unmatched", None)
-        .await;
-    let ids: Vec<&Value> = unmatched["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|t| &t["id"])
-        .collect();
-    assert!(ids.contains(&&json!(tx1)) && ids.contains(&&json!(tx3)));
+    assert_eq!(s.tx_status(tx1).await, "held");
+    assert_eq!(s.listed("held").await, [json!(tx1)]);
+    assert!(s.listed("unmatched").await.contains(&json!(tx3)));
 
     // Ignoring the rejected one takes it off the queue.
     let res = s
@@ -477,7 +492,7 @@ async fn the_workflow_applies_decides_and_undoes_on_sqlite() {
     workflow_on(Backend::Sqlite).await;
 }
 
-fn job(kind: &str, tenant: Option<TenantId>, payload: &str) -> Job {
+pub(crate) fn job(kind: &str, tenant: Option<TenantId>, payload: &str) -> Job {
     Job {
         id: payymo_domain::ids::JobId::from_uuid(uuid::Uuid::nil()),
         tenant_id: tenant,
@@ -530,7 +545,7 @@ async fn the_jobs_sync_and_reconcile_and_an_invoice_being_paid_is_not_matched_ag
 }
 
 /// Three auto-applied matches, each left pending in the outbox.
-async fn queued(s: &Scene, count: usize) -> Vec<(u64, TransactionId)> {
+pub(crate) async fn queued(s: &Scene, count: usize) -> Vec<(u64, TransactionId)> {
     let instance = s.connect().await;
     let mut out = Vec::new();
     for n in 0..count {
@@ -553,7 +568,10 @@ async fn queued(s: &Scene, count: usize) -> Vec<(u64, TransactionId)> {
     pairs
 }
 
-async fn application_of(s: &Scene, tx: TransactionId) -> payymo_domain::outbox::PaymentApplication {
+pub(crate) async fn application_of(
+    s: &Scene,
+    tx: TransactionId,
+) -> payymo_domain::outbox::PaymentApplication {
     let m = s.match_of(tx).await;
     let id: MatchId = m["id"].as_str().expect("id").parse().expect("uuid");
     let apps = s
@@ -923,7 +941,10 @@ async fn settings_are_versioned_and_a_stale_write_is_409() {
     assert_eq!(current["version"], 0);
     assert_eq!(current["auto_apply"], false);
     assert_eq!(current["gateway"], "banktransfer");
-    assert_eq!(current["auto_partial_payments"], true);
+    assert_eq!(
+        current["auto_partial_payments"], false,
+        "partial payments wait for a person unless the tenant allows them"
+    );
     let body = |version: u64, threshold: f64| {
         json!({"version": version, "auto_apply": true, "auto_threshold": threshold,
                "fee_tolerance_hundredths": 1000, "fee_tolerance_basis_points": 200,
@@ -964,18 +985,18 @@ async fn settings_are_versioned_and_a_stale_write_is_409() {
         )
         .await;
     assert_eq!(saved["version"], 2);
-    assert_eq!(saved["auto_partial_payments"], true, "left out: unchanged");
-    let mut careful = body(2, 0.92);
-    careful["auto_partial_payments"] = json!(false);
+    assert_eq!(saved["auto_partial_payments"], false, "left out: unchanged");
+    let mut bolder = body(2, 0.92);
+    bolder["auto_partial_payments"] = json!(true);
     let saved = s
-        .json(Method::PUT, "/api/settings/reconciliation", Some(&careful))
+        .json(Method::PUT, "/api/settings/reconciliation", Some(&bolder))
         .await;
     assert_eq!(saved["version"], 3);
-    assert_eq!(saved["auto_partial_payments"], false);
+    assert_eq!(saved["auto_partial_payments"], true);
     let again = s
         .json(Method::GET, "/api/settings/reconciliation", None)
         .await;
-    assert_eq!(again["auto_partial_payments"], false);
+    assert_eq!(again["auto_partial_payments"], true);
 }
 
 #[tokio::test]

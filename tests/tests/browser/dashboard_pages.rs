@@ -712,8 +712,8 @@ async fn an_admin_works_the_transactions_invoices_connections_and_settings_pages
     let (settings, version) = app.store.get_settings(tenant).await.expect("settings");
     assert_eq!(settings.matching.fee_tolerance_hundredths, 3_000);
     assert!(
-        !settings.matching.auto_partial_payments,
-        "part payments now wait for a person"
+        settings.matching.auto_partial_payments,
+        "part payments may now be applied without a person"
     );
     assert_eq!(version, 1);
     browser.screenshot("settings").await;

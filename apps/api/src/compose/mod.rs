@@ -407,7 +407,7 @@ fn key_reloader(
 }
 
 /// The scheduler of Stripe and WHMCS syncs and of the applier's sweep, at the configured
-/// intervals.
+/// intervals, and of every tenant's daily reconciliation.
 fn sync_scheduler(
     settings: &Settings,
     targets: Arc<dyn SyncTargets>,
@@ -422,9 +422,10 @@ fn sync_scheduler(
             every(settings.stripe_sync_interval),
         )),
         Arc::new(payymo_services::reconciliation::InvoiceSyncSchedule::new(
-            targets,
+            Arc::clone(&targets),
             every(settings.whmcs_sync_interval),
         )),
+        Arc::new(payymo_services::reconciliation::DailyReconcileSchedule::new(targets)),
         Arc::new(payymo_services::reconciliation::ApplySweepSchedule::new(
             every(settings.apply_sweep_interval),
         )),

@@ -72,6 +72,7 @@ use utoipa::OpenApi;
         crate::routes::reconciliation::list_transactions,
         crate::routes::reconciliation::get_transaction,
         crate::routes::reconciliation::ignore_transaction,
+        crate::routes::reconciliation::unignore_transaction,
         crate::routes::reconciliation::get_settings,
         crate::routes::reconciliation::put_settings,
         crate::routes::reconciliation::reconcile,
@@ -80,6 +81,7 @@ use utoipa::OpenApi;
         crate::routes::reconciliation::approve,
         crate::routes::reconciliation::reject,
         crate::routes::reconciliation::undo,
+        crate::routes::reconciliation::release,
         crate::routes::reconciliation::manual_match,
         crate::routes::overview::overview,
     ),
@@ -236,7 +238,7 @@ mod tests {
     fn every_reconciliation_answer_has_its_real_schema_and_the_auth_statuses() {
         let doc = document();
         let ops = reconciliation_operations(&doc);
-        assert_eq!(ops.len(), 17, "the reconciliation operations");
+        assert_eq!(ops.len(), 19, "the reconciliation operations");
         for (method, path, op) in ops {
             let responses = &op["responses"];
             for status in ["401", "403"] {

@@ -129,25 +129,27 @@ impl TenantStore for DieselStore {
         let id = Uid(tenant.into_uuid());
         self.pool
             .run(move |conn| {
-                let row: Option<(String, bool, i32)> =
+                let row: Option<(String, bool, bool, i32)> =
                     crate::dispatch!(conn, |c| tenant_settings::table
                         .find(id)
                         .select((
                             tenant_settings::match_settings,
                             tenant_settings::auto_apply,
+                            tenant_settings::fees_close_invoice,
                             tenant_settings::version,
                         ))
                         .first(c)
                         .optional())?;
                 match row {
                     None => Ok((ReconciliationSettings::default(), 0)),
-                    Some((json, auto_apply, version)) => {
+                    Some((json, auto_apply, fees_close_invoice, version)) => {
                         let matching = serde_json::from_str(&json)
                             .map_err(|e| DbError::Store(StoreError::Corrupt(e.to_string())))?;
                         Ok((
                             ReconciliationSettings {
                                 matching,
                                 auto_apply,
+                                fees_close_invoice,
                             },
                             u32_of(version),
                         ))
@@ -168,6 +170,7 @@ impl TenantStore for DieselStore {
         let json = serde_json::to_string(&settings.matching)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let auto_apply = settings.auto_apply;
+        let fees_close_invoice = settings.fees_close_invoice;
         let expected = i32_of(expected_version);
         self.pool
             .run(move |conn| {
@@ -177,6 +180,7 @@ impl TenantStore for DieselStore {
                             tenant_settings::tenant_id.eq(id),
                             tenant_settings::match_settings.eq(&json),
                             tenant_settings::auto_apply.eq(auto_apply),
+                            tenant_settings::fees_close_invoice.eq(fees_close_invoice),
                             tenant_settings::version.eq(1),
                             tenant_settings::updated_at.eq(Ts(now)),
                         ))
@@ -194,6 +198,7 @@ impl TenantStore for DieselStore {
                     .set((
                         tenant_settings::match_settings.eq(&json),
                         tenant_settings::auto_apply.eq(auto_apply),
+                        tenant_settings::fees_close_invoice.eq(fees_close_invoice),
                         tenant_settings::version.eq(expected + 1),
                         tenant_settings::updated_at.eq(Ts(now)),
                     ))

@@ -136,20 +136,37 @@ impl ApplicationRow {
 macro_rules! refresh_transaction_state {
     ($c:ident, $tenant:expr, $transaction:expr) => {{
         let (tenant, transaction): (Uid, Uid) = ($tenant, $transaction);
-        let states: Vec<String> = matches::table
+        let states: Vec<(Uid, String)> = matches::table
             .filter(matches::tenant_id.eq(tenant))
             .filter(matches::transaction_id.eq(transaction))
-            .select(matches::state)
+            .select((matches::id, matches::state))
             .load($c)?;
         let has = |wanted: &[MatchState]| {
             states
                 .iter()
-                .any(|s| wanted.iter().any(|w| w.as_str() == s.as_str()))
+                .any(|(_, s)| wanted.iter().any(|w| w.as_str() == s.as_str()))
         };
+        // A failed match some of whose payments landed in WHMCS holds the transaction like an
+        // undone one: its money is partly in WHMCS until a person cleans up and releases it.
+        let failed: Vec<Uid> = states
+            .iter()
+            .filter(|(_, s)| s.as_str() == MatchState::Failed.as_str())
+            .map(|(id, _)| *id)
+            .collect();
+        let partly_landed = !failed.is_empty()
+            && diesel::select(diesel::dsl::exists(
+                payment_applications::table
+                    .filter(payment_applications::tenant_id.eq(tenant))
+                    .filter(payment_applications::match_id.eq_any(&failed))
+                    .filter(payment_applications::state.eq(ApplicationState::Applied.as_str())),
+            ))
+            .get_result::<bool>($c)?;
         let next = if has(&ACCEPTED) {
             TransactionMatchState::Matched
         } else if has(&[MatchState::Suggested]) {
             TransactionMatchState::Suggested
+        } else if has(&[MatchState::Undone]) || partly_landed {
+            TransactionMatchState::Held
         } else {
             TransactionMatchState::Unmatched
         };
@@ -595,6 +612,45 @@ impl MatchStore for DieselStore {
                     DbResult::Ok((rows, allocations))
                 }))?;
                 assemble(rows, allocations)
+            })
+            .await
+    }
+
+    async fn matches_of_transactions(
+        &self,
+        tenant: TenantId,
+        transactions: Vec<TransactionId>,
+    ) -> Result<Vec<StoredMatch>, StoreError> {
+        /// Transactions per query: well inside both backends' limits on bound parameters.
+        const CHUNK: usize = 500;
+        let t = Uid(tenant.into_uuid());
+        let ids: Vec<Uid> = transactions
+            .into_iter()
+            .map(|id| Uid(id.into_uuid()))
+            .collect();
+        self.pool
+            .run(move |conn| {
+                let mut found = Vec::new();
+                for chunk in ids.chunks(CHUNK) {
+                    let (rows, allocations) = crate::dispatch!(conn, |c| c.transaction(|c| {
+                        let rows: Vec<MatchRow> = matches::table
+                            .filter(matches::tenant_id.eq(t))
+                            .filter(matches::transaction_id.eq_any(chunk))
+                            .order(matches::id)
+                            .select(MatchRow::as_select())
+                            .load(c)?;
+                        let ids: Vec<Uid> = rows.iter().map(|r| r.id).collect();
+                        let allocations: Vec<AllocationRow> = match_allocations::table
+                            .filter(match_allocations::tenant_id.eq(t))
+                            .filter(match_allocations::match_id.eq_any(&ids))
+                            .order((match_allocations::match_id, match_allocations::invoice_id))
+                            .select(AllocationRow::as_select())
+                            .load(c)?;
+                        DbResult::Ok((rows, allocations))
+                    }))?;
+                    found.extend(assemble(rows, allocations)?);
+                }
+                Ok(found)
             })
             .await
     }

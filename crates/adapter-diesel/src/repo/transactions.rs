@@ -58,6 +58,7 @@ pub(crate) const fn match_state_str(state: TransactionMatchState) -> &'static st
         TransactionMatchState::Suggested => "suggested",
         TransactionMatchState::Matched => "matched",
         TransactionMatchState::Ignored => "ignored",
+        TransactionMatchState::Held => "held",
     }
 }
 
@@ -67,6 +68,7 @@ pub(crate) fn match_state_of(word: &str) -> DbResult<TransactionMatchState> {
         "suggested" => Ok(TransactionMatchState::Suggested),
         "matched" => Ok(TransactionMatchState::Matched),
         "ignored" => Ok(TransactionMatchState::Ignored),
+        "held" => Ok(TransactionMatchState::Held),
         other => Err(corrupt("transaction match state", other)),
     }
 }

@@ -676,7 +676,8 @@ async fn the_match_lifecycle_follows_the_state_machine(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(undone.state, MatchState::Undone);
-    assert_eq!(state(&f).await, TransactionMatchState::Unmatched);
+    // Its money may still be in WHMCS: held until a person confirms the clean-up.
+    assert_eq!(state(&f).await, TransactionMatchState::Held);
     assert_eq!(
         f.store
             .transition_match(
@@ -693,6 +694,46 @@ async fn the_match_lifecycle_follows_the_state_machine(f: Fixture) {
             from: "undone".into(),
             to: "approved".into()
         })
+    );
+    let released = f
+        .store
+        .transition_match(
+            b.tenant,
+            m.id,
+            5,
+            MatchState::Released,
+            "alice",
+            vec![],
+            at(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (released.state, released.version),
+        (MatchState::Released, 6)
+    );
+    assert_eq!(state(&f).await, TransactionMatchState::Unmatched);
+    let history = f
+        .store
+        .matches_of_transactions(b.tenant, vec![m.transaction_id])
+        .await
+        .unwrap();
+    let states: Vec<_> = history.iter().map(|h| (h.id, h.state)).collect();
+    assert!(states.contains(&(m.id, MatchState::Released)), "{states:?}");
+    assert!(
+        history.iter().all(|h| h.transaction_id == m.transaction_id),
+        "{history:?}"
+    );
+    assert!(
+        states.iter().any(|(_, s)| *s == MatchState::Rejected),
+        "the earlier rejection is part of the history: {states:?}"
+    );
+    assert!(
+        f.store
+            .matches_of_transactions(b.tenant, vec![])
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 

@@ -598,6 +598,7 @@ async fn every_call_posts_the_credential_as_a_form_asking_for_json() {
         .expect(1)
         .mount(&server)
         .await;
+    mount_permission_probes(&server).await;
     let whmcs = client_with(&server.uri(), |c| {
         c.with_access_key(SecretString::from("access-key-123"))
     });
@@ -626,6 +627,158 @@ async fn every_call_posts_the_credential_as_a_form_asking_for_json() {
     assert_eq!(get("responsetype"), Some("json"));
     assert_eq!(get("action"), Some("GetInvoices"));
     server.verify().await;
+}
+
+/// What WHMCS answers the two checks that change nothing: `GetTransactions` for an id nobody
+/// uses, and `AddInvoicePayment` for invoice 0, which never exists.
+async fn mount_permission_probes(server: &MockServer) {
+    action("GetTransactions")
+        .and(field("transid", "payymo-credential-check"))
+        .respond_with(json(
+            200,
+            &json!({"result": "success", "totalresults": 0, "startnumber": 0,
+                    "numreturned": 0, "transactions": []}),
+        ))
+        .expect(1)
+        .mount(server)
+        .await;
+    action("AddInvoicePayment")
+        .and(field("invoiceid", "0"))
+        .respond_with(json(200, &whmcs_error("Invoice ID Not Found")))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn verifying_checks_each_permission_the_workflow_needs_without_changing_anything() {
+    for denied in ["gettransactions", "addinvoicepayment"] {
+        let server = common::server().await;
+        action("GetInvoices")
+            .respond_with(json(200, &empty_page(&json!([]))))
+            .mount(&server)
+            .await;
+        let refusal = || {
+            json(
+                403,
+                &whmcs_error(&format!(
+                    "Invalid Permissions: API action \"{denied}\" is not allowed"
+                )),
+            )
+        };
+        let none_found = json(
+            200,
+            &json!({"result": "success", "totalresults": 0, "transactions": []}),
+        );
+        action("GetTransactions")
+            .respond_with(if denied == "gettransactions" {
+                refusal()
+            } else {
+                none_found
+            })
+            .mount(&server)
+            .await;
+        action("AddInvoicePayment")
+            .respond_with(if denied == "addinvoicepayment" {
+                refusal()
+            } else {
+                json(200, &whmcs_error("Invoice ID Not Found"))
+            })
+            .mount(&server)
+            .await;
+        assert_eq!(
+            client(&server.uri()).verify_credentials().await,
+            Err(LedgerError::PermissionDenied {
+                action: denied.to_owned()
+            }),
+            "{denied}"
+        );
+    }
+    // An installation that accepted a payment to invoice 0 is not a WHMCS we understand.
+    let server = common::server().await;
+    action("GetInvoices")
+        .respond_with(json(200, &empty_page(&json!([]))))
+        .mount(&server)
+        .await;
+    action("GetTransactions")
+        .respond_with(json(200, &json!({"result": "success", "transactions": ""})))
+        .mount(&server)
+        .await;
+    action("AddInvoicePayment")
+        .respond_with(json(200, &json!({"result": "success"})))
+        .mount(&server)
+        .await;
+    assert!(matches!(
+        client(&server.uri()).verify_credentials().await,
+        Err(LedgerError::Unexpected { .. })
+    ));
+}
+
+#[tokio::test]
+async fn transactions_are_found_by_their_exact_transid_on_any_invoice() {
+    let server = common::server().await;
+    action("GetTransactions")
+        .and(field("transid", "PYM-0f3c2a9e5b7d4c1e8a6b2d4f9e1c3a57-11"))
+        .respond_with(json(200, &fixture("gettransactions")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    action("GetTransactions")
+        .and(field("transid", "nothing-like-it"))
+        .respond_with(json(
+            200,
+            &json!({"result": "success", "totalresults": 0, "startnumber": 0,
+                    "numreturned": 0, "transactions": []}),
+        ))
+        .mount(&server)
+        .await;
+    let whmcs = client(&server.uri());
+    // A filter that also matched a longer id (a LIKE, a collation) is narrowed to the exact one.
+    let found = whmcs
+        .find_transactions(" PYM-0f3c2a9e5b7d4c1e8a6b2d4f9e1c3a57-11 ")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].transaction_id, found[0].invoice_id),
+        (812, Some(14))
+    );
+    assert_eq!(found[0].gateway, "banktransfer");
+    assert!(
+        whmcs
+            .find_transactions("nothing-like-it")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn answers_wrapped_in_php_notices_or_page_markup_are_read() {
+    let server = common::server().await;
+    let notice = "<br />\n<b>Warning</b>:  Cannot modify header information in \
+                  <b>/home/whmcs/modules/addons/x/hooks.php</b> on line <b>9</b><br />\n";
+    let body = format!(
+        "{notice}{}<!-- served by edge-3 -->",
+        json!({"result": "success", "totalresults": 0, "transactions": []})
+    );
+    action("GetTransactions")
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/html"))
+        .mount(&server)
+        .await;
+    action("AddInvoicePayment")
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<html><body><h1>Access denied</h1><p>Request blocked by the firewall.</p></body></html>",
+            "text/html",
+        ))
+        .mount(&server)
+        .await;
+    let whmcs = client(&server.uri());
+    assert!(whmcs.find_transactions("x").await.unwrap().is_empty());
+    // A page instead of the answer to a payment: not understood, so not a refusal either.
+    let error = whmcs.add_invoice_payment(&payment()).await.unwrap_err();
+    assert!(matches!(error, LedgerError::Unexpected { .. }), "{error:?}");
 }
 
 #[tokio::test]

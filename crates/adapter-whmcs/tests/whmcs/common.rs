@@ -91,6 +91,7 @@ pub fn fixture(name: &str) -> Value {
         "getinvoice_unpaid" => include_str!("../fixtures/getinvoice_unpaid.json"),
         "getinvoice_partially_paid" => include_str!("../fixtures/getinvoice_partially_paid.json"),
         "getclientsdetails" => include_str!("../fixtures/getclientsdetails.json"),
+        "gettransactions" => include_str!("../fixtures/gettransactions.json"),
         other => panic!("no fixture {other}"),
     };
     match serde_json::from_str(text) {

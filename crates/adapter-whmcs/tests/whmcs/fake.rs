@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::common::{ApplyOutcome, apply_payment_once};
 use crate::common::{IDENTIFIER, SECRET, client, client_with, eur};
 use chrono::NaiveDate;
-use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs, Outage};
+use payymo_adapter_whmcs::fake::{FakeInvoice, FakeWhmcs, Noise, Outage};
 use payymo_adapter_whmcs::{WhmcsClient, WhmcsConfig};
 use payymo_domain::apply_once::PaymentRefusal;
 use payymo_domain::invoice::InvoiceStatus;
@@ -249,7 +249,13 @@ async fn a_wrong_secret_is_refused_and_a_denied_action_is_named() {
 
     whmcs.deny_action("AddInvoicePayment");
     let ledger = client(&whmcs.base_url());
-    ledger.verify_credentials().await.unwrap();
+    // Verifying checks the permission to record payments, without recording one.
+    assert_eq!(
+        ledger.verify_credentials().await,
+        Err(LedgerError::PermissionDenied {
+            action: "addinvoicepayment".into()
+        })
+    );
     assert_eq!(
         apply_payment_once(&ledger, &payment(id, "PYM-1", eur(100))).await,
         Err(LedgerError::PermissionDenied {
@@ -296,4 +302,62 @@ async fn an_unknown_client_is_reported_by_client_details() {
         client(&whmcs.base_url()).get_client(42).await,
         Err(LedgerError::ClientNotFound)
     );
+}
+
+#[tokio::test]
+async fn transactions_are_found_by_transid_across_invoices_and_credit_is_kept_per_client() {
+    let (whmcs, first) = fake_with_invoice(eur(5_000)).await;
+    let second = whmcs.add_invoice(FakeInvoice::new(1, eur(3_000)));
+    whmcs.record_payment(second, "PYM-moved", eur(1_000));
+    let ledger = client(&whmcs.base_url());
+    let found = ledger.find_transactions("PYM-moved").await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].invoice_id, Some(second));
+    assert!(
+        ledger
+            .find_transactions("PYM-none")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(whmcs.payment_count(first), 0);
+
+    let answer = ledger
+        .call(
+            "AddCredit",
+            &[
+                ("clientid", "1".to_owned()),
+                ("description", "Overpayment of PYM-moved".to_owned()),
+                ("amount", "2.50".to_owned()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer["newbalance"], "2.50");
+    assert_eq!(whmcs.credits().len(), 1);
+    assert_eq!(whmcs.credits()[0].amount, eur(250));
+}
+
+#[tokio::test]
+async fn garbled_answers_are_read_or_reported_as_not_understood() {
+    let (whmcs, id) = fake_with_invoice(eur(5_000)).await;
+    let ledger = client(&whmcs.base_url());
+    whmcs.set_noise(Some(Noise::PhpNotice));
+    assert_eq!(ledger.get_invoice(id).await.unwrap().balance, eur(5_000));
+    for (noise, transid) in [
+        (Noise::HtmlPageAfterPayment, "PYM-html"),
+        (Noise::TruncatedAfterPayment, "PYM-cut"),
+    ] {
+        whmcs.set_noise(Some(noise));
+        let error = ledger
+            .add_invoice_payment(&payment(id, transid, eur(1_000)))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, LedgerError::Unexpected { .. }), "{error:?}");
+    }
+    // Both did land: what the answer said is not what happened.
+    assert_eq!(whmcs.payment_count(id), 2);
+    whmcs.set_noise(None);
+    assert!(whmcs.remove_payment(whmcs.payments()[0].transaction_id));
+    assert_eq!(whmcs.payment_count(id), 1);
 }

@@ -176,6 +176,17 @@ pub trait MatchStore: Send + Sync {
         transaction: TransactionId,
     ) -> Result<Vec<StoredMatch>, StoreError>;
 
+    /// The tenant's matches of several transactions (the decisions taken on them before), in no
+    /// particular order.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn matches_of_transactions(
+        &self,
+        tenant: TenantId,
+        transactions: Vec<TransactionId>,
+    ) -> Result<Vec<StoredMatch>, StoreError>;
+
     /// Matches of every tenant that are approved or applying, oldest first: the applier's
     /// recovery after a crash between two steps.
     ///

@@ -39,6 +39,10 @@ pub enum TransactionMatchState {
     Matched,
     /// A person said to ignore it.
     Ignored,
+    /// Some of its money may sit in WHMCS from a match that was undone, or failed after part of
+    /// it landed: a person must clean up the WHMCS side and confirm it (releasing the match)
+    /// before it can be matched again. Never matched automatically.
+    Held,
 }
 
 /// A page of transactions, newest booking date first; `after` continues from the last row seen.

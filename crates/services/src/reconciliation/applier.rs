@@ -9,13 +9,17 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use payymo_domain::apply_once::{ApplyDecision, PaymentRefusal, decide};
-use payymo_domain::ids::{MatchId, TenantId};
+use payymo_domain::ids::{MatchId, TenantId, TransactionId};
 use payymo_domain::match_lifecycle::MatchState;
+use payymo_domain::matching::{MatchSettings, ReasonCode};
+use payymo_domain::money::Money;
 use payymo_domain::outbox::{ApplicationState, PaymentApplication};
 use payymo_domain::transaction::TransactionSource;
-use payymo_ports::invoice_ledger::{InvoiceLedger, LedgerError, LedgerPayment, NewLedgerPayment};
+use payymo_ports::invoice_ledger::{
+    InvoiceLedger, LedgerError, LedgerPayment, LedgerTransaction, NewLedgerPayment,
+};
 use payymo_ports::storage::{
-    InvoiceStore, MatchNotes, MatchStore, StoreError, StripeStore, TransactionStore,
+    InvoiceStore, MatchNotes, MatchStore, StoreError, StripeStore, TenantStore, TransactionStore,
 };
 use serde_json::json;
 
@@ -34,6 +38,8 @@ pub enum SendResult {
         transid: String,
         /// It was already there (an earlier attempt landed before a crash).
         already_present: bool,
+        /// The shortfall recorded as fees when the payment closed its invoice.
+        fees: Option<Money>,
     },
     /// WHMCS will not take it (invoice cancelled, balance smaller, not found): for good.
     Refused(String),
@@ -58,18 +64,24 @@ pub struct ApplyReport {
     pub matches_failed: usize,
 }
 
-/// The transaction id a payment application is recorded under in WHMCS: derived from the
-/// application id, so that every attempt uses the same one.
+/// The transaction id the money of `transaction` is recorded under on WHMCS invoice
+/// `ledger_invoice`: a function of the money and the invoice, so that every attempt, every later
+/// match of the same money to the same invoice (after a failed match that partly landed, an undo
+/// or an unreadable answer) and every re-run uses the same one and finds it already recorded.
 #[must_use]
-pub fn transid_of(application: &PaymentApplication) -> String {
-    format!("PYM-{}", application.id)
+pub fn transid_of(transaction: TransactionId, ledger_invoice: u64) -> String {
+    format!("PYM-{}-{ledger_invoice}", transaction.into_uuid().simple())
 }
 
 /// What [`apply_payment_once`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApplyOutcome {
-    /// The payment was recorded now.
-    Applied,
+    /// The payment was recorded now; `fees` when it closed the invoice with the shortfall
+    /// recorded as fees (the amount recorded was then the invoice's balance).
+    Applied {
+        /// The shortfall recorded as fees, if any.
+        fees: Option<Money>,
+    },
     /// The invoice already carries a payment with this transaction id; nothing was recorded.
     AlreadyApplied {
         /// The payment found on the invoice.
@@ -82,13 +94,22 @@ pub enum ApplyOutcome {
         /// The payment found on the invoice.
         existing: LedgerPayment,
     },
+    /// The ledger already holds this money on another invoice (or on none): under the payment's
+    /// own transaction id, or under an id the caller named; nothing was recorded.
+    FoundElsewhere {
+        /// The transaction row found.
+        existing: LedgerTransaction,
+    },
     /// The payment was not recorded, for this reason.
     Refused(PaymentRefusal),
 }
 
-/// Records a payment unless it is already on the invoice or no longer fits: re-reads the
-/// invoice, asks the domain's rule ([`decide`]; `recorded_as` are the ids the same money is known
-/// by elsewhere, such as a Stripe charge), and records it only when the rule says so.
+/// Records a payment unless it is already in the ledger or no longer fits: re-reads the invoice
+/// (with `closing_fees`, a payment short of its balance by no more than those settings' fee
+/// tolerance is recorded as the balance with the shortfall as fees, so that the invoice closes),
+/// asks the domain's rule ([`decide`]; `recorded_as` are the ids the same money is known by
+/// elsewhere, such as a Stripe charge), then asks the ledger whether any of those ids sits on
+/// another invoice, and records it only when nothing says it is there already.
 ///
 /// Safe to call again after any failure, including an ambiguous one (a timeout while recording).
 ///
@@ -98,8 +119,27 @@ pub async fn apply_payment_once(
     ledger: &dyn InvoiceLedger,
     payment: &NewLedgerPayment,
     recorded_as: &[String],
+    closing_fees: Option<&MatchSettings>,
 ) -> Result<ApplyOutcome, LedgerError> {
     let invoice = ledger.get_invoice(payment.invoice_id).await?;
+    let fees = closing_fees.and_then(|settings| shortfall_as_fees(&invoice, payment, settings));
+    let closing;
+    let payment = match fees {
+        Some(fees) => {
+            closing = NewLedgerPayment {
+                amount: invoice.balance,
+                fees: Some(payment.fees.map_or(fees, |f| {
+                    Money::from_minor(
+                        f.minor_units().saturating_add(fees.minor_units()),
+                        fees.currency(),
+                    )
+                })),
+                ..payment.clone()
+            };
+            &closing
+        }
+        None => payment,
+    };
     let transids = invoice.transids();
     let decision = decide(
         &invoice.now(&transids),
@@ -116,15 +156,53 @@ pub async fn apply_payment_once(
         },
         ApplyDecision::Refused(refusal) => ApplyOutcome::Refused(refusal),
         ApplyDecision::Record => {
+            // Not on this invoice: the same money must not sit on any other either.
+            for id in std::iter::once(&payment.transid).chain(recorded_as) {
+                if id.trim().is_empty() {
+                    continue;
+                }
+                if let Some(existing) = ledger.find_transactions(id).await?.into_iter().next() {
+                    return Ok(ApplyOutcome::FoundElsewhere { existing });
+                }
+            }
             ledger.add_invoice_payment(payment).await?;
-            ApplyOutcome::Applied
+            ApplyOutcome::Applied { fees }
         }
     })
+}
+
+/// The shortfall to record as fees when `payment` is short of the invoice's balance by no more
+/// than the fee tolerance (so the invoice closes); `None` when it is not short, or short by more.
+fn shortfall_as_fees(
+    invoice: &payymo_ports::invoice_ledger::LedgerInvoice,
+    payment: &NewLedgerPayment,
+    settings: &MatchSettings,
+) -> Option<Money> {
+    let (balance, amount) = (invoice.balance, payment.amount);
+    if balance.currency() != amount.currency() || !amount.is_positive() {
+        return None;
+    }
+    let short = balance.minor_units().checked_sub(amount.minor_units())?;
+    let tolerance = settings.fee_tolerance_minor(balance.minor_units(), balance.currency());
+    (short > 0 && short <= tolerance).then(|| Money::from_minor(short, balance.currency()))
+}
+
+/// What the applier needs to know of a claimed application's money.
+struct PaymentFacts {
+    /// The transaction the money came with.
+    transaction: TransactionId,
+    /// When it arrived.
+    booked: NaiveDate,
+    /// Other ids the same money may be recorded under in WHMCS (a card payment's Stripe ids).
+    recorded_as: Vec<String>,
+    /// The tenant's fee tolerance, when a shortfall within it is to close the invoice.
+    closing_fees: Option<MatchSettings>,
 }
 
 /// The payment applier: carries the outbox's payment applications to WHMCS, exactly once.
 #[derive(Clone)]
 pub struct PaymentApplier {
+    tenants: Arc<dyn TenantStore>,
     matches: Arc<dyn MatchStore>,
     invoices: Arc<dyn InvoiceStore>,
     transactions: Arc<dyn TransactionStore>,
@@ -143,12 +221,14 @@ impl std::fmt::Debug for PaymentApplier {
 }
 
 impl PaymentApplier {
-    /// The use case over its ports: matches and the outbox, invoices, transactions, Stripe
-    /// payments, WHMCS instances, cipher and connector, audit log, clock and ids; the lease,
+    /// The use case over its ports: tenants (settings), matches and the outbox, invoices,
+    /// transactions, Stripe payments, WHMCS instances, cipher and connector, audit log, clock and
+    /// ids; the lease,
     /// retry and batch come from `config`.
     #[must_use]
     pub fn from_ports(ports: &ReconciliationPorts, config: &ReconciliationConfig) -> Self {
         Self {
+            tenants: Arc::clone(&ports.tenants),
             matches: Arc::clone(&ports.matches),
             invoices: Arc::clone(&ports.invoices),
             transactions: Arc::clone(&ports.transactions),
@@ -281,7 +361,7 @@ impl PaymentApplier {
         if options.deleted_at.is_some() {
             return SendResult::Refused("the WHMCS instance was removed from Payymo".into());
         }
-        let (booked, recorded_as) = match self.payment_facts(claimed).await {
+        let facts = match self.payment_facts(claimed).await {
             Ok(facts) => facts,
             Err(e) => return SendResult::Retry(e.to_string()),
         };
@@ -289,30 +369,62 @@ impl PaymentApplier {
             Ok(preferred) => preferred.unwrap_or(options.gateway),
             Err(e) => return SendResult::Retry(e.to_string()),
         };
-        let transid = transid_of(claimed);
+        let transid = transid_of(facts.transaction, ledger_invoice);
         let payment = NewLedgerPayment {
             invoice_id: ledger_invoice,
             transid: transid.clone(),
             gateway,
             amount: claimed.amount,
-            date: booked.and_hms_opt(0, 0, 0).unwrap_or_default(),
+            date: facts.booked.and_hms_opt(0, 0, 0).unwrap_or_default(),
             fees: None,
         };
-        let result = match apply_payment_once(ledger.as_ref(), &payment, &recorded_as).await {
-            Ok(ApplyOutcome::Applied) => SendResult::Recorded {
+        let closing = facts.closing_fees.as_ref();
+        let result = match apply_payment_once(
+            ledger.as_ref(),
+            &payment,
+            &facts.recorded_as,
+            closing,
+        )
+        .await
+        {
+            Ok(ApplyOutcome::Applied { fees }) => SendResult::Recorded {
                 transid,
                 already_present: false,
+                fees,
             },
             Ok(ApplyOutcome::AlreadyApplied { .. }) => SendResult::Recorded {
                 transid,
                 already_present: true,
+                fees: None,
             },
             Ok(ApplyOutcome::RecordedElsewhere { existing }) => SendResult::Recorded {
                 transid: existing.transid,
                 already_present: true,
+                fees: None,
             },
+            Ok(ApplyOutcome::FoundElsewhere { existing }) => {
+                tracing::warn!(
+                    transid = %existing.transid,
+                    found_on = ?existing.invoice_id,
+                    "the payment is already in WHMCS on another invoice; not recorded again"
+                );
+                SendResult::Recorded {
+                    transid: existing.transid,
+                    already_present: true,
+                    fees: None,
+                }
+            }
             Ok(ApplyOutcome::Refused(refusal)) => SendResult::Refused(refusal.to_string()),
-            Err(e) if e.is_retryable() || e.is_configuration() => SendResult::Retry(e.to_string()),
+            Err(e) if e.is_configuration() => {
+                self.mark_failing(claimed, instance, &e).await;
+                SendResult::Retry(e.to_string())
+            }
+            // An answer that could not be read (a PHP notice, a proxy's HTML page, a cut-off
+            // body) or none at all: the payment may have landed. Unknown, never refused: the
+            // application stays pending and the invoice is read again before the next attempt.
+            Err(e @ (LedgerError::Unavailable { .. } | LedgerError::Unexpected { .. })) => {
+                SendResult::Retry(format!("{e} (outcome unknown; WHMCS is read again first)"))
+            }
             Err(e) => SendResult::Refused(e.to_string()),
         };
         if matches!(result, SendResult::Recorded { .. }) {
@@ -339,9 +451,22 @@ impl PaymentApplier {
     async fn payment_facts(
         &self,
         claimed: &PaymentApplication,
-    ) -> Result<(NaiveDate, Vec<String>), StoreError> {
+    ) -> Result<PaymentFacts, StoreError> {
         let tenant = claimed.tenant_id;
         let stored = self.matches.get_match(tenant, claimed.match_id).await?;
+        // The engine found the whole payment short of this one invoice by no more than its fee
+        // tolerance, and the tenant closes such invoices.
+        let within_fees = stored.allocations.len() == 1
+            && stored
+                .reasons
+                .iter()
+                .any(|r| r.code == ReasonCode::AmountWithinFees);
+        let closing_fees = if within_fees {
+            let (settings, _) = self.tenants.get_settings(tenant).await?;
+            settings.fees_close_invoice.then_some(settings.matching)
+        } else {
+            None
+        };
         let (tx, _) = self
             .transactions
             .get_transaction(tenant, stored.transaction_id)
@@ -351,7 +476,45 @@ impl PaymentApplier {
         } else {
             Vec::new()
         };
-        Ok((tx.booking_date, recorded_as))
+        Ok(PaymentFacts {
+            transaction: tx.id,
+            booked: tx.booking_date,
+            recorded_as,
+            closing_fees,
+        })
+    }
+
+    /// A credential, allow-list or permission problem needs the tenant: the instance is marked
+    /// failing (the overview lists it) and the reason audited; the next good sync clears it.
+    async fn mark_failing(
+        &self,
+        claimed: &PaymentApplication,
+        instance: payymo_domain::ids::ConnectionId,
+        error: &LedgerError,
+    ) {
+        let tenant = claimed.tenant_id;
+        if let Err(e) = self
+            .ledgers
+            .instances
+            .set_whmcs_status(
+                tenant,
+                instance,
+                payymo_domain::connection::ConnectionStatus::Failing,
+                self.trail.now(),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "marking the WHMCS instance failing failed");
+        }
+        self.trail
+            .audit(
+                &Caller::system(tenant),
+                "whmcs.failing",
+                Some(format!("whmcs:{instance}")),
+                json!({"reason": error.to_string(), "while": "applying a payment",
+                       "application_id": claimed.id}),
+            )
+            .await;
     }
 
     /// Step 3: settles the claimed application (or gives it back for a retry with backoff),
@@ -373,6 +536,7 @@ impl PaymentApplier {
             SendResult::Recorded {
                 transid,
                 already_present,
+                fees,
             } => {
                 self.matches
                     .settle_application(tenant, claimed.id, Ok(transid.clone()), now)
@@ -384,6 +548,7 @@ impl PaymentApplier {
                         target,
                         json!({"application_id": claimed.id, "invoice_id": claimed.invoice_id,
                            "amount": claimed.amount, "transid": transid,
+                           "closed_with_fees": fees,
                            "already_present": already_present, "attempt": claimed.attempts}),
                     )
                     .await;
@@ -581,10 +746,16 @@ mod tests {
     }
 
     #[test]
-    fn the_transid_is_derived_from_the_application_so_every_attempt_uses_the_same() {
-        let a = application(ApplicationState::Pending, 7);
-        assert_eq!(transid_of(&a), format!("PYM-{}", a.id));
-        assert_eq!(transid_of(&a.clone()), transid_of(&a));
+    fn the_transid_is_a_function_of_the_money_and_the_invoice() {
+        let money = TransactionId::from_uuid(Uuid::from_u128(0xabc));
+        let other = TransactionId::from_uuid(Uuid::from_u128(0xabd));
+        assert_eq!(
+            transid_of(money, 4573),
+            "PYM-00000000000000000000000000000abc-4573"
+        );
+        assert_eq!(transid_of(money, 4573), transid_of(money, 4573));
+        assert_ne!(transid_of(money, 4573), transid_of(money, 4574));
+        assert_ne!(transid_of(money, 4573), transid_of(other, 4573));
     }
 
     #[test]

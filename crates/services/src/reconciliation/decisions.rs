@@ -1,4 +1,8 @@
-//! People's decisions on matches and transactions: approve, reject, undo, manual match, ignore.
+//! People's decisions on matches and transactions: approve, reject, undo, release (the WHMCS
+//! side is cleaned up), manual match, ignore and un-ignore. A decision sticks: a rejected
+//! suggestion is not suggested again for that transaction and invoice, and money that may sit in
+//! WHMCS (an undone match, a failed one that partly landed) holds its transaction until a person
+//! releases it — and is never applied automatically again.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -145,7 +149,8 @@ impl MatchDecisions {
         Ok(())
     }
 
-    /// Rejects a suggested match; the transaction is unmatched again.
+    /// Rejects a suggested match; the transaction is unmatched again. The next reconciliation
+    /// never suggests the same invoice(s) for it again, and never applies it automatically.
     ///
     /// # Errors
     /// As [`MatchDecisions::approve`](Self::approve).
@@ -177,9 +182,11 @@ impl MatchDecisions {
         Ok(rejected)
     }
 
-    /// Undoes an applied match in Payymo (the transaction is unmatched again). WHMCS has no API
-    /// to reverse a payment, so the match carries instructions for a person: which invoice,
-    /// which transaction id, which amount to remove by hand.
+    /// Undoes an applied match in Payymo. WHMCS has no API to reverse a payment, so the match
+    /// carries instructions for a person: which invoice, which transaction id, which amount to
+    /// remove by hand. The transaction is held until the person confirms the clean-up
+    /// ([`MatchDecisions::release`](Self::release)); then it may be matched again by hand or as a
+    /// suggestion, never automatically.
     ///
     /// # Errors
     /// [`ReconciliationError::NotFound`]; [`ReconciliationError::Conflict`] when it is not
@@ -235,7 +242,8 @@ impl MatchDecisions {
             .await?;
         let instructions = format!(
             "Payymo no longer counts transaction {} as paying these invoices. WHMCS has no API to \
-             reverse a payment, so remove it by hand: {}",
+             reverse a payment, so remove it by hand: {} Then confirm the clean-up here; until \
+             then the transaction is held and is not matched again.",
             undone.transaction_id,
             steps.join(" ")
         );
@@ -286,6 +294,13 @@ impl MatchDecisions {
         ) {
             return Err(ReconciliationError::Conflict(
                 "the transaction is already matched or ignored".into(),
+            ));
+        }
+        if state == TransactionMatchState::Held {
+            return Err(ReconciliationError::Conflict(
+                "some of the transaction's money may still be in WHMCS from an undone or failed \
+                 match: clean it up in WHMCS and confirm the clean-up (release that match) first"
+                    .into(),
             ));
         }
         if !tx.is_credit() {
@@ -427,6 +442,86 @@ impl MatchDecisions {
                 ),
             });
         }
+        Ok(())
+    }
+
+    /// Confirms that the WHMCS side of an undone match, or of a failed match, is cleaned up (the
+    /// payments listed in its instructions or failure reason removed, or accepted as they are):
+    /// the match is released and its transaction free to be matched again, by hand or as a
+    /// suggestion — never automatically.
+    ///
+    /// # Errors
+    /// [`ReconciliationError::NotFound`]; [`ReconciliationError::Conflict`] when the match is
+    /// neither undone nor failed; [`ReconciliationError::StaleVersion`] when it changed meanwhile.
+    pub async fn release(
+        &self,
+        caller: &Caller,
+        id: MatchId,
+    ) -> Result<StoredMatch, ReconciliationError> {
+        let current = self.matches.get_match(caller.tenant, id).await?;
+        let landed: Vec<_> = self
+            .matches
+            .list_applications(caller.tenant, id)
+            .await?
+            .into_iter()
+            .filter(|a| a.state == ApplicationState::Applied)
+            .map(|a| json!({"invoice_id": a.invoice_id, "amount": a.amount, "transid": a.external_ref}))
+            .collect();
+        let released = self
+            .matches
+            .transition_match(
+                caller.tenant,
+                id,
+                current.version,
+                MatchState::Released,
+                &caller.actor,
+                Vec::new(),
+                self.trail.now(),
+            )
+            .await?;
+        self.trail
+            .audit(
+                caller,
+                "match.released",
+                Some(format!("match:{id}")),
+                json!({"transaction_id": released.transaction_id, "was": current.state,
+                       "payments_in_whmcs_before": landed}),
+            )
+            .await;
+        Ok(released)
+    }
+
+    /// Takes a transaction off the ignored list: it is unmatched again and the next
+    /// reconciliation looks at it (suggestions only if it was matched and released before).
+    ///
+    /// # Errors
+    /// [`ReconciliationError::NotFound`]; [`ReconciliationError::Conflict`] when it is not
+    /// ignored.
+    pub async fn unignore(
+        &self,
+        caller: &Caller,
+        transaction: TransactionId,
+    ) -> Result<(), ReconciliationError> {
+        let (tx, state) = self
+            .transactions
+            .get_transaction(caller.tenant, transaction)
+            .await?;
+        if state != TransactionMatchState::Ignored {
+            return Err(ReconciliationError::Conflict(
+                "the transaction is not ignored".into(),
+            ));
+        }
+        self.transactions
+            .set_ignored(caller.tenant, transaction, false)
+            .await?;
+        self.trail
+            .audit(
+                caller,
+                "transaction.unignored",
+                Some(format!("transaction:{transaction}")),
+                json!({"amount": tx.amount, "counterparty": tx.counterparty_name}),
+            )
+            .await;
         Ok(())
     }
 

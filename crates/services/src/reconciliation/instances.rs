@@ -10,7 +10,7 @@ use payymo_domain::invoice::Invoice;
 use payymo_domain::money::Currency;
 use payymo_ports::invoice_ledger::LedgerError;
 use payymo_ports::ledger_connector::LedgerCredentials;
-use payymo_ports::storage::{InvoiceStore, StoreError, WhmcsOptions};
+use payymo_ports::storage::{InvoiceStore, JobQueue, StoreError, WhmcsOptions};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -65,6 +65,9 @@ pub struct SyncReport {
     pub open: usize,
     /// Cached invoices that were open and are no longer (paid, cancelled), refreshed.
     pub closed: usize,
+    /// Open invoices that were not open in the cache before (new, or open again): a
+    /// reconciliation is queued for them, so that money that came before its invoice is matched.
+    pub newly_open: usize,
 }
 
 fn valid_gateway(gateway: &str) -> Result<String, ReconciliationError> {
@@ -102,6 +105,7 @@ fn host_of(url: &str) -> String {
 pub struct WhmcsInstances {
     ledgers: Ledgers,
     invoices: Arc<dyn InvoiceStore>,
+    jobs: Arc<dyn JobQueue>,
     trail: Trail,
     allow_private_targets: bool,
 }
@@ -115,13 +119,15 @@ impl std::fmt::Debug for WhmcsInstances {
 }
 
 impl WhmcsInstances {
-    /// The use case over its ports: WHMCS instances, cipher, WHMCS connector, invoice cache,
-    /// audit log, clock and ids.
+    /// The use case over its ports: WHMCS instances, cipher, WHMCS connector, invoice cache, the
+    /// job queue (a reconciliation after a sync that brought open invoices), audit log, clock
+    /// and ids.
     #[must_use]
     pub fn from_ports(ports: &ReconciliationPorts, config: &ReconciliationConfig) -> Self {
         Self {
             ledgers: Ledgers::from_ports(ports),
             invoices: Arc::clone(&ports.invoices),
+            jobs: Arc::clone(&ports.jobs),
             trail: Trail::from_ports(ports),
             allow_private_targets: config.allow_private_targets,
         }
@@ -382,8 +388,15 @@ impl WhmcsInstances {
             .collect();
         let seen: std::collections::HashSet<String> =
             rows.iter().map(|(ext, _)| ext.clone()).collect();
+        let cached_open = self.invoices.open_invoice_refs(caller.tenant, id).await?;
+        let was_open: std::collections::HashSet<&str> =
+            cached_open.iter().map(|(_, ext)| ext.as_str()).collect();
+        let newly_open = seen
+            .iter()
+            .filter(|ext| !was_open.contains(ext.as_str()))
+            .count();
         let mut closed = 0;
-        for (cached, external) in self.invoices.open_invoice_refs(caller.tenant, id).await? {
+        for (cached, external) in cached_open.iter().cloned() {
             if seen.contains(&external) {
                 continue;
             }
@@ -414,13 +427,19 @@ impl WhmcsInstances {
         let report = SyncReport {
             open: open.len(),
             closed,
+            newly_open,
         };
+        if newly_open > 0 {
+            super::queue_reconciliation(self.jobs.as_ref(), self.trail.ids(), caller.tenant, now)
+                .await;
+        }
         self.trail
             .audit(
                 caller,
                 "whmcs.invoices_synced",
                 Some(format!("whmcs_instance:{id}")),
-                json!({"open": report.open, "closed": report.closed}),
+                json!({"open": report.open, "closed": report.closed,
+                       "newly_open": report.newly_open}),
             )
             .await;
         Ok(report)

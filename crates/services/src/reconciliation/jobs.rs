@@ -122,6 +122,61 @@ impl Schedule for InvoiceSyncSchedule {
     }
 }
 
+/// Every tenant with a WHMCS instance is reconciled at least once a day, whatever else queues
+/// its reconciliations (new money, new invoices): money left unmatched yesterday meets today's
+/// invoices and payer knowledge.
+#[derive(Clone)]
+pub struct DailyReconcileSchedule {
+    targets: Arc<dyn SyncTargets>,
+}
+
+impl std::fmt::Debug for DailyReconcileSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DailyReconcileSchedule")
+            .finish_non_exhaustive()
+    }
+}
+
+impl DailyReconcileSchedule {
+    /// A reconciliation a day for each tenant `targets` lists a WHMCS instance of.
+    #[must_use]
+    pub fn new(targets: Arc<dyn SyncTargets>) -> Self {
+        Self { targets }
+    }
+}
+
+#[async_trait]
+impl Schedule for DailyReconcileSchedule {
+    fn name(&self) -> &'static str {
+        "daily_reconcile"
+    }
+
+    fn every(&self) -> TimeDelta {
+        TimeDelta::days(1)
+    }
+
+    async fn due(&self, _now: DateTime<Utc>) -> Result<Vec<DueJob>, StoreError> {
+        let mut tenants: Vec<TenantId> = self
+            .targets
+            .list_sync_targets()
+            .await?
+            .into_iter()
+            .filter(|t| t.kind == SyncTargetKind::Whmcs)
+            .map(|t| t.tenant_id)
+            .collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        Ok(tenants
+            .into_iter()
+            .map(|tenant| DueJob {
+                key: tenant.to_string(),
+                job: JobRequest::new(&ReconcileTenant {}, Some(tenant), 5)
+                    .dedupe(format!("{RECONCILE_TENANT_JOB}:{tenant}")),
+            })
+            .collect())
+    }
+}
+
 /// The applier's periodic sweep over every tenant (applications waiting for a retry, work left
 /// by a crash): one [`APPLY_PAYMENTS_JOB`] per interval.
 #[derive(Debug, Clone, Copy)]

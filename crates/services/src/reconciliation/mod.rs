@@ -11,12 +11,15 @@
 //!    sending and older than the lease → sending). Of two appliers side by side one wins; the
 //!    other skips it;
 //! 2. records the payment in WHMCS through [`apply_payment_once`] under the transaction id
-//!    `PYM-<application id>`, which re-reads the invoice and, by the domain's rule
-//!    ([`payymo_domain::apply_once::decide`]), skips a payment already recorded under that id —
-//!    so a crash after WHMCS recorded it but before step 3 is harmless: the lease runs out,
-//!    another run claims it again and finds the payment there;
+//!    `PYM-<transaction>-<WHMCS invoice id>` ([`applier::transid_of`]: a function of the money
+//!    and the invoice, the same for every attempt and every later match), which re-reads the
+//!    invoice and, by the domain's rule ([`payymo_domain::apply_once::decide`]), skips a payment
+//!    already recorded under that id, then asks WHMCS (`GetTransactions`) whether the id sits on
+//!    any other invoice — so a crash after WHMCS recorded it but before step 3 is harmless: the
+//!    lease runs out, another run claims it again and finds the payment there;
 //! 3. settles it (applied, or failed for good), or gives it back as pending with a retry time
-//!    when WHMCS could not be reached;
+//!    when WHMCS could not be reached or its answer could not be read (unknown, never refused);
+//!    a refused credential, allow-list or permission also marks the instance failing;
 //! 4. when all of a match's applications are settled, moves the match to `applied` or `failed`.
 //!
 //! Every decision and step is an audit event (who, when, what, amounts).
@@ -58,13 +61,15 @@ use payymo_ports::storage::{
     TenantStore, TransactionStore, WhmcsInstanceStore,
 };
 
-pub use applier::{ApplyOutcome, ApplyReport, PaymentApplier, SendResult, apply_payment_once};
+pub use applier::{
+    ApplyOutcome, ApplyReport, PaymentApplier, SendResult, apply_payment_once, transid_of,
+};
 pub use decisions::{ManualAllocation, MatchDecisions};
 pub use instances::{NewWhmcsInstance, SyncReport, WhmcsInstanceView, WhmcsInstances};
 pub use jobs::{
-    APPLY_PAYMENTS_JOB, ApplyPayments, ApplySweepSchedule, InvoiceSyncSchedule,
-    RECONCILE_TENANT_JOB, ReconcileTenant, ReconciliationJobs, SYNC_INVOICES_JOB, SyncInvoices,
-    queue_reconciliation,
+    APPLY_PAYMENTS_JOB, ApplyPayments, ApplySweepSchedule, DailyReconcileSchedule,
+    InvoiceSyncSchedule, RECONCILE_TENANT_JOB, ReconcileTenant, ReconciliationJobs,
+    SYNC_INVOICES_JOB, SyncInvoices, queue_reconciliation,
 };
 pub use queries::{
     InvoiceItem, InvoiceSearch, InvoiceStatusFilter, MAX_SEARCH_CHARS, MatchItem,

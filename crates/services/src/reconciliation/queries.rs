@@ -112,6 +112,8 @@ pub enum TransactionFilter {
     Applied,
     /// A person said to ignore it.
     Ignored,
+    /// Waiting for a person to clean up WHMCS after an undo or a partly landed failure.
+    Held,
 }
 
 /// What to list of the transactions.
@@ -412,6 +414,7 @@ impl ReconciliationQueries {
             TransactionFilter::Suggested => TransactionMatchState::Suggested,
             TransactionFilter::Applied => TransactionMatchState::Matched,
             TransactionFilter::Ignored => TransactionMatchState::Ignored,
+            TransactionFilter::Held => TransactionMatchState::Held,
         });
         Ok(self
             .transactions

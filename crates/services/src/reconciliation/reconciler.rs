@@ -1,9 +1,15 @@
 //! The matching run: the engine over the tenant's new credits and open invoices; sure matches
 //! are accepted and queued for WHMCS when the tenant allows it, the others suggested.
+//!
+//! People's decisions stick: a transaction is never offered an invoice that a person rejected
+//! for it (when the engine still points there, the transaction is left for a person), and a
+//! transaction a person has decided on before (a rejected suggestion, an undone or released
+//! match) is only ever suggested, never applied automatically.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use payymo_domain::ids::MatchId;
+use payymo_domain::ids::{InvoiceId, MatchId, TransactionId};
 use payymo_domain::invoice::Invoice;
 use payymo_domain::match_lifecycle::MatchState;
 use payymo_domain::matching::{MatchStatus, Matcher};
@@ -30,6 +36,15 @@ pub struct ReconcileReport {
     pub suggested: usize,
     /// Transactions left unmatched.
     pub unmatched: usize,
+}
+
+/// What people decided before on one transaction.
+#[derive(Debug, Default)]
+struct PastDecisions {
+    /// Invoices of rejected suggestions: never suggested for it again.
+    rejected: HashSet<InvoiceId>,
+    /// A person decided on it before: suggestions only.
+    manual_only: bool,
 }
 
 /// The matching run.
@@ -85,6 +100,7 @@ impl Reconciler {
             return Ok(report);
         }
         let known = self.payers.list_known_payers(caller.tenant).await?;
+        let history = self.decided_before(caller, &transactions).await?;
         let matcher = Matcher::new(&invoices, &known, settings.matching.clone());
         let decisions = matcher.decide_all(&transactions);
         for (tx, decision) in transactions.iter().zip(decisions) {
@@ -93,13 +109,28 @@ impl Reconciler {
                 continue;
             }
             let decision = decision.map_ids(|pos| invoices[pos].id);
+            let past = history.get(&tx.id);
+            // What a person rejected is not offered again: the transaction waits for a person
+            // (the engine still sees every invoice, so a rejected invoice the remittance names
+            // exactly is never re-read as a typo of its neighbour).
+            if past.is_some_and(|p| {
+                decision
+                    .allocations
+                    .iter()
+                    .any(|a| p.rejected.contains(&a.invoice_id))
+            }) {
+                report.unmatched += 1;
+                continue;
+            }
             let targets: Vec<&Invoice> = decision
                 .allocations
                 .iter()
                 .filter_map(|a| invoices.iter().find(|i| i.id == a.invoice_id))
                 .collect();
+            let decided_before = past.is_some_and(|p| p.manual_only);
             let automatic = decision.status == MatchStatus::Auto
                 && settings.auto_apply
+                && !decided_before
                 && targets.iter().all(|i| i.status.allows_automatic_payment());
             let stored = StoredMatch {
                 id: MatchId::from_uuid(self.trail.new_id()),
@@ -172,6 +203,34 @@ impl Reconciler {
             queue_applier(self.jobs.as_ref(), &self.trail, caller).await;
         }
         Ok(report)
+    }
+
+    /// What people decided before on these transactions: the invoices rejected for each, and
+    /// whether it may only be suggested from now on.
+    async fn decided_before(
+        &self,
+        caller: &Caller,
+        transactions: &[Transaction],
+    ) -> Result<HashMap<TransactionId, PastDecisions>, ReconciliationError> {
+        let past = self
+            .matches
+            .matches_of_transactions(caller.tenant, transactions.iter().map(|t| t.id).collect())
+            .await?;
+        let mut history: HashMap<TransactionId, PastDecisions> = HashMap::new();
+        for stored in past {
+            let entry = history.entry(stored.transaction_id).or_default();
+            match stored.state {
+                MatchState::Rejected => {
+                    entry.manual_only = true;
+                    entry
+                        .rejected
+                        .extend(stored.allocations.iter().map(|a| a.invoice_id));
+                }
+                MatchState::Undone | MatchState::Released => entry.manual_only = true,
+                _ => {}
+            }
+        }
+        Ok(history)
     }
 
     /// The open invoices, with what accepted matches will pay but WHMCS does not show yet taken

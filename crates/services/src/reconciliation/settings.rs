@@ -28,6 +28,9 @@ pub struct SettingsUpdate {
     /// Whether a partial payment its invoice's client names exactly may be applied
     /// automatically; `None` keeps the current choice.
     pub auto_partial_payments: Option<bool>,
+    /// Whether a payment short by no more than the fee tolerance closes its invoice (the
+    /// shortfall recorded as fees); `None` keeps the current choice.
+    pub fees_close_invoice: Option<bool>,
     /// The gateway payments are recorded under.
     pub gateway: String,
 }
@@ -128,6 +131,9 @@ impl SettingsEditor {
         if let Some(partial) = update.auto_partial_payments {
             next.matching.auto_partial_payments = partial;
         }
+        if let Some(close) = update.fees_close_invoice {
+            next.fees_close_invoice = close;
+        }
         let now = self.trail.now();
         let version = self
             .tenants
@@ -144,6 +150,7 @@ impl SettingsEditor {
                    "fee_tolerance_hundredths": next.matching.fee_tolerance_hundredths,
                    "fee_tolerance_basis_points": next.matching.fee_tolerance_basis_points,
                    "auto_partial_payments": next.matching.auto_partial_payments,
+                   "fees_close_invoice": next.fees_close_invoice,
                    "gateway": gateway, "version": version}),
         )
         .await;

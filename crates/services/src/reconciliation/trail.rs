@@ -44,6 +44,10 @@ impl Trail {
         self.ids.new_id()
     }
 
+    pub(super) fn ids(&self) -> &dyn IdGenerator {
+        self.ids.as_ref()
+    }
+
     /// Writes an audit event through the [`Auditor`]; a failure to write is logged, not returned
     /// (the action happened).
     pub(super) async fn audit(

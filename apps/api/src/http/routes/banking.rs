@@ -365,7 +365,7 @@ pub struct TransactionsQuery {
     pub to: Option<String>,
     /// `booked` or `pending`; both when absent.
     pub status: Option<String>,
-    /// `unmatched`, `suggested`, `matched` or `ignored` (booked rows only).
+    /// `unmatched`, `suggested`, `matched`, `ignored` or `held` (booked rows only).
     pub match_state: Option<String>,
     /// Items per page, 1 to 200 (default 50).
     pub limit: Option<u32>,
@@ -400,7 +400,8 @@ pub struct TransactionView {
     pub remittance: String,
     /// Structured reference.
     pub reference: Option<String>,
-    /// `unmatched`, `suggested`, `matched`, `ignored`; absent for pending rows.
+    /// `unmatched`, `suggested`, `matched`, `ignored`, `held` (an undone or partly landed match
+    /// waits for the WHMCS clean-up); absent for pending rows.
     pub match_state: Option<String>,
 }
 
@@ -410,6 +411,7 @@ const fn match_word(state: TransactionMatchState) -> &'static str {
         TransactionMatchState::Suggested => "suggested",
         TransactionMatchState::Matched => "matched",
         TransactionMatchState::Ignored => "ignored",
+        TransactionMatchState::Held => "held",
     }
 }
 
@@ -481,10 +483,11 @@ fn parse_filter(q: &TransactionsQuery) -> Result<BankTransactionFilter, ApiError
         Some("suggested") => Some(TransactionMatchState::Suggested),
         Some("matched") => Some(TransactionMatchState::Matched),
         Some("ignored") => Some(TransactionMatchState::Ignored),
+        Some("held") => Some(TransactionMatchState::Held),
         Some(_) => {
             return Err(bad(
                 "match_state",
-                "must be unmatched, suggested, matched or ignored",
+                "must be unmatched, suggested, matched, ignored or held",
             ));
         }
     };

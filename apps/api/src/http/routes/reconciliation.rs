@@ -306,7 +306,8 @@ pub async fn list_invoices(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TransactionQuery {
-    /// `unmatched`, `suggested`, `applied` or `ignored`.
+    /// `unmatched`, `suggested`, `applied`, `ignored` or `held` (money of an undone or partly
+    /// landed match may sit in WHMCS until a person confirms the clean-up).
     pub status: Option<String>,
     /// `bank`, `stripe`, `statement` or `import`.
     pub source: Option<String>,
@@ -342,12 +343,13 @@ pub async fn list_transactions(
         Some("suggested") => Some(TransactionFilter::Suggested),
         Some("applied") => Some(TransactionFilter::Applied),
         Some("ignored") => Some(TransactionFilter::Ignored),
+        Some("held") => Some(TransactionFilter::Held),
         Some(_) => {
             return Err(ApiError::invalid(
                 "status is invalid",
                 vec![FieldError {
                     field: "status".into(),
-                    message: "one of unmatched, suggested, applied, ignored".into(),
+                    message: "one of unmatched, suggested, applied, ignored, held".into(),
                 }],
             ));
         }
@@ -435,6 +437,28 @@ pub async fn ignore_transaction(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Takes a transaction off the ignored list; the next reconciliation looks at it again.
+/// Permission `matches:decide`.
+#[utoipa::path(post, path = "/api/transactions/{id}/unignore", tag = "reconciliation",
+    params(("id" = String, Path, description = "Transaction id")),
+    responses(
+        (status = 204, description = "Unmatched again"),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 404, description = "No such transaction", body = crate::problem::Problem, content_type = P),
+        (status = 409, description = "Not ignored", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn unignore_transaction(
+    req: HttpRequest,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed::<MatchDecisions>(&req, &who, Permission::MatchesDecide).await?;
+    svc.unignore(&caller, parse_id::<TransactionId>(&path)?)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 // ---------------------------------------------------------------- settings
 
 /// `PUT /api/settings/reconciliation`.
@@ -456,6 +480,10 @@ pub struct PutSettings {
     /// (the rest stays open). Left out: unchanged.
     #[serde(default)]
     pub auto_partial_payments: Option<bool>,
+    /// Close an invoice paid short by no more than the fee tolerance: record its balance with the
+    /// shortfall as `fees` (default), or only what arrived (`false`). Left out: unchanged.
+    #[serde(default)]
+    pub fees_close_invoice: Option<bool>,
     /// The WHMCS gateway payments are recorded under.
     pub gateway: String,
 }
@@ -498,6 +526,7 @@ pub async fn put_settings(
                 fee_tolerance_hundredths: b.fee_tolerance_hundredths,
                 fee_tolerance_basis_points: b.fee_tolerance_basis_points,
                 auto_partial_payments: b.auto_partial_payments,
+                fees_close_invoice: b.fees_close_invoice,
                 gateway: b.gateway,
             },
         )
@@ -525,7 +554,8 @@ pub async fn reconcile(req: HttpRequest, who: Authenticated) -> Result<HttpRespo
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MatchQuery {
-    /// `suggested`, `approved`, `applying`, `applied`, `rejected`, `failed` or `undone`.
+    /// `suggested`, `approved`, `applying`, `applied`, `rejected`, `failed`, `undone` or
+    /// `released`.
     pub status: Option<String>,
     /// Items per page, 1 to 200.
     pub limit: Option<u32>,
@@ -558,7 +588,8 @@ pub async fn list_matches(
                 vec![FieldError {
                     field: "status".into(),
                     message:
-                        "one of suggested, approved, applying, applied, rejected, failed, undone"
+                        "one of suggested, approved, applying, applied, rejected, failed, undone, \
+                         released"
                             .into(),
                 }],
             )
@@ -681,6 +712,30 @@ pub async fn undo(
     decided(&req, &caller, id).await
 }
 
+/// Confirms that the WHMCS side of an undone match, or of a failed one, is cleaned up (what its
+/// `undo_instructions` or `failure_reason` list was removed in WHMCS, or accepted as it is): the
+/// match is `released` and its transaction may be matched again, by hand or as a suggestion —
+/// never automatically. Permission `matches:decide`.
+#[utoipa::path(post, path = "/api/matches/{id}/release", tag = "reconciliation",
+    params(("id" = String, Path, description = "Match id")),
+    responses(
+        (status = 200, description = "Released", body = MatchBody),
+        (status = 401, description = "No credential", body = crate::problem::Problem, content_type = P),
+        (status = 403, description = "Not allowed", body = crate::problem::Problem, content_type = P),
+        (status = 404, description = "No such match", body = crate::problem::Problem, content_type = P),
+        (status = 409, description = "Neither undone nor failed", body = crate::problem::Problem, content_type = P),
+    ))]
+pub async fn release(
+    req: HttpRequest,
+    who: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (svc, caller) = allowed::<MatchDecisions>(&req, &who, Permission::MatchesDecide).await?;
+    let id = parse_id::<MatchId>(&path)?;
+    svc.release(&caller, id).await?;
+    decided(&req, &caller, id).await
+}
+
 /// One part of a manual match.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -771,6 +826,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/api/transactions/{id}/ignore").route(web::post().to(ignore_transaction)),
     )
     .service(
+        web::resource("/api/transactions/{id}/unignore")
+            .route(web::post().to(unignore_transaction)),
+    )
+    .service(
         web::resource("/api/settings/reconciliation")
             .route(web::get().to(get_settings))
             .route(web::put().to(put_settings)),
@@ -784,5 +843,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/matches/{id}").route(web::get().to(get_match)))
     .service(web::resource("/api/matches/{id}/approve").route(web::post().to(approve)))
     .service(web::resource("/api/matches/{id}/reject").route(web::post().to(reject)))
-    .service(web::resource("/api/matches/{id}/undo").route(web::post().to(undo)));
+    .service(web::resource("/api/matches/{id}/undo").route(web::post().to(undo)))
+    .service(web::resource("/api/matches/{id}/release").route(web::post().to(release)));
 }

@@ -332,6 +332,7 @@ fn state_word(state: TransactionMatchState) -> &'static str {
         TransactionMatchState::Suggested => "suggested",
         TransactionMatchState::Matched => "matched",
         TransactionMatchState::Ignored => "ignored",
+        TransactionMatchState::Held => "held",
     }
 }
 

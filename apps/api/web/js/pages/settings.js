@@ -41,6 +41,7 @@ async function renderReconciliation(ctx, root) {
   const editable = ctx.can('settings:manage');
   const autoApply = h('input', { type: 'checkbox', id: 'set-auto-apply', checked: current.auto_apply, disabled: !editable, dataset: { test: 'set-auto-apply' } });
   const autoPartial = h('input', { type: 'checkbox', id: 'set-auto-partial', checked: current.auto_partial_payments, disabled: !editable, dataset: { test: 'set-auto-partial' } });
+  const feesClose = h('input', { type: 'checkbox', id: 'set-fees-close', checked: current.fees_close_invoice, disabled: !editable, dataset: { test: 'set-fees-close' } });
   const threshold = numberInput(ui, String(current.auto_threshold), { min: '0', max: '1', step: '0.01', disabled: !editable, dataset: { test: 'set-auto-threshold' } });
   const feeFixed = numberInput(ui, (Number(current.fee_tolerance_hundredths) / 100).toFixed(2), { min: '0', step: '0.01', disabled: !editable, dataset: { test: 'set-fee-fixed' } });
   const feePercent = numberInput(ui, (Number(current.fee_tolerance_basis_points) / 100).toFixed(2), { min: '0', max: '50', step: '0.01', disabled: !editable, dataset: { test: 'set-fee-percent' } });
@@ -55,6 +56,8 @@ async function renderReconciliation(ctx, root) {
       'Apply part payments automatically when the client names the invoice number exactly (the rest stays open)')),
     ui.field('Fee tolerance, fixed part', feeFixed, 'How much less than the invoice a payment may be (bank and card fees), in the invoice currency.'),
     ui.field('Fee tolerance, percentage of the invoice', feePercent, 'Added to the fixed part.'),
+    h('div', { class: 'field checkbox' }, feesClose, h('label', { for: feesClose.id },
+      'Close an invoice paid short by no more than the fee tolerance (the shortfall is recorded in WHMCS as fees, so the client is not reminded of it)')),
     ui.field('WHMCS payment gateway', gateway, 'Payments are recorded in WHMCS under this gateway’s system name.'),
     error,
     editable ? h('div', null, save) : h('p', { class: 'muted' }, 'Only a financial admin can change these settings.'),
@@ -71,6 +74,7 @@ async function renderReconciliation(ctx, root) {
         fee_tolerance_hundredths: Math.round(Number(feeFixed.value) * 100),
         fee_tolerance_basis_points: Math.round(Number(feePercent.value) * 100),
         auto_partial_payments: autoPartial.checked,
+        fees_close_invoice: feesClose.checked,
         gateway: gateway.value.trim(),
       };
       if (![body.auto_threshold, body.fee_tolerance_hundredths, body.fee_tolerance_basis_points].every(Number.isFinite)) {

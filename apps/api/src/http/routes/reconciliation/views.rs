@@ -79,6 +79,9 @@ pub struct SyncReportBody {
     pub open: usize,
     /// Cached invoices that were open and are no longer (paid, cancelled), refreshed.
     pub closed: usize,
+    /// Open invoices that were not open before (new or open again); a reconciliation is queued
+    /// when there are any.
+    pub newly_open: usize,
 }
 
 impl From<SyncReport> for SyncReportBody {
@@ -86,6 +89,7 @@ impl From<SyncReport> for SyncReportBody {
         Self {
             open: r.open,
             closed: r.closed,
+            newly_open: r.newly_open,
         }
     }
 }
@@ -214,6 +218,7 @@ fn tx_status(state: TransactionMatchState) -> &'static str {
         TransactionMatchState::Suggested => "suggested",
         TransactionMatchState::Matched => "applied",
         TransactionMatchState::Ignored => "ignored",
+        TransactionMatchState::Held => "held",
     }
 }
 
@@ -500,6 +505,10 @@ pub struct SettingsBody {
     pub fee_tolerance_basis_points: u32,
     /// Whether a partial payment its invoice's client names exactly is applied automatically.
     pub auto_partial_payments: bool,
+    /// Whether a payment short of its invoice by no more than the fee tolerance closes it in
+    /// WHMCS (the balance recorded with the shortfall as `fees`); otherwise only what arrived is
+    /// recorded.
+    pub fees_close_invoice: bool,
     /// The WHMCS gateway payments are recorded under.
     pub gateway: String,
 }
@@ -514,6 +523,7 @@ impl From<&SettingsView> for SettingsBody {
             fee_tolerance_hundredths: view.settings.matching.fee_tolerance_hundredths,
             fee_tolerance_basis_points: view.settings.matching.fee_tolerance_basis_points,
             auto_partial_payments: view.settings.matching.auto_partial_payments,
+            fees_close_invoice: view.settings.fees_close_invoice,
             gateway: view.gateway.clone(),
         }
     }
