@@ -351,6 +351,7 @@ impl FakeWhmcs {
 
     /// Deletes a transaction row as a person does in the WHMCS admin area (the invoice is
     /// `Unpaid` again when money is owed once more); false for an unknown row.
+    #[must_use]
     pub fn remove_payment(&self, transaction_id: u64) -> bool {
         let mut state = lock(&self.state);
         let Some(at) = state
@@ -523,7 +524,8 @@ impl Respond for Responder {
     }
 }
 
-/// What PHP prints before the answer when a hook reads an undefined index with display_errors on.
+/// What PHP prints before the answer when a hook reads an undefined index with `display_errors`
+/// on.
 const PHP_NOTICE: &str = "<br />\n<b>Notice</b>:  Undefined index: userid in \
     <b>/var/www/whmcs/includes/hooks/client_tweaks.php</b> on line <b>14</b><br />\n";
 

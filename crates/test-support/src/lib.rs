@@ -151,7 +151,7 @@ fn server_url() -> String {
 /// A local PostgreSQL with TLS switched on (Debian's default) would otherwise make libpq start
 /// OpenSSL, whose clean-up at process exit frees what the test servers' threads, still holding
 /// connections, are using: the test binary then aborts after every test has passed
-/// ("free(): invalid pointer"). Loopback traffic needs no TLS; a remote server keeps the URL's
+/// (`free(): invalid pointer`). Loopback traffic needs no TLS; a remote server keeps the URL's
 /// own choice.
 fn plain_on_loopback(url: &str) -> String {
     let authority_start = url.find("://").map_or(0, |i| i + 3);

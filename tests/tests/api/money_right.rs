@@ -30,8 +30,10 @@ async fn invoice_id(s: &Scene, number: &str) -> String {
         .expect("items")
         .iter()
         .find(|i| i["number"] == number)
-        .map(|i| i["id"].as_str().expect("id").to_owned())
-        .unwrap_or_else(|| panic!("no invoice {number}: {invoices}"))
+        .map_or_else(
+            || panic!("no invoice {number}: {invoices}"),
+            |i| i["id"].as_str().expect("id").to_owned(),
+        )
 }
 
 /// Matches `tx` by hand to one invoice for `amount` (a decimal string).

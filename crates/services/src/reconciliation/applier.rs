@@ -428,21 +428,34 @@ impl PaymentApplier {
             Err(e) => SendResult::Refused(e.to_string()),
         };
         if matches!(result, SendResult::Recorded { .. }) {
-            match ledger.get_invoice(ledger_invoice).await {
-                Ok(fresh) => {
-                    let row = to_cached(claimed.invoice_id, &fresh, self.trail.now().date_naive());
-                    if let Err(e) = self
-                        .invoices
-                        .upsert_invoices(tenant, instance, &[row], self.trail.now())
-                        .await
-                    {
-                        tracing::warn!(error = %e, "refreshing the cached invoice failed");
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "re-reading the invoice failed"),
-            }
+            self.refresh_cached(ledger.as_ref(), claimed, instance, ledger_invoice)
+                .await;
         }
         result
+    }
+
+    /// Re-reads a paid invoice into the cache, so that the dashboard and the next matching run
+    /// see its new balance; a failure is logged (the next sync refreshes it anyway).
+    async fn refresh_cached(
+        &self,
+        ledger: &dyn InvoiceLedger,
+        claimed: &PaymentApplication,
+        instance: payymo_domain::ids::ConnectionId,
+        ledger_invoice: u64,
+    ) {
+        match ledger.get_invoice(ledger_invoice).await {
+            Ok(fresh) => {
+                let row = to_cached(claimed.invoice_id, &fresh, self.trail.now().date_naive());
+                if let Err(e) = self
+                    .invoices
+                    .upsert_invoices(claimed.tenant_id, instance, &[row], self.trail.now())
+                    .await
+                {
+                    tracing::warn!(error = %e, "refreshing the cached invoice failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "re-reading the invoice failed"),
+        }
     }
 
     /// When the money of a claimed application arrived, and the other ids it may already be

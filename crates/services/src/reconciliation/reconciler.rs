@@ -12,7 +12,7 @@ use std::sync::Arc;
 use payymo_domain::ids::{InvoiceId, MatchId, TransactionId};
 use payymo_domain::invoice::Invoice;
 use payymo_domain::match_lifecycle::MatchState;
-use payymo_domain::matching::{MatchStatus, Matcher};
+use payymo_domain::matching::{MatchDecision, MatchStatus, Matcher};
 use payymo_domain::money::Money;
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
@@ -132,62 +132,10 @@ impl Reconciler {
                 && settings.auto_apply
                 && !decided_before
                 && targets.iter().all(|i| i.status.allows_automatic_payment());
-            let stored = StoredMatch {
-                id: MatchId::from_uuid(self.trail.new_id()),
-                tenant_id: caller.tenant,
-                transaction_id: tx.id,
-                state: if automatic {
-                    MatchState::Approved
-                } else {
-                    MatchState::Suggested
-                },
-                confidence: decision.confidence,
-                reasons: decision.reasons.clone(),
-                allocations: decision.allocations.clone(),
-                version: 1,
-                decided_by: automatic.then(|| "system".to_owned()),
-                updated_at: self.trail.now(),
-            };
-            match self.matches.create_match(&stored).await {
-                Ok(()) => {}
-                // Another run matched it meanwhile.
-                Err(StoreError::Duplicate(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-            let detail = json!({
-                "transaction_id": tx.id, "amount": tx.amount,
-                "confidence": decision.confidence.to_string(),
-                "status": decision.status.as_str(),
-                "allocations": decision.allocations,
-            });
-            if automatic {
-                self.trail
-                    .audit(
-                        &Caller::system(caller.tenant),
-                        "match.auto_approved",
-                        Some(format!("match:{}", stored.id)),
-                        detail,
-                    )
-                    .await;
-                start_applying(
-                    self.matches.as_ref(),
-                    &self.trail,
-                    caller,
-                    stored.id,
-                    stored.version,
-                )
-                .await?;
-                report.auto_applied += 1;
-            } else {
-                self.trail
-                    .audit(
-                        &Caller::system(caller.tenant),
-                        "match.suggested",
-                        Some(format!("match:{}", stored.id)),
-                        detail,
-                    )
-                    .await;
-                report.suggested += 1;
+            match self.record(caller, tx, &decision, automatic).await? {
+                Some(true) => report.auto_applied += 1,
+                Some(false) => report.suggested += 1,
+                None => {}
             }
         }
         self.trail
@@ -203,6 +151,70 @@ impl Reconciler {
             queue_applier(self.jobs.as_ref(), &self.trail, caller).await;
         }
         Ok(report)
+    }
+
+    /// Stores one decision as a match: accepted and queued for WHMCS when `automatic`, else
+    /// suggested. `Some(automatic)` when stored, `None` when another run matched the
+    /// transaction meanwhile.
+    async fn record(
+        &self,
+        caller: &Caller,
+        tx: &Transaction,
+        decision: &MatchDecision,
+        automatic: bool,
+    ) -> Result<Option<bool>, ReconciliationError> {
+        let stored = StoredMatch {
+            id: MatchId::from_uuid(self.trail.new_id()),
+            tenant_id: caller.tenant,
+            transaction_id: tx.id,
+            state: if automatic {
+                MatchState::Approved
+            } else {
+                MatchState::Suggested
+            },
+            confidence: decision.confidence,
+            reasons: decision.reasons.clone(),
+            allocations: decision.allocations.clone(),
+            version: 1,
+            decided_by: automatic.then(|| "system".to_owned()),
+            updated_at: self.trail.now(),
+        };
+        match self.matches.create_match(&stored).await {
+            Ok(()) => {}
+            // Another run matched it meanwhile.
+            Err(StoreError::Duplicate(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let detail = json!({
+            "transaction_id": tx.id, "amount": tx.amount,
+            "confidence": decision.confidence.to_string(),
+            "status": decision.status.as_str(),
+            "allocations": decision.allocations,
+        });
+        let action = if automatic {
+            "match.auto_approved"
+        } else {
+            "match.suggested"
+        };
+        self.trail
+            .audit(
+                &Caller::system(caller.tenant),
+                action,
+                Some(format!("match:{}", stored.id)),
+                detail,
+            )
+            .await;
+        if automatic {
+            start_applying(
+                self.matches.as_ref(),
+                &self.trail,
+                caller,
+                stored.id,
+                stored.version,
+            )
+            .await?;
+        }
+        Ok(Some(automatic))
     }
 
     /// What people decided before on these transactions: the invoices rejected for each, and
