@@ -350,6 +350,7 @@ diesel::table! {
         match_settings -> Text,
         auto_apply -> Bool,
         fees_close_invoice -> Bool,
+        card_gateway -> Text,
         version -> Integer,
         updated_at -> Instant,
     }

@@ -61,6 +61,9 @@ pub struct ReconciliationSettings {
     /// invoice in the ledger (the balance recorded, the shortfall as fees, so the client is not
     /// dunned for bank charges); otherwise only what arrived is recorded.
     pub fees_close_invoice: bool,
+    /// The ledger's gateway card money (Stripe) is recorded under: what the ledger's own Stripe
+    /// module uses (`stripe` in WHMCS), so that card payments read the same whoever recorded them.
+    pub card_gateway: String,
 }
 
 impl Default for ReconciliationSettings {
@@ -75,6 +78,7 @@ impl Default for ReconciliationSettings {
             },
             auto_apply: false,
             fees_close_invoice: true,
+            card_gateway: "stripe".to_owned(),
         }
     }
 }

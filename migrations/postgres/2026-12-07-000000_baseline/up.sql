@@ -373,6 +373,7 @@ CREATE TABLE tenant_settings (
     match_settings text NOT NULL,
     auto_apply boolean NOT NULL,
     fees_close_invoice boolean NOT NULL DEFAULT true,
+    card_gateway text NOT NULL DEFAULT 'stripe',
     version integer NOT NULL CHECK (version >= 1),
     updated_at timestamptz NOT NULL
 );

@@ -375,6 +375,7 @@ CREATE TABLE tenant_settings (
     match_settings TEXT NOT NULL,
     auto_apply INTEGER NOT NULL CHECK (auto_apply IN (0, 1)),
     fees_close_invoice INTEGER NOT NULL DEFAULT 1 CHECK (fees_close_invoice IN (0, 1)),
+    card_gateway TEXT NOT NULL DEFAULT 'stripe',
     version INTEGER NOT NULL CHECK (version >= 1),
     updated_at INTEGER NOT NULL
 ) STRICT;

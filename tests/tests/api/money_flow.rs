@@ -228,6 +228,12 @@ async fn a_stripe_payment_is_applied_to_its_whmcs_invoice_once_by_the_job_runner
     assert!(applied, "the payment never reached WHMCS");
     assert_eq!(whmcs.payments().len(), 1);
     assert_eq!(whmcs.invoice_balance(invoice), Some(eur(0)));
+    // Recorded as WHMCS's own Stripe module records card money: gateway and charge id.
+    let recorded = &whmcs.payments()[0];
+    assert_eq!(
+        (recorded.gateway.as_str(), recorded.transid.as_str()),
+        ("stripe", "ch_MoneyFlow001")
+    );
     assert_eq!(
         whmcs.payment_count(other),
         0,

@@ -129,20 +129,21 @@ impl TenantStore for DieselStore {
         let id = Uid(tenant.into_uuid());
         self.pool
             .run(move |conn| {
-                let row: Option<(String, bool, bool, i32)> =
+                let row: Option<(String, bool, bool, String, i32)> =
                     crate::dispatch!(conn, |c| tenant_settings::table
                         .find(id)
                         .select((
                             tenant_settings::match_settings,
                             tenant_settings::auto_apply,
                             tenant_settings::fees_close_invoice,
+                            tenant_settings::card_gateway,
                             tenant_settings::version,
                         ))
                         .first(c)
                         .optional())?;
                 match row {
                     None => Ok((ReconciliationSettings::default(), 0)),
-                    Some((json, auto_apply, fees_close_invoice, version)) => {
+                    Some((json, auto_apply, fees_close_invoice, card_gateway, version)) => {
                         let matching = serde_json::from_str(&json)
                             .map_err(|e| DbError::Store(StoreError::Corrupt(e.to_string())))?;
                         Ok((
@@ -150,6 +151,7 @@ impl TenantStore for DieselStore {
                                 matching,
                                 auto_apply,
                                 fees_close_invoice,
+                                card_gateway,
                             },
                             u32_of(version),
                         ))
@@ -171,6 +173,7 @@ impl TenantStore for DieselStore {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let auto_apply = settings.auto_apply;
         let fees_close_invoice = settings.fees_close_invoice;
+        let card_gateway = settings.card_gateway.clone();
         let expected = i32_of(expected_version);
         self.pool
             .run(move |conn| {
@@ -181,6 +184,7 @@ impl TenantStore for DieselStore {
                             tenant_settings::match_settings.eq(&json),
                             tenant_settings::auto_apply.eq(auto_apply),
                             tenant_settings::fees_close_invoice.eq(fees_close_invoice),
+                            tenant_settings::card_gateway.eq(&card_gateway),
                             tenant_settings::version.eq(1),
                             tenant_settings::updated_at.eq(Ts(now)),
                         ))
@@ -199,6 +203,7 @@ impl TenantStore for DieselStore {
                         tenant_settings::match_settings.eq(&json),
                         tenant_settings::auto_apply.eq(auto_apply),
                         tenant_settings::fees_close_invoice.eq(fees_close_invoice),
+                        tenant_settings::card_gateway.eq(&card_gateway),
                         tenant_settings::version.eq(expected + 1),
                         tenant_settings::updated_at.eq(Ts(now)),
                     ))

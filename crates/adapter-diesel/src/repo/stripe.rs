@@ -7,7 +7,7 @@ use payymo_domain::connection::{ConnectionStatus, StripeConnection, StripePayout
 use payymo_domain::ids::{ConnectionId, TenantId, TransactionId};
 use payymo_domain::money::Money;
 use payymo_ports::storage::{
-    StoreError, StripeAccountSummary, StripePaymentFilter, StripePaymentListing,
+    CardPayment, StoreError, StripeAccountSummary, StripePaymentFilter, StripePaymentListing,
     StripePaymentRecord, StripePaymentReview, StripePayoutFilter, StripeStore, WebhookEvent,
 };
 
@@ -401,6 +401,46 @@ impl StripeStore for DieselStore {
                     }
                 }
                 Ok(ids)
+            })
+            .await
+    }
+
+    async fn card_payment_of_transaction(
+        &self,
+        tenant: TenantId,
+        transaction: TransactionId,
+    ) -> Result<Option<CardPayment>, StoreError> {
+        type Row = (String, Option<String>, String, Option<i64>, Option<String>);
+        let (t, tx) = (Uid(tenant.into_uuid()), Uid(transaction.into_uuid()));
+        self.pool
+            .run(move |conn| {
+                let row: Option<Row> = crate::dispatch!(conn, |c| stripe_payments::table
+                    .filter(stripe_payments::tenant_id.eq(t))
+                    .filter(stripe_payments::transaction_id.eq(tx))
+                    .order(stripe_payments::paid_at)
+                    .select((
+                        stripe_payments::payment_key,
+                        stripe_payments::charge_id,
+                        stripe_payments::currency,
+                        stripe_payments::fee_minor,
+                        stripe_payments::settlement_currency,
+                    ))
+                    .first(c)
+                    .optional())?;
+                let Some((payment_key, charge_id, currency, fee, settled_in)) = row else {
+                    return Ok(None);
+                };
+                let fee = match (fee, settled_in) {
+                    (Some(fee), Some(settled)) if settled.eq_ignore_ascii_case(&currency) => {
+                        Some(money_of(fee, &currency)?)
+                    }
+                    _ => None,
+                };
+                Ok(Some(CardPayment {
+                    payment_key,
+                    charge_id,
+                    fee,
+                }))
             })
             .await
     }

@@ -294,6 +294,26 @@ async fn payments_merge_flag_list_and_reconcile(f: Fixture) {
             .await
             .unwrap()
     );
+    // As WHMCS is to record it: the charge, and Stripe's fee settled in the payment's currency.
+    let card = f
+        .store
+        .card_payment_of_transaction(a, txn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            card.payment_key.as_str(),
+            card.charge_id.as_deref(),
+            card.fee
+        ),
+        ("pi_1", Some("ch_1"), Some(eur(200)))
+    );
+    assert_eq!(
+        f.store.card_payment_of_transaction(b, txn).await.unwrap(),
+        None,
+        "another tenant's transaction"
+    );
     for minute in [20, 30] {
         f.store
             .upsert_stripe_payment(

@@ -80,8 +80,8 @@ mod stripe;
 #[cfg(feature = "mock")]
 pub use stripe::MockStripeStore;
 pub use stripe::{
-    StripeAccountSummary, StripePaymentFilter, StripePaymentListing, StripePaymentRecord,
-    StripePaymentReview, StripePayoutFilter, StripeStore,
+    CardPayment, StripeAccountSummary, StripePaymentFilter, StripePaymentListing,
+    StripePaymentRecord, StripePaymentReview, StripePayoutFilter, StripeStore,
 };
 mod overview;
 #[cfg(feature = "mock")]

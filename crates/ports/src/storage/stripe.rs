@@ -10,6 +10,18 @@ use payymo_domain::money::Money;
 
 use super::{StoreError, TransactionMatchState, WebhookEvent};
 
+/// A card payment as WHMCS records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardPayment {
+    /// The payment intent (or charge) id the payment is stored under.
+    pub payment_key: String,
+    /// The charge id, when Stripe has told it (WHMCS's Stripe module records the charge).
+    pub charge_id: Option<String>,
+    /// Stripe's fee in the payment's own currency, once the balance transaction settled it in
+    /// that currency (a fee settled in another currency is not the invoice's to carry).
+    pub fee: Option<Money>,
+}
+
 /// A Stripe connection as listed (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StripeAccountSummary {
@@ -230,6 +242,17 @@ pub trait StripeStore: Send + Sync {
         tenant: TenantId,
         transaction: TransactionId,
     ) -> Result<Vec<String>, StoreError>;
+
+    /// The card payment behind one of the tenant's transactions, as WHMCS is to record it: its
+    /// charge and Stripe's fee; `None` when the transaction did not come from Stripe.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database cannot be reached.
+    async fn card_payment_of_transaction(
+        &self,
+        tenant: TenantId,
+        transaction: TransactionId,
+    ) -> Result<Option<CardPayment>, StoreError>;
 
     /// Links a payment to its Stripe transaction.
     ///

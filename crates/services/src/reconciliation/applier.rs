@@ -197,6 +197,20 @@ struct PaymentFacts {
     recorded_as: Vec<String>,
     /// The tenant's fee tolerance, when a shortfall within it is to close the invoice.
     closing_fees: Option<MatchSettings>,
+    /// The whole transaction pays this one invoice.
+    single_invoice: bool,
+    /// The card payment, when the money came through Stripe.
+    card: Option<Card>,
+}
+
+/// How card money is recorded in WHMCS.
+struct Card {
+    /// The charge id (the payment intent id when Stripe has not said the charge).
+    charge: String,
+    /// Stripe's fee, in the payment's currency.
+    fee: Option<Money>,
+    /// The tenant's gateway for card money.
+    gateway: String,
 }
 
 /// The payment applier: carries the outbox's payment applications to WHMCS, exactly once.
@@ -365,28 +379,49 @@ impl PaymentApplier {
             Ok(facts) => facts,
             Err(e) => return SendResult::Retry(e.to_string()),
         };
-        let gateway = match self.ledgers.instances.get_gateway_preference(tenant).await {
-            Ok(preferred) => preferred.unwrap_or(options.gateway),
-            Err(e) => return SendResult::Retry(e.to_string()),
+        let gateway = match (
+            &facts.card,
+            self.ledgers.instances.get_gateway_preference(tenant).await,
+        ) {
+            (Some(card), _) => card.gateway.clone(),
+            (None, Ok(preferred)) => preferred.unwrap_or(options.gateway),
+            (None, Err(e)) => return SendResult::Retry(e.to_string()),
         };
-        let transid = transid_of(facts.transaction, ledger_invoice);
+        let (transid, fees) = match &facts.card {
+            // Card money as WHMCS's own Stripe module records it: under the charge, with
+            // Stripe's fee (a charge split over several invoices gets one id per invoice).
+            Some(card) if facts.single_invoice => (card.charge.clone(), card.fee),
+            Some(card) => (format!("{}-{ledger_invoice}", card.charge), None),
+            None => (transid_of(facts.transaction, ledger_invoice), None),
+        };
         let payment = NewLedgerPayment {
             invoice_id: ledger_invoice,
             transid: transid.clone(),
             gateway,
             amount: claimed.amount,
             date: facts.booked.and_hms_opt(0, 0, 0).unwrap_or_default(),
-            fees: None,
+            fees,
         };
         let closing = facts.closing_fees.as_ref();
-        let result = match apply_payment_once(
-            ledger.as_ref(),
-            &payment,
-            &facts.recorded_as,
-            closing,
-        )
-        .await
-        {
+        let sent = apply_payment_once(ledger.as_ref(), &payment, &facts.recorded_as, closing).await;
+        let result = self.result_of(claimed, instance, transid, sent).await;
+        if matches!(result, SendResult::Recorded { .. }) {
+            self.refresh_cached(ledger.as_ref(), claimed, instance, ledger_invoice)
+                .await;
+        }
+        result
+    }
+
+    /// What an attempt found, from what [`apply_payment_once`] answered; a refused credential,
+    /// allow-list or permission also marks the instance failing.
+    async fn result_of(
+        &self,
+        claimed: &PaymentApplication,
+        instance: payymo_domain::ids::ConnectionId,
+        transid: String,
+        sent: Result<ApplyOutcome, LedgerError>,
+    ) -> SendResult {
+        match sent {
             Ok(ApplyOutcome::Applied { fees }) => SendResult::Recorded {
                 transid,
                 already_present: false,
@@ -426,12 +461,7 @@ impl PaymentApplier {
                 SendResult::Retry(format!("{e} (outcome unknown; WHMCS is read again first)"))
             }
             Err(e) => SendResult::Refused(e.to_string()),
-        };
-        if matches!(result, SendResult::Recorded { .. }) {
-            self.refresh_cached(ledger.as_ref(), claimed, instance, ledger_invoice)
-                .await;
         }
-        result
     }
 
     /// Re-reads a paid invoice into the cache, so that the dashboard and the next matching run
@@ -458,9 +488,10 @@ impl PaymentApplier {
         }
     }
 
-    /// When the money of a claimed application arrived, and the other ids it may already be
-    /// recorded under in WHMCS: a card payment's Stripe charge and payment intent, which WHMCS's
-    /// own Stripe module uses when the client paid through WHMCS.
+    /// When the money of a claimed application arrived, the other ids it may already be recorded
+    /// under in WHMCS (a card payment's Stripe charge and payment intent, which WHMCS's own
+    /// Stripe module uses when the client paid through WHMCS), how card money is recorded, and
+    /// whether a shortfall is to be recorded as fees.
     async fn payment_facts(
         &self,
         claimed: &PaymentApplication,
@@ -468,32 +499,42 @@ impl PaymentApplier {
         let tenant = claimed.tenant_id;
         let stored = self.matches.get_match(tenant, claimed.match_id).await?;
         // The engine found the whole payment short of this one invoice by no more than its fee
-        // tolerance, and the tenant closes such invoices.
+        // tolerance (and the tenant closes such invoices, below).
         let within_fees = stored.allocations.len() == 1
             && stored
                 .reasons
                 .iter()
                 .any(|r| r.code == ReasonCode::AmountWithinFees);
-        let closing_fees = if within_fees {
-            let (settings, _) = self.tenants.get_settings(tenant).await?;
-            settings.fees_close_invoice.then_some(settings.matching)
-        } else {
-            None
-        };
+        let (settings, _) = self.tenants.get_settings(tenant).await?;
+        let single_invoice = stored.allocations.len() == 1;
         let (tx, _) = self
             .transactions
             .get_transaction(tenant, stored.transaction_id)
             .await?;
-        let recorded_as = if tx.source == TransactionSource::Stripe {
-            self.stripe.stripe_ids_of_transaction(tenant, tx.id).await?
+        let (recorded_as, card) = if tx.source == TransactionSource::Stripe {
+            let ids = self.stripe.stripe_ids_of_transaction(tenant, tx.id).await?;
+            let card = self
+                .stripe
+                .card_payment_of_transaction(tenant, tx.id)
+                .await?
+                .map(|found| Card {
+                    charge: found.charge_id.unwrap_or(found.payment_key),
+                    fee: found
+                        .fee
+                        .filter(|fee| fee.is_positive() && fee.currency() == tx.currency()),
+                    gateway: settings.card_gateway.clone(),
+                });
+            (ids, card)
         } else {
-            Vec::new()
+            (Vec::new(), None)
         };
         Ok(PaymentFacts {
             transaction: tx.id,
             booked: tx.booking_date,
             recorded_as,
-            closing_fees,
+            closing_fees: (within_fees && settings.fees_close_invoice).then_some(settings.matching),
+            single_invoice,
+            card,
         })
     }
 

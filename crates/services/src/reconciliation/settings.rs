@@ -31,6 +31,8 @@ pub struct SettingsUpdate {
     /// Whether a payment short by no more than the fee tolerance closes its invoice (the
     /// shortfall recorded as fees); `None` keeps the current choice.
     pub fees_close_invoice: Option<bool>,
+    /// The gateway card (Stripe) money is recorded under; `None` keeps the current one.
+    pub card_gateway: Option<String>,
     /// The gateway payments are recorded under.
     pub gateway: String,
 }
@@ -134,6 +136,13 @@ impl SettingsEditor {
         if let Some(close) = update.fees_close_invoice {
             next.fees_close_invoice = close;
         }
+        if let Some(card) = &update.card_gateway {
+            next.card_gateway =
+                checked_gateway(card).map_err(|_| ReconciliationError::Invalid {
+                    field: "card_gateway",
+                    message: "a WHMCS gateway system name: letters, digits, '_' or '-'".into(),
+                })?;
+        }
         let now = self.trail.now();
         let version = self
             .tenants
@@ -151,6 +160,7 @@ impl SettingsEditor {
                    "fee_tolerance_basis_points": next.matching.fee_tolerance_basis_points,
                    "auto_partial_payments": next.matching.auto_partial_payments,
                    "fees_close_invoice": next.fees_close_invoice,
+                   "card_gateway": next.card_gateway,
                    "gateway": gateway, "version": version}),
         )
         .await;

@@ -484,6 +484,9 @@ pub struct PutSettings {
     /// shortfall as `fees` (default), or only what arrived (`false`). Left out: unchanged.
     #[serde(default)]
     pub fees_close_invoice: Option<bool>,
+    /// The WHMCS gateway card (Stripe) payments are recorded under. Left out: unchanged.
+    #[serde(default)]
+    pub card_gateway: Option<String>,
     /// The WHMCS gateway payments are recorded under.
     pub gateway: String,
 }
@@ -527,6 +530,7 @@ pub async fn put_settings(
                 fee_tolerance_basis_points: b.fee_tolerance_basis_points,
                 auto_partial_payments: b.auto_partial_payments,
                 fees_close_invoice: b.fees_close_invoice,
+                card_gateway: b.card_gateway,
                 gateway: b.gateway,
             },
         )

@@ -46,6 +46,7 @@ async function renderReconciliation(ctx, root) {
   const feeFixed = numberInput(ui, (Number(current.fee_tolerance_hundredths) / 100).toFixed(2), { min: '0', step: '0.01', disabled: !editable, dataset: { test: 'set-fee-fixed' } });
   const feePercent = numberInput(ui, (Number(current.fee_tolerance_basis_points) / 100).toFixed(2), { min: '0', max: '50', step: '0.01', disabled: !editable, dataset: { test: 'set-fee-percent' } });
   const gateway = h('input', { type: 'text', value: current.gateway, required: true, disabled: !editable, dataset: { test: 'set-gateway' } });
+  const cardGateway = h('input', { type: 'text', value: current.card_gateway, required: true, disabled: !editable, dataset: { test: 'set-card-gateway' } });
   const error = errorBox(ui, 'settings-error');
   const save = h('button', { type: 'submit', class: 'btn btn-primary', dataset: { test: 'settings-save', busyLabel: 'Saving…' } }, 'Save settings');
   const form = h('form', { class: 'form settings-form', dataset: { test: 'settings-form' } },
@@ -59,6 +60,7 @@ async function renderReconciliation(ctx, root) {
     h('div', { class: 'field checkbox' }, feesClose, h('label', { for: feesClose.id },
       'Close an invoice paid short by no more than the fee tolerance (the shortfall is recorded in WHMCS as fees, so the client is not reminded of it)')),
     ui.field('WHMCS payment gateway', gateway, 'Payments are recorded in WHMCS under this gateway’s system name.'),
+    ui.field('WHMCS gateway for card payments', cardGateway, 'Card payments from Stripe are recorded under this gateway (WHMCS’s own Stripe module uses “stripe”), with the charge id and Stripe’s fee.'),
     error,
     editable ? h('div', null, save) : h('p', { class: 'muted' }, 'Only a financial admin can change these settings.'),
     h('p', { class: 'small muted', dataset: { test: 'settings-version' } }, `Version ${current.version}`));
@@ -76,6 +78,7 @@ async function renderReconciliation(ctx, root) {
         auto_partial_payments: autoPartial.checked,
         fees_close_invoice: feesClose.checked,
         gateway: gateway.value.trim(),
+        card_gateway: cardGateway.value.trim(),
       };
       if (![body.auto_threshold, body.fee_tolerance_hundredths, body.fee_tolerance_basis_points].every(Number.isFinite)) {
         showError(ui, error, 'Enter numbers in every field.');

@@ -509,6 +509,9 @@ pub struct SettingsBody {
     /// WHMCS (the balance recorded with the shortfall as `fees`); otherwise only what arrived is
     /// recorded.
     pub fees_close_invoice: bool,
+    /// The WHMCS gateway card (Stripe) payments are recorded under (default `stripe`, as WHMCS's
+    /// own Stripe module records them).
+    pub card_gateway: String,
     /// The WHMCS gateway payments are recorded under.
     pub gateway: String,
 }
@@ -524,6 +527,7 @@ impl From<&SettingsView> for SettingsBody {
             fee_tolerance_basis_points: view.settings.matching.fee_tolerance_basis_points,
             auto_partial_payments: view.settings.matching.auto_partial_payments,
             fees_close_invoice: view.settings.fees_close_invoice,
+            card_gateway: view.settings.card_gateway.clone(),
             gateway: view.gateway.clone(),
         }
     }
