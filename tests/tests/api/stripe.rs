@@ -922,8 +922,11 @@ async fn one_event_sent_to_two_tenants_connections_is_a_payment_for_each(backend
         assert_eq!(items.len(), 1, "{page}");
         assert_eq!(items[0]["stripe_id"], "pi_3SxShared01");
         assert_eq!(items[0]["amount"], "42.00");
-        let transaction: TransactionId =
-            items[0]["transaction_id"].as_str().unwrap().parse().unwrap();
+        let transaction: TransactionId = items[0]["transaction_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         let (stored, state) = app
             .store
             .get_transaction(tenant, transaction)

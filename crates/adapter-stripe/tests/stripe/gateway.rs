@@ -188,14 +188,12 @@ async fn charges_are_listed_across_three_pages_with_the_created_filters() {
         .filter(|(k, _)| k == "expand[]")
         .map(|(_, v)| v.into_owned())
         .collect();
-    assert_eq!(
-        expands,
-        [
-            "data.balance_transaction",
-            "data.payment_intent",
-            "data.customer"
-        ]
-    );
+    let asked = [
+        "data.balance_transaction",
+        "data.payment_intent",
+        "data.customer",
+    ];
+    assert_eq!(expands, asked);
 }
 
 #[tokio::test]

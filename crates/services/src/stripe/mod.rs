@@ -67,7 +67,7 @@ pub struct StripePorts {
     pub transactions: Arc<dyn TransactionStore>,
     /// Payouts.
     pub payouts: Arc<dyn PayoutStore>,
-    /// The webhook inbox (one event id once).
+    /// The webhook inbox (an event id once per connection).
     pub inbox: Arc<dyn WebhookInbox>,
     /// The job queue.
     pub jobs: Arc<dyn JobQueue>,
