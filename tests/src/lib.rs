@@ -346,8 +346,8 @@ pub struct TestApp {
     pub reconciliation: payymo_services::reconciliation::ReconciliationPorts,
     /// The key pair the app signs tokens with.
     pub jwt: JwtKeys,
-    /// The Stripe service over the app's own adapters (to run its job handlers directly).
-    pub stripe: payymo_services::stripe::StripeService,
+    /// The app's Stripe use cases, over its own adapters (to run their job handlers directly).
+    pub stripe: payymo_services::stripe::Stripe,
     _keys: tempfile::TempDir,
     db: TestDatabase,
 }

@@ -238,6 +238,7 @@ diesel::table! {
         payload -> Text,
         received_at -> Instant,
         processed_at -> Nullable<Instant>,
+        connection_id -> Nullable<Id>,
     }
 }
 

@@ -85,9 +85,11 @@ impl PaymentGateway for StripeGateway {
     ) -> Result<Vec<GatewayPayment>, GatewayError> {
         let mut query = created_filter(range);
         // The fee and net come from the balance transaction; the invoice often sits in the
-        // payment intent's metadata.
+        // payment intent's metadata; the payer's name, when the cardholder's is not on the
+        // charge, is the customer's.
         query.push(("expand[]".to_owned(), "data.balance_transaction".to_owned()));
         query.push(("expand[]".to_owned(), "data.payment_intent".to_owned()));
+        query.push(("expand[]".to_owned(), "data.customer".to_owned()));
         let charges: Vec<Charge> = self
             .client
             .list_all(credentials, "/v1/charges", &query)
@@ -119,6 +121,7 @@ impl PaymentGateway for StripeGateway {
         let query = vec![
             ("expand[]".to_owned(), "balance_transaction".to_owned()),
             ("expand[]".to_owned(), "payment_intent".to_owned()),
+            ("expand[]".to_owned(), "customer".to_owned()),
         ];
         let charge: Charge = self
             .client

@@ -74,6 +74,39 @@ pub(crate) struct Account {
     pub id: String,
 }
 
+/// A customer, expanded (`expand[]=customer`); a deleted one is `{"id", "object", "deleted"}`
+/// and has no name.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Customer {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+impl HasId for Customer {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Customer {
+    fn name(&self) -> Option<String> {
+        if self.deleted {
+            return None;
+        }
+        non_empty(self.name.as_ref())
+    }
+}
+
+/// A charge's `billing_details`: what the payer entered with the payment method.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct BillingDetails {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Charge {
     pub id: String,
@@ -82,8 +115,10 @@ pub(crate) struct Charge {
     pub amount_refunded: i64,
     pub currency: String,
     pub balance_transaction: Option<Expandable<BalanceTransaction>>,
+    #[serde(default)]
+    pub billing_details: Option<BillingDetails>,
     pub created: i64,
-    pub customer: Option<Expandable<IdOnly>>,
+    pub customer: Option<Expandable<Customer>>,
     pub description: Option<String>,
     #[serde(default)]
     pub disputed: bool,
@@ -101,7 +136,7 @@ pub(crate) struct PaymentIntent {
     pub amount_received: i64,
     pub currency: String,
     pub created: i64,
-    pub customer: Option<Expandable<IdOnly>>,
+    pub customer: Option<Expandable<Customer>>,
     pub description: Option<String>,
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
@@ -331,6 +366,30 @@ fn payment_status(status: &str) -> GatewayPaymentStatus {
 }
 
 impl Charge {
+    /// The cardholder's name (billing details), else the name of the customer, when expanded
+    /// (on the charge, or on its expanded payment intent).
+    fn payer_name(&self) -> Option<String> {
+        let billing = self
+            .billing_details
+            .as_ref()
+            .and_then(|b| non_empty(b.name.as_ref()));
+        let customer = || {
+            self.customer
+                .as_ref()
+                .and_then(Expandable::object)
+                .and_then(Customer::name)
+        };
+        let intent_customer = || {
+            self.payment_intent
+                .as_ref()
+                .and_then(Expandable::object)
+                .and_then(|pi| pi.customer.as_ref())
+                .and_then(Expandable::object)
+                .and_then(Customer::name)
+        };
+        billing.or_else(customer).or_else(intent_customer)
+    }
+
     pub fn into_port(self) -> Result<GatewayPayment, ConversionError> {
         let intent = self.payment_intent.as_ref().and_then(Expandable::object);
         let mut metadata = intent
@@ -358,6 +417,7 @@ impl Charge {
             net,
             status: payment_status(&self.status),
             customer: id_of(self.customer.as_ref()),
+            payer_name: self.payer_name(),
             invoice_hint: invoice_hint(&metadata, description.as_deref()),
             description,
             metadata,
@@ -388,6 +448,11 @@ impl PaymentIntent {
             net: None,
             status: payment_status(&self.status),
             customer: id_of(self.customer.as_ref()),
+            payer_name: self
+                .customer
+                .as_ref()
+                .and_then(Expandable::object)
+                .and_then(Customer::name),
             invoice_hint: invoice_hint(&metadata, description.as_deref()),
             description,
             metadata,

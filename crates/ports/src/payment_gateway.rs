@@ -106,6 +106,10 @@ pub struct GatewayPayment {
     pub status: GatewayPaymentStatus,
     /// The customer id (`cus_…`).
     pub customer: Option<String>,
+    /// Who paid, by name: the cardholder's name on the charge (its billing details), else the
+    /// customer's name; `None` when Stripe names neither, or only holds the customer's id (a
+    /// webhook's payment intent, whose customer is never expanded).
+    pub payer_name: Option<String>,
     /// The payment's description (the charge's, else the payment intent's).
     pub description: Option<String>,
     /// Metadata: the payment intent's, overlaid with the charge's.

@@ -190,8 +190,8 @@ async fn deliver_signed(app: &TestApp, connection: &str, body: &str) -> reqwest:
 /// also queues a reconciliation of the tenant, which runs here too).
 async fn run_jobs(app: &TestApp) -> Vec<JobOutcome> {
     let handlers: Vec<Arc<dyn JobHandler>> = vec![
-        Arc::new(ProcessEventJobHandler::new(app.stripe.clone())),
-        Arc::new(SyncJobHandler::new(app.stripe.clone())),
+        Arc::new(ProcessEventJobHandler::new(app.stripe.events.clone())),
+        Arc::new(SyncJobHandler::new(app.stripe.sync.clone())),
         Arc::new(
             payymo_services::reconciliation::Reconciliation::new(
                 &app.reconciliation,
@@ -269,6 +269,13 @@ fn charge(id: &str, intent: Option<&str>, amount: i64, refunded: i64, created: i
         "amount_captured": amount,
         "amount_refunded": refunded,
         "balance_transaction": format!("txn_{}", &id[3..]),
+        "billing_details": {
+            "address": {"city": null, "country": null, "line1": null, "line2": null,
+                        "postal_code": null, "state": null},
+            "email": null,
+            "name": null,
+            "phone": null
+        },
         "captured": true,
         "created": created,
         "currency": "eur",
@@ -284,7 +291,42 @@ fn charge(id: &str, intent: Option<&str>, amount: i64, refunded: i64, created: i
     })
 }
 
-/// A charge as listed with `expand[]=data.balance_transaction` and `data.payment_intent`.
+/// The customer `cus_T4mWq8Lz1Ab` as Stripe expands it (`expand[]=customer`).
+fn customer_object() -> Value {
+    json!({
+        "id": "cus_T4mWq8Lz1Ab",
+        "object": "customer",
+        "address": null,
+        "balance": 0,
+        "created": 1_769_411_600,
+        "currency": "eur",
+        "delinquent": false,
+        "description": null,
+        "email": "billing@example.org",
+        "invoice_prefix": "7F3B2C1D",
+        "livemode": false,
+        "metadata": {},
+        "name": "Mustermann Webdesign GmbH",
+        "phone": null,
+        "preferred_locales": ["de"],
+        "shipping": null,
+        "tax_exempt": "none",
+        "test_clock": null
+    })
+}
+
+/// `GET /v1/charges` as the sync asks for it: Stripe expands what is asked for, so the mock
+/// answers with expanded objects only when they are.
+fn charges_listed() -> wiremock::MockBuilder {
+    Mock::given(method("GET"))
+        .and(path("/v1/charges"))
+        .and(query_param("expand[]", "data.balance_transaction"))
+        .and(query_param("expand[]", "data.payment_intent"))
+        .and(query_param("expand[]", "data.customer"))
+}
+
+/// A charge as listed with `expand[]=data.balance_transaction`, `data.payment_intent` and
+/// `data.customer` (the cardholder gave no name; the customer has one).
 fn expanded_charge(
     id: &str,
     intent: &str,
@@ -310,6 +352,7 @@ fn expanded_charge(
         "type": "charge"
     });
     c["payment_intent"] = payment_intent(intent, amount, invoice, created - 5);
+    c["customer"] = customer_object();
     c
 }
 
@@ -690,8 +733,29 @@ async fn processing_creates_payments_and_payouts(backend: Backend) {
     let connection = connect(&app, &token).await;
     let created = Utc::now().timestamp() - 3600;
 
-    // The two events of one payment: one payment, one transaction.
-    let intent = payment_intent("pi_3SxA1aLkD9v7hRt30a9Kx2Nc", 11900, "4711", created);
+    // The two events of one payment: one payment, one transaction. The payment intent's event
+    // names its customer by id only; the payer's name is read from its charge, as Stripe
+    // answers when the customer is expanded.
+    let mut cardholder_charge = charge(
+        "ch_3SxA1aLkD9v7hRt30k1Pq7Za",
+        Some("pi_3SxA1aLkD9v7hRt30a9Kx2Nc"),
+        11900,
+        0,
+        created,
+    );
+    cardholder_charge["billing_details"]["name"] = json!("Erika Mustermann");
+    let mut read_charge = cardholder_charge.clone();
+    read_charge["customer"] = customer_object();
+    Mock::given(method("GET"))
+        .and(path("/v1/charges/ch_3SxA1aLkD9v7hRt30k1Pq7Za"))
+        .and(header("authorization", bearer(KEY).as_str()))
+        .and(query_param("expand[]", "customer"))
+        .respond_with(ok(read_charge))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut intent = payment_intent("pi_3SxA1aLkD9v7hRt30a9Kx2Nc", 11900, "4711", created);
+    intent["latest_charge"] = json!("ch_3SxA1aLkD9v7hRt30k1Pq7Za");
     let res = deliver_signed(
         &app,
         &connection,
@@ -699,17 +763,7 @@ async fn processing_creates_payments_and_payouts(backend: Backend) {
     )
     .await;
     assert_eq!(res.status(), 200);
-    let charge_event = event(
-        "evt_3SxCh01",
-        "charge.succeeded",
-        &charge(
-            "ch_3SxA1aLkD9v7hRt30k1Pq7Za",
-            Some("pi_3SxA1aLkD9v7hRt30a9Kx2Nc"),
-            11900,
-            0,
-            created,
-        ),
-    );
+    let charge_event = event("evt_3SxCh01", "charge.succeeded", &cardholder_charge);
     assert_eq!(
         deliver_signed(&app, &connection, &charge_event)
             .await
@@ -777,6 +831,8 @@ async fn processing_creates_payments_and_payouts(backend: Backend) {
         .unwrap();
     assert_eq!(state, TransactionMatchState::Unmatched);
     assert_eq!(stored.source, TransactionSource::Stripe);
+    // The payer is the cardholder, never the customer id.
+    assert_eq!(stored.counterparty_name, "Erika Mustermann");
     assert_eq!(stored.reference.as_deref(), Some("4711"));
     assert!(stored.remittance.contains("4711"));
     assert_eq!(
@@ -821,6 +877,74 @@ async fn processing_creates_payments_and_payouts_on_postgres() {
 #[tokio::test]
 async fn processing_creates_payments_and_payouts_on_sqlite() {
     processing_creates_payments_and_payouts(Backend::Sqlite).await;
+}
+
+/// Stripe sends an event to every endpoint subscribed to the account, under one event id: two
+/// tenants connected to the same Stripe account each receive it, and each records the payment.
+/// A redelivery to either connection is still recognised as one.
+async fn one_event_sent_to_two_tenants_connections_is_a_payment_for_each(backend: Backend) {
+    let server = stripe().await;
+    let app = spawn(&server, backend).await;
+    let (token_a, tenant_a) = admin(&app, "admin@a.example", "Tenant A").await;
+    let connection_a = connect(&app, &token_a).await;
+    let (token_b, tenant_b) = admin(&app, "admin@b.example", "Tenant B").await;
+    let connection_b = connect(&app, &token_b).await;
+    assert_ne!(connection_a, connection_b);
+    let mut paid = charge(
+        "ch_3SxShared01",
+        Some("pi_3SxShared01"),
+        4200,
+        0,
+        Utc::now().timestamp() - 600,
+    );
+    paid["billing_details"]["name"] = json!("Erika Mustermann");
+    let body = event("evt_3SxShared01", "charge.succeeded", &paid);
+
+    for connection in [&connection_a, &connection_b] {
+        let res = deliver_signed(&app, connection, &body).await;
+        assert_eq!(res.status(), 200);
+        let ack: Value = res.json().await.unwrap();
+        assert_eq!(ack["duplicate"], false, "first delivery to {connection}");
+    }
+    for connection in [&connection_a, &connection_b] {
+        let ack: Value = deliver_signed(&app, connection, &body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ack["duplicate"], true, "redelivery to {connection}");
+    }
+    assert_eq!(run_jobs(&app).await.len(), 2);
+
+    for (token, tenant) in [(&token_a, tenant_a), (&token_b, tenant_b)] {
+        let page = payments(&app, token, "").await;
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{page}");
+        assert_eq!(items[0]["stripe_id"], "pi_3SxShared01");
+        assert_eq!(items[0]["amount"], "42.00");
+        let transaction: TransactionId = items[0]["transaction_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (stored, state) = app
+            .store
+            .get_transaction(tenant, transaction)
+            .await
+            .unwrap();
+        assert_eq!(state, TransactionMatchState::Unmatched);
+        assert_eq!(stored.counterparty_name, "Erika Mustermann");
+    }
+}
+
+#[tokio::test]
+async fn one_event_sent_to_two_tenants_connections_is_a_payment_for_each_on_postgres() {
+    one_event_sent_to_two_tenants_connections_is_a_payment_for_each(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn one_event_sent_to_two_tenants_connections_is_a_payment_for_each_on_sqlite() {
+    one_event_sent_to_two_tenants_connections_is_a_payment_for_each(Backend::Sqlite).await;
 }
 
 #[tokio::test]
@@ -956,8 +1080,7 @@ async fn sync_follows_pagination_retries_a_rate_limit_and_settles_fees(backend: 
     // Not settled yet: the balance transaction is not expanded.
     page_two_charge["balance_transaction"] = json!("txn_3SxSync0001");
     // The second page is rate limited once, then served.
-    Mock::given(method("GET"))
-        .and(path("/v1/charges"))
+    charges_listed()
         .and(query_param("starting_after", "ch_3SxSync0002"))
         .respond_with(stripe_error(
             429,
@@ -968,15 +1091,13 @@ async fn sync_follows_pagination_retries_a_rate_limit_and_settles_fees(backend: 
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/charges"))
+    charges_listed()
         .and(query_param("starting_after", "ch_3SxSync0002"))
         .respond_with(ok(list(&[page_two_charge], false, "/v1/charges")))
         .with_priority(2)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/v1/charges"))
+    charges_listed()
         .and(query_param_is_missing("starting_after"))
         .respond_with(ok(list(&page_one, true, "/v1/charges")))
         .with_priority(3)
@@ -1064,6 +1185,10 @@ async fn sync_follows_pagination_retries_a_rate_limit_and_settles_fees(backend: 
         "filled from the payout's balance transactions"
     );
     assert_eq!(rest[0]["invoice_hint"], "4711");
+    // No cardholder name on the synced charges: the payer is the customer, by name.
+    let synced: TransactionId = rest[0]["transaction_id"].as_str().unwrap().parse().unwrap();
+    let (synced, _) = app.store.get_transaction(tenant, synced).await.unwrap();
+    assert_eq!(synced.counterparty_name, "Mustermann Webdesign GmbH");
 
     // The payout's report: what it carried, with fees, for the books.
     let listed = payouts(&app, &token, "").await;
@@ -1218,8 +1343,7 @@ async fn paid_payouts_are_matched_to_their_bank_credits(backend: Backend) {
     let created = Utc::now().timestamp() - 86_400;
     let week1 = recent_tuesday(16);
     let week2 = week1 + Days::new(7);
-    Mock::given(method("GET"))
-        .and(path("/v1/charges"))
+    charges_listed()
         .respond_with(ok(list(&[], false, "/v1/charges")))
         .mount(&server)
         .await;
@@ -1536,8 +1660,7 @@ async fn a_key_revoked_after_connecting_marks_the_connection_failing() {
     let app = spawn(&server, Backend::Postgres).await;
     let (token, _) = admin(&app, "admin@a.example", "Tenant A").await;
     let connection = connect(&app, &token).await;
-    Mock::given(method("GET"))
-        .and(path("/v1/charges"))
+    charges_listed()
         .respond_with(stripe_error(
             401,
             None,
@@ -1588,8 +1711,7 @@ async fn sync_surfaces_refunds_and_disputes_of_payments_synced_earlier() {
     let connection = connect(&app, &token).await;
     let created = Utc::now().timestamp() - 3 * 86_400;
     // The first sync sees two paid charges.
-    Mock::given(method("GET"))
-        .and(path("/v1/charges"))
+    charges_listed()
         .respond_with(ok(list(
             &[
                 expanded_charge(
@@ -1630,8 +1752,7 @@ async fn sync_surfaces_refunds_and_disputes_of_payments_synced_earlier() {
     );
 
     // Days later: no new charges, but a partial refund, a failed refund and a dispute.
-    Mock::given(method("GET"))
-        .and(path("/v1/charges"))
+    charges_listed()
         .respond_with(ok(list(&[], false, "/v1/charges")))
         .with_priority(2)
         .mount(&server)
@@ -1664,8 +1785,10 @@ async fn sync_surfaces_refunds_and_disputes_of_payments_synced_earlier() {
         created,
     );
     refunded["refunded"] = json!(false);
+    refunded["customer"] = customer_object();
     Mock::given(method("GET"))
         .and(path("/v1/charges/ch_3SxLateRef01"))
+        .and(query_param("expand[]", "customer"))
         .respond_with(ok(refunded))
         .expect(2)
         .mount(&server)

@@ -7,7 +7,7 @@
 use payymo_adapter_diesel::DieselStore;
 use payymo_domain::ids::TenantId;
 use payymo_services::identity::RequestContext;
-use payymo_services::stripe::{ConnectedAccount, StripeConfig, StripeError, StripeService};
+use payymo_services::stripe::{ConnectedAccount, StripeConnections, StripeError};
 
 use crate::compose::wiring;
 use crate::compose::{self, Overrides, Runtime};
@@ -51,11 +51,11 @@ pub async fn seed_default_connection(
         return Err(SeedError::NoFieldKeys);
     }
     let runtime = Runtime::new(settings, &Overrides::with_store(store.clone()))?;
-    let service = StripeService::new(
-        compose::stripe_ports(&runtime, wiring::stripe_gateway(settings)?),
-        StripeConfig::default(),
-    );
-    service
+    let connections = StripeConnections::from_ports(&compose::stripe_ports(
+        &runtime,
+        wiring::stripe_gateway(settings)?,
+    ));
+    connections
         .connect(
             tenant,
             &payymo_services::audit::Actor::cli("stripe-seed"),

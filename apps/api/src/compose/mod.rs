@@ -34,7 +34,7 @@ use payymo_services::identity::{IdentityConfig, IdentityPorts, IdentityUseCases}
 use payymo_services::jobs::{JobHandler, Schedule, Scheduler};
 use payymo_services::licences::{LicencePorts, LicenceService};
 use payymo_services::overview::OverviewService;
-use payymo_services::stripe::{StripeConfig, StripePorts, StripeService};
+use payymo_services::stripe::{Stripe, StripeConfig, StripePorts};
 
 use crate::config::Settings;
 use crate::http::startup::ExtraRoutes;
@@ -160,8 +160,8 @@ pub struct Composition {
     pub overview: OverviewService,
     /// Open banking (GoCardless).
     pub banking: BankingService,
-    /// Stripe.
-    pub stripe: StripeService,
+    /// The Stripe use cases.
+    pub stripe: Stripe,
     /// The reconciliation workflow and its ports.
     pub reconciliation: Reconciliation,
     /// The optional integrations' credentials and state.
@@ -249,8 +249,8 @@ pub fn compose(settings: &Settings, overrides: Overrides) -> Result<Composition,
         banking_ports(store, bank_feed, Arc::clone(clock), Arc::clone(ids)),
         BankingConfig::new(format!("{}/api/gocardless/callback", settings.public_url)),
     );
-    let stripe = StripeService::new(
-        stripe_ports(&runtime, stripe_gateway),
+    let stripe = Stripe::new(
+        &stripe_ports(&runtime, stripe_gateway),
         StripeConfig::default(),
     );
     let reconciliation = reconciliation::reconciliation(
@@ -366,19 +366,16 @@ pub fn stripe_ports(runtime: &Runtime, gateway: Arc<dyn PaymentGateway>) -> Stri
 fn job_handlers(
     extra: Vec<Arc<dyn JobHandler>>,
     banking: &BankingService,
-    stripe: &StripeService,
+    stripe: &Stripe,
     reconciliation: &Reconciliation,
 ) -> Vec<Arc<dyn JobHandler>> {
     let mut handlers = extra;
     handlers.push(Arc::new(payymo_services::banking::SyncJobHandler::new(
         banking.clone(),
     )));
-    handlers.push(Arc::new(
-        payymo_services::stripe::ProcessEventJobHandler::new(stripe.clone()),
-    ));
-    handlers.push(Arc::new(payymo_services::stripe::SyncJobHandler::new(
-        stripe.clone(),
-    )));
+    let (process_events, sync_connections) = stripe.job_handlers();
+    handlers.push(Arc::new(process_events));
+    handlers.push(Arc::new(sync_connections));
     handlers.extend(reconciliation.job_handlers());
     handlers
 }

@@ -105,7 +105,7 @@ impl Application {
             scheduler,
         };
         let state = SharedState {
-            stripe: web::Data::new(stripe),
+            stripe: StripeData::new(&stripe),
             proxies: web::Data::new(TrustedProxies(settings.trusted_proxies.clone())),
             https: web::Data::new(HttpsPolicy {
                 enforce: settings.enforce_https,
@@ -299,9 +299,30 @@ struct SharedState {
     jobs: web::Data<Arc<dyn JobQueue>>,
     platform_stats: web::Data<Arc<dyn PlatformStats>>,
     banking: web::Data<BankingService>,
-    stripe: web::Data<payymo_services::stripe::StripeService>,
+    stripe: StripeData,
     reconciliation: ReconciliationData,
     overview: web::Data<payymo_services::overview::OverviewService>,
+}
+
+/// The Stripe use cases the handlers take (the sync runs from jobs too, the event processing only
+/// from jobs).
+#[derive(Clone)]
+struct StripeData {
+    connections: web::Data<payymo_services::stripe::StripeConnections>,
+    queries: web::Data<payymo_services::stripe::StripeQueries>,
+    sync: web::Data<payymo_services::stripe::StripeSync>,
+    webhooks: web::Data<payymo_services::stripe::StripeWebhookReceiver>,
+}
+
+impl StripeData {
+    fn new(s: &payymo_services::stripe::Stripe) -> Self {
+        Self {
+            connections: web::Data::new(s.connections.clone()),
+            queries: web::Data::new(s.queries.clone()),
+            sync: web::Data::new(s.sync.clone()),
+            webhooks: web::Data::new(s.webhooks.clone()),
+        }
+    }
 }
 
 /// The reconciliation use cases the handlers take (the applier runs in the background only).
@@ -373,7 +394,10 @@ fn build_app(
         .app_data(jobs)
         .app_data(platform_stats)
         .app_data(banking)
-        .app_data(stripe)
+        .app_data(stripe.connections)
+        .app_data(stripe.queries)
+        .app_data(stripe.sync)
+        .app_data(stripe.webhooks)
         .app_data(reconciliation.reconciler)
         .app_data(reconciliation.decisions)
         .app_data(reconciliation.whmcs)

@@ -770,10 +770,20 @@ impl StripeStore for DieselStore {
         let (t, i) = (Uid(tenant.into_uuid()), Uid(id));
         self.pool
             .run(move |conn| {
-                let (id, tenant_id, provider, event_id, event_type, payload, processed): (
+                let (
+                    id,
+                    tenant_id,
+                    provider,
+                    connection_id,
+                    event_id,
+                    event_type,
+                    payload,
+                    processed,
+                ): (
                     Uid,
                     Uid,
                     String,
+                    Option<Uid>,
                     String,
                     String,
                     String,
@@ -785,6 +795,7 @@ impl StripeStore for DieselStore {
                         webhook_events::id,
                         webhook_events::tenant_id,
                         webhook_events::provider,
+                        webhook_events::connection_id,
                         webhook_events::event_id,
                         webhook_events::event_type,
                         webhook_events::payload,
@@ -796,6 +807,7 @@ impl StripeStore for DieselStore {
                         id: id.0,
                         tenant_id: TenantId::from_uuid(tenant_id.0),
                         provider,
+                        connection_id: connection_id.map(|c| ConnectionId::from_uuid(c.0)),
                         event_id,
                         event_type,
                         payload,

@@ -459,6 +459,7 @@ struct WebhookRow {
     event_type: String,
     payload: String,
     received_at: Ts,
+    connection_id: Option<Uid>,
 }
 
 #[async_trait]
@@ -476,13 +477,16 @@ impl WebhookInbox for DieselStore {
             event_type: event.event_type.clone(),
             payload: event.payload.clone(),
             received_at: Ts(now),
+            connection_id: event.connection_id.map(|c| Uid(c.into_uuid())),
         };
         self.pool
             .run(move |conn| {
+                // Two unique indexes decide what a redelivery is: (provider, connection, event
+                // id), and (provider, event id) among deliveries without a connection. No conflict
+                // target, so either one makes the insert do nothing.
                 let rows = crate::dispatch!(conn, |c| diesel::insert_into(webhook_events::table)
                     .values(&row)
-                    .on_conflict((webhook_events::provider, webhook_events::event_id))
-                    .do_nothing()
+                    .on_conflict_do_nothing()
                     .execute(c))?;
                 Ok(rows == 1)
             })
@@ -492,19 +496,16 @@ impl WebhookInbox for DieselStore {
     async fn mark_webhook_processed(
         &self,
         tenant: TenantId,
-        provider: &str,
-        event_id: &str,
+        id: uuid::Uuid,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let t = Uid(tenant.into_uuid());
-        let (provider, event_id) = (provider.to_owned(), event_id.to_owned());
+        let (t, i) = (Uid(tenant.into_uuid()), Uid(id));
         self.pool
             .run(move |conn| {
                 crate::dispatch!(conn, |c| c.write_transaction(|c| {
                     let mine = webhook_events::table
                         .filter(webhook_events::tenant_id.eq(t))
-                        .filter(webhook_events::provider.eq(&provider))
-                        .filter(webhook_events::event_id.eq(&event_id));
+                        .filter(webhook_events::id.eq(i));
                     let known: i64 = mine.count().get_result(c)?;
                     found_rows(usize::try_from(known).unwrap_or(0))?;
                     diesel::update(mine.filter(webhook_events::processed_at.is_null()))

@@ -34,7 +34,7 @@ use payymo_domain::outbox::{ApplicationState, PaymentApplication, idempotency_ke
 use payymo_domain::transaction::{Transaction, TransactionSource};
 use payymo_ports::storage::{
     ConnectionStore, InvoiceStore, JobQueue, MatchStore, NewJob, NewTransaction, PayoutStore,
-    StoreError, StoredMatch, TransactionMatchState, TransactionPage, TransactionStore,
+    StoreError, StoredMatch, StripeStore, TransactionMatchState, TransactionPage, TransactionStore,
     WebhookEvent, WebhookInbox, WhmcsInstanceStore,
 };
 use payymo_test_support::storage::{self, Books, Fixture};
@@ -1144,10 +1144,12 @@ async fn failed_jobs_retry_with_backoff_and_keep_their_last_error(f: Fixture) {
 
 async fn webhook_events_are_recorded_once(f: Fixture) {
     let b = books(&f, "acme").await;
+    let connection = ConnectionId::from_uuid(id());
     let event = WebhookEvent {
         id: id(),
         tenant_id: b.tenant,
         provider: "stripe".into(),
+        connection_id: Some(connection),
         event_id: "evt_1".into(),
         event_type: "payment_intent.succeeded".into(),
         payload: "{}".into(),
@@ -1158,6 +1160,48 @@ async fn webhook_events_are_recorded_once(f: Fixture) {
         ..event.clone()
     };
     assert!(!f.store.record_webhook(&redelivery, at(2)).await.unwrap());
+    // The same event id sent to another connection (another tenant on the same Stripe account)
+    // is a delivery of its own.
+    let other = books(&f, "globex").await;
+    let elsewhere = WebhookEvent {
+        id: id(),
+        tenant_id: other.tenant,
+        connection_id: Some(ConnectionId::from_uuid(id())),
+        ..event.clone()
+    };
+    assert!(f.store.record_webhook(&elsewhere, at(2)).await.unwrap());
+    assert!(
+        !f.store
+            .record_webhook(
+                &WebhookEvent {
+                    id: id(),
+                    ..elsewhere.clone()
+                },
+                at(3)
+            )
+            .await
+            .unwrap()
+    );
+    // Without a connection, the event id is unique per provider.
+    let unaddressed = WebhookEvent {
+        id: id(),
+        connection_id: None,
+        event_id: "evt_unaddressed".into(),
+        ..event.clone()
+    };
+    assert!(f.store.record_webhook(&unaddressed, at(2)).await.unwrap());
+    assert!(
+        !f.store
+            .record_webhook(
+                &WebhookEvent {
+                    id: id(),
+                    ..unaddressed.clone()
+                },
+                at(3)
+            )
+            .await
+            .unwrap()
+    );
     let unknown = WebhookEvent {
         id: id(),
         provider: "paypal".into(),
@@ -1168,16 +1212,35 @@ async fn webhook_events_are_recorded_once(f: Fixture) {
         Err(StoreError::Conflict(_))
     ));
     f.store
-        .mark_webhook_processed(b.tenant, "stripe", "evt_1", at(3))
+        .mark_webhook_processed(b.tenant, event.id, at(3))
         .await
         .unwrap();
     f.store
-        .mark_webhook_processed(b.tenant, "stripe", "evt_1", at(4))
+        .mark_webhook_processed(b.tenant, event.id, at(4))
         .await
         .unwrap();
+    assert!(
+        f.store
+            .get_webhook_event(b.tenant, event.id)
+            .await
+            .unwrap()
+            .1
+    );
+    // The other connection's delivery of the same event is still to be processed.
+    assert!(
+        !f.store
+            .get_webhook_event(other.tenant, elsewhere.id)
+            .await
+            .unwrap()
+            .1
+    );
+    assert_eq!(
+        f.store.mark_webhook_processed(b.tenant, id(), at(4)).await,
+        Err(StoreError::NotFound)
+    );
     assert_eq!(
         f.store
-            .mark_webhook_processed(b.tenant, "stripe", "evt_2", at(4))
+            .mark_webhook_processed(b.tenant, elsewhere.id, at(4))
             .await,
         Err(StoreError::NotFound)
     );
@@ -1192,6 +1255,7 @@ async fn tenant_b_can_neither_read_nor_change_tenant_a_s_reconciliation_rows(f: 
         id: id(),
         tenant_id: a.tenant,
         provider: "stripe".into(),
+        connection_id: None,
         event_id: "evt_a".into(),
         event_type: "payout.paid".into(),
         payload: "{}".into(),
@@ -1335,10 +1399,7 @@ async fn tenant_b_can_neither_read_nor_change_tenant_a_s_reconciliation_rows(f: 
             .map(|_| ()),
         nf
     );
-    assert_eq!(
-        s.mark_webhook_processed(bt, "stripe", "evt_a", at(9)).await,
-        nf
-    );
+    assert_eq!(s.mark_webhook_processed(bt, event.id, at(9)).await, nf);
 
     // Nothing of A's changed.
     let stored = s.get_invoice(a.tenant, inv[0]).await.unwrap();

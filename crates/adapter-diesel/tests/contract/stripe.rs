@@ -167,6 +167,7 @@ async fn secrets_watermark_and_webhook_lookup(f: Fixture) {
         id: Uuid::now_v7(),
         tenant_id: a,
         provider: "stripe".to_owned(),
+        connection_id: Some(conn),
         event_id: "evt_1".to_owned(),
         event_type: "charge.succeeded".to_owned(),
         payload: "{}".to_owned(),
@@ -176,7 +177,7 @@ async fn secrets_watermark_and_webhook_lookup(f: Fixture) {
     assert_eq!(read, event);
     assert!(!processed);
     f.store
-        .mark_webhook_processed(a, "stripe", "evt_1", at(4))
+        .mark_webhook_processed(a, event.id, at(4))
         .await
         .unwrap();
     assert!(f.store.get_webhook_event(a, event.id).await.unwrap().1);

@@ -86,10 +86,14 @@ fn stripe_get(url_path: &str) -> wiremock::MockBuilder {
 async fn charges_are_listed_across_three_pages_with_the_created_filters() {
     let server = MockServer::start().await;
     let base = || {
+        // The pages carry expanded objects: Stripe sends them only when asked.
         stripe_get("/v1/charges")
             .and(query_param("created[gte]", "1772000000"))
             .and(query_param("created[lt]", "1772086400"))
             .and(query_param("limit", "100"))
+            .and(query_param("expand[]", "data.balance_transaction"))
+            .and(query_param("expand[]", "data.payment_intent"))
+            .and(query_param("expand[]", "data.customer"))
     };
     base()
         .and(query_param_is_missing("starting_after"))
@@ -142,6 +146,8 @@ async fn charges_are_listed_across_three_pages_with_the_created_filters() {
     );
     assert_eq!(first.status, GatewayPaymentStatus::Succeeded);
     assert_eq!(first.customer.as_deref(), Some("cus_T4mWq8Lz1Ab"));
+    // The payer is the cardholder, not the customer id.
+    assert_eq!(first.payer_name.as_deref(), Some("Erika Mustermann"));
     assert_eq!(
         first.balance_transaction.as_deref(),
         Some("txn_3SxA1aLkD9v7hRt30q2Lm4Vb")
@@ -150,6 +156,11 @@ async fn charges_are_listed_across_three_pages_with_the_created_filters() {
     // The invoice from the description; the partial refund.
     assert_eq!(payments[1].invoice_hint.as_deref(), Some("INV-2026-0042"));
     assert_eq!(payments[1].refunded_amount, eur(1000));
+    // No cardholder name on the charge: the (expanded) customer's name.
+    assert_eq!(
+        payments[1].payer_name.as_deref(),
+        Some("Mustermann Webdesign GmbH")
+    );
     // Charge metadata, a dispute, a payment intent that was not expanded.
     assert_eq!(payments[2].invoice_hint.as_deref(), Some("4690"));
     assert!(payments[2].disputed);
@@ -164,6 +175,10 @@ async fn charges_are_listed_across_three_pages_with_the_created_filters() {
         Some("txn_3Sx9ydLkD9v7hRt33h2Bx7Xk")
     );
     assert_eq!(payments[3].customer, None);
+    assert_eq!(payments[3].payer_name.as_deref(), Some("Erika Mustermann"));
+    // Neither a cardholder name nor a customer's (it was deleted): no name, never the id.
+    assert_eq!(payments[2].customer.as_deref(), Some("cus_T4mGone7Qa2"));
+    assert_eq!(payments[2].payer_name, None);
     assert_eq!(payments[4].status, GatewayPaymentStatus::Failed);
     assert_eq!(payments[4].balance_transaction, None);
 
@@ -173,7 +188,12 @@ async fn charges_are_listed_across_three_pages_with_the_created_filters() {
         .filter(|(k, _)| k == "expand[]")
         .map(|(_, v)| v.into_owned())
         .collect();
-    assert_eq!(expands, ["data.balance_transaction", "data.payment_intent"]);
+    let asked = [
+        "data.balance_transaction",
+        "data.payment_intent",
+        "data.customer",
+    ];
+    assert_eq!(expands, asked);
 }
 
 #[tokio::test]
@@ -734,6 +754,8 @@ async fn one_charge_is_read_with_its_refunded_total() {
     let server = MockServer::start().await;
     stripe_get("/v1/charges/ch_3SxA1aLkD9v7hRt30k1Pq7Za")
         .and(query_param("expand[]", "balance_transaction"))
+        .and(query_param("expand[]", "payment_intent"))
+        .and(query_param("expand[]", "customer"))
         .respond_with(ok("charge_partly_refunded.json"))
         .expect(1)
         .mount(&server)
@@ -750,6 +772,8 @@ async fn one_charge_is_read_with_its_refunded_total() {
     assert_eq!(payment.amount, eur(11_900));
     assert_eq!(payment.refunded_amount, eur(4_000));
     assert_eq!(payment.fee, Some(eur(192)));
+    assert_eq!(payment.payer_name.as_deref(), Some("Erika Mustermann"));
+    assert_eq!(payment.customer.as_deref(), Some("cus_T4mWq8Lz1Ab"));
 }
 
 #[tokio::test]

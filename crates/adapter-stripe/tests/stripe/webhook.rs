@@ -251,6 +251,10 @@ fn a_verified_payment_intent_event_is_parsed() {
     assert_eq!(payment.amount, Money::from_minor(11_900, Currency::EUR));
     assert_eq!(payment.status, GatewayPaymentStatus::Succeeded);
     assert_eq!(payment.invoice_hint.as_deref(), Some("4711"));
+    // An event's objects are never expanded: a payment intent names its customer by id only,
+    // and that id is not a name.
+    assert_eq!(payment.customer.as_deref(), Some("cus_T4mWq8Lz1Ab"));
+    assert_eq!(payment.payer_name, None);
 }
 
 #[test]
@@ -264,6 +268,8 @@ fn refund_payout_and_unknown_events_are_typed() {
         Money::from_minor(1000, Currency::EUR)
     );
     assert_eq!(charge.invoice_hint.as_deref(), Some("INV-2026-0042"));
+    // The cardholder's name travels on the charge itself.
+    assert_eq!(charge.payer_name.as_deref(), Some("Erika Mustermann"));
 
     let event = parse_event(&payload("event_payout_failed.json")).unwrap();
     let StripeEventData::PayoutFailed(payout) = event.data else {

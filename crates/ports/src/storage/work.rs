@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use payymo_domain::ids::{JobId, TenantId};
+use payymo_domain::ids::{ConnectionId, JobId, TenantId};
 use payymo_domain::job::Job;
 
 use super::StoreError;
@@ -142,7 +142,12 @@ pub struct WebhookEvent {
     pub tenant_id: TenantId,
     /// `stripe`, `gocardless` or `whmcs`.
     pub provider: String,
-    /// The provider's event id (unique per provider).
+    /// The connection whose webhook URL received it. A provider's event id is unique per
+    /// connection: the same event sent to two connections (two tenants connected to one Stripe
+    /// account) is two deliveries. `None` for a delivery not addressed to a connection (then the
+    /// event id is unique per provider).
+    pub connection_id: Option<ConnectionId>,
+    /// The provider's event id.
     pub event_id: String,
     /// The provider's event type.
     pub event_type: String,
@@ -154,7 +159,8 @@ pub struct WebhookEvent {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait WebhookInbox: Send + Sync {
-    /// Records a delivery; `false` when the provider's event id was seen before (redelivery).
+    /// Records a delivery; `false` when the provider's event id was seen before for the same
+    /// connection (a redelivery).
     ///
     /// # Errors
     /// [`StoreError::Conflict`] for an unknown tenant or provider.
@@ -164,15 +170,15 @@ pub trait WebhookInbox: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
-    /// Marks a delivery processed (the first time only; later calls keep the first time).
+    /// Marks a delivery (by our id, [`WebhookEvent::id`]) processed, the first time only; later
+    /// calls keep the first time.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the tenant has no such delivery.
     async fn mark_webhook_processed(
         &self,
         tenant: TenantId,
-        provider: &str,
-        event_id: &str,
+        id: uuid::Uuid,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 }

@@ -10,14 +10,14 @@ use payymo_domain::job::Job;
 use payymo_ports::storage::{StoreError, SyncTargetKind, SyncTargets};
 use serde::{Deserialize, Serialize};
 
-use super::{StripeError, StripeService};
+use super::{StripeError, StripeEvents, StripeSync};
 use crate::audit::{Actor, RequestContext};
 use crate::jobs::{DueJob, JobHandler, JobOutcome, JobPayload, JobRequest, Schedule};
 
 /// Processes one stored webhook delivery; the job's tenant is the connection's.
 pub const PROCESS_EVENT_JOB: &str = "stripe.process_event";
 
-/// Syncs one connection ([`StripeService::sync`]).
+/// Syncs one connection ([`StripeSync::sync`]).
 pub const SYNC_CONNECTION_JOB: &str = "stripe.sync_connection";
 
 /// The payload of [`PROCESS_EVENT_JOB`]: `{"connection_id": "<uuid>", "webhook_event_id": "<uuid>"}`.
@@ -118,14 +118,14 @@ fn outcome(error: &StripeError) -> JobOutcome {
 /// The handler of [`PROCESS_EVENT_JOB`].
 #[derive(Debug, Clone)]
 pub struct ProcessEventJobHandler {
-    service: StripeService,
+    events: StripeEvents,
 }
 
 impl ProcessEventJobHandler {
-    /// The handler over the service.
+    /// The handler over the event processing.
     #[must_use]
-    pub fn new(service: StripeService) -> Self {
-        Self { service }
+    pub fn new(events: StripeEvents) -> Self {
+        Self { events }
     }
 }
 
@@ -142,7 +142,7 @@ impl JobHandler for ProcessEventJobHandler {
             );
         };
         match self
-            .service
+            .events
             .process_event(tenant, payload.connection_id, payload.webhook_event_id)
             .await
         {
@@ -155,14 +155,14 @@ impl JobHandler for ProcessEventJobHandler {
 /// The handler of [`SYNC_CONNECTION_JOB`].
 #[derive(Debug, Clone)]
 pub struct SyncJobHandler {
-    service: StripeService,
+    sync: StripeSync,
 }
 
 impl SyncJobHandler {
-    /// The handler over the service.
+    /// The handler over the sync.
     #[must_use]
-    pub fn new(service: StripeService) -> Self {
-        Self { service }
+    pub fn new(sync: StripeSync) -> Self {
+        Self { sync }
     }
 }
 
@@ -177,7 +177,7 @@ impl JobHandler for SyncJobHandler {
             return JobOutcome::Fail("payload needs a tenant and connection_id".to_owned());
         };
         match self
-            .service
+            .sync
             .sync(
                 tenant,
                 payload.connection_id,

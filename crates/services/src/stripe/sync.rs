@@ -1,29 +1,26 @@
-//! Syncing a connection from Stripe's API, and pairing payouts with bank credits.
+//! Syncing a connection from Stripe's API: payments since the watermark, refunds, disputes,
+//! payouts and the balance transactions of paid payouts, then payout-to-bank matching.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use payymo_domain::connection::{ConnectionStatus, PayoutStatus};
-use payymo_domain::ids::{ConnectionId, TenantId, TransactionId};
-use payymo_domain::payout_matching::{
-    BankCredit, PayoutForMatching, PayoutMatchPolicy, PayoutStatus as MatchStatus, match_payouts,
-};
-use payymo_domain::transaction::TransactionSource;
+use chrono::{DateTime, Utc};
+use payymo_domain::connection::{ConnectionStatus, StripeConnection};
+use payymo_domain::ids::{ConnectionId, TenantId};
+use payymo_domain::payout_matching::PayoutStatus as MatchStatus;
+use payymo_ports::clock::{Clock, IdGenerator};
 use payymo_ports::payment_gateway::{
     CreatedRange, GatewayCredentials, GatewayError, GatewayPaymentStatus, GatewayRefundStatus,
+    PaymentGateway,
 };
-use payymo_ports::storage::{StripePaymentReview, TransactionPage};
+use payymo_ports::storage::{ConnectionStore, JobQueue, StripePaymentReview, StripeStore};
 use serde_json::json;
 
-use super::{StripeError, StripeService};
-use crate::audit::{Actor, RequestContext};
-
-/// How many unmatched bank transactions payout matching looks at, at most.
-const MAX_CREDITS: usize = 10_000;
-/// Page size when reading the unmatched queue.
-const CREDIT_PAGE: u32 = 500;
-/// How far back payouts still unlinked take part in matching.
-const MATCH_LOOKBACK_DAYS: i64 = 60;
+use super::payouts::{PayoutMatchSummary, PayoutMatcher};
+use super::records::PaymentRecords;
+use super::secrets::ConnectionSecrets;
+use super::{StripeConfig, StripeError, StripePorts, gateway_key_error};
+use crate::audit::{Actor, Auditor, RequestContext};
 
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,17 +41,6 @@ pub struct SyncReport {
     pub payments_synced_until: Option<DateTime<Utc>>,
 }
 
-/// What payout-to-bank matching did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PayoutMatchSummary {
-    /// `(payout id, bank transaction id)` pairs linked.
-    pub matched: Vec<(String, TransactionId)>,
-    /// Paid payouts left alone because several credits fit equally well.
-    pub ambiguous: Vec<String>,
-    /// Paid payouts with no credit yet.
-    pub unmatched: Vec<String>,
-}
-
 fn error_kind(e: &GatewayError) -> String {
     match e {
         GatewayError::InvalidKey => "invalid_api_key".to_owned(),
@@ -71,7 +57,55 @@ fn error_kind(e: &GatewayError) -> String {
     }
 }
 
-impl StripeService {
+/// Syncs connections. Holds the connection and Stripe stores, the gateway, the field cipher, the
+/// job queue (a reconciliation after new money), the clock, ids and the audit trail, and the
+/// recording and payout matching it shares with the webhook events.
+#[derive(Clone)]
+pub struct StripeSync {
+    connections: Arc<dyn ConnectionStore>,
+    stripe: Arc<dyn StripeStore>,
+    gateway: Arc<dyn PaymentGateway>,
+    secrets: ConnectionSecrets,
+    jobs: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    auditor: Auditor,
+    records: PaymentRecords,
+    matcher: PayoutMatcher,
+    config: StripeConfig,
+}
+
+impl std::fmt::Debug for StripeSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeSync")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StripeSync {
+    /// The use case over the ports it needs.
+    #[must_use]
+    pub fn from_ports(ports: &StripePorts, config: StripeConfig) -> Self {
+        Self {
+            connections: Arc::clone(&ports.connections),
+            stripe: Arc::clone(&ports.stripe),
+            gateway: Arc::clone(&ports.gateway),
+            secrets: ConnectionSecrets::from_ports(ports),
+            jobs: Arc::clone(&ports.jobs),
+            clock: Arc::clone(&ports.clock),
+            ids: Arc::clone(&ports.ids),
+            auditor: ports.auditor(),
+            records: PaymentRecords::from_ports(ports),
+            matcher: PayoutMatcher::from_ports(ports),
+            config,
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// Backfills and catches up a connection: payments created since the watermark (the last
     /// [`super::StripeConfig::backfill`] on a first sync), payouts of the last
     /// [`super::StripeConfig::payout_lookback`], the balance transactions of paid automatic
@@ -90,7 +124,6 @@ impl StripeService {
         ctx: &RequestContext,
     ) -> Result<SyncReport, StripeError> {
         let stored = self
-            .ports
             .connections
             .get_stripe_connection(tenant, connection)
             .await?;
@@ -101,8 +134,7 @@ impl StripeService {
         let result = self.catch_up(&stored, now, ctx).await;
         match result {
             Ok(mut report) => {
-                self.ports
-                    .stripe
+                self.stripe
                     .record_stripe_sync(
                         tenant,
                         connection,
@@ -113,7 +145,7 @@ impl StripeService {
                     )
                     .await?;
                 report.payments_synced_until = Some(now);
-                report.matching = self.match_payouts(tenant).await?;
+                report.matching = self.matcher.match_payouts(tenant).await?;
                 self.auditor
                     .record(
                         tenant,
@@ -130,8 +162,8 @@ impl StripeService {
                     .await;
                 if report.payments_seen > 0 {
                     crate::reconciliation::queue_reconciliation(
-                        self.ports.jobs.as_ref(),
-                        self.ports.ids.as_ref(),
+                        self.jobs.as_ref(),
+                        self.ids.as_ref(),
                         tenant,
                         self.now(),
                     )
@@ -145,8 +177,7 @@ impl StripeService {
                 } else {
                     stored.status
                 };
-                self.ports
-                    .stripe
+                self.stripe
                     .record_stripe_sync(
                         tenant,
                         connection,
@@ -156,7 +187,7 @@ impl StripeService {
                         self.now(),
                     )
                     .await?;
-                Err(match super::gateway_key_error(&e) {
+                Err(match gateway_key_error(&e) {
                     Some(reason) => StripeError::KeyRejected(reason),
                     None => StripeError::Gateway(e),
                 })
@@ -167,19 +198,18 @@ impl StripeService {
 
     async fn catch_up(
         &self,
-        stored: &payymo_domain::connection::StripeConnection,
+        stored: &StripeConnection,
         now: DateTime<Utc>,
         ctx: &RequestContext,
     ) -> Result<SyncReport, StripeError> {
         let (tenant, connection) = (stored.tenant_id, stored.id);
-        let credentials = self.credentials(stored)?;
+        let credentials = self.secrets.credentials(stored)?;
         let from = stored
             .payments_synced_at
             .unwrap_or(now - self.config.backfill)
             .min(now);
         let mut report = SyncReport::default();
         let payments = self
-            .ports
             .gateway
             .list_payments(&credentials, CreatedRange { from, until: now })
             .await
@@ -189,8 +219,13 @@ impl StripeService {
             if payment.status != GatewayPaymentStatus::Succeeded {
                 continue;
             }
-            let before = self.find_known(tenant, connection, &payment.id).await?;
-            self.store_payment(tenant, connection, payment).await?;
+            let before = self
+                .records
+                .find_known(tenant, connection, &payment.id)
+                .await?;
+            self.records
+                .store_payment(tenant, connection, payment)
+                .await?;
             let newly_refunded = payment.refunded_amount.is_positive()
                 && before.as_ref().is_some_and(|b| {
                     b.refunded.minor_units() < payment.refunded_amount.minor_units()
@@ -198,7 +233,8 @@ impl StripeService {
                 });
             if newly_refunded || (before.is_none() && payment.refunded_amount.is_positive()) {
                 report.refunds_flagged += 1;
-                self.payment_refunded(tenant, connection, payment, ctx)
+                self.records
+                    .payment_refunded(tenant, connection, payment, ctx)
                     .await?;
             }
         }
@@ -209,7 +245,6 @@ impl StripeService {
             .await?;
         let payout_from = (now - self.config.payout_lookback).min(from);
         let payouts = self
-            .ports
             .gateway
             .list_payouts(
                 &credentials,
@@ -222,12 +257,13 @@ impl StripeService {
             .map_err(StripeError::Gateway)?;
         for payout in &payouts {
             report.payouts_seen += 1;
-            self.store_payout(tenant, connection, payout).await?;
+            self.records
+                .store_payout(tenant, connection, payout)
+                .await?;
             if payout.status != MatchStatus::Paid || !payout.automatic {
                 continue;
             }
             let carried = self
-                .ports
                 .gateway
                 .payout_balance_transactions(&credentials, &payout.id)
                 .await
@@ -240,7 +276,6 @@ impl StripeService {
                     continue;
                 }
                 if self
-                    .ports
                     .stripe
                     .settle_stripe_charge(
                         tenant,
@@ -266,14 +301,13 @@ impl StripeService {
     async fn refunds_since(
         &self,
         credentials: &GatewayCredentials,
-        stored: &payymo_domain::connection::StripeConnection,
+        stored: &StripeConnection,
         range: CreatedRange,
         report: &mut SyncReport,
         ctx: &RequestContext,
     ) -> Result<(), StripeError> {
         let (tenant, connection) = (stored.tenant_id, stored.id);
         let refunds = self
-            .ports
             .gateway
             .list_refunds(credentials, range)
             .await
@@ -287,6 +321,7 @@ impl StripeService {
                 continue;
             }
             let known = self
+                .records
                 .find_by_either(
                     tenant,
                     connection,
@@ -303,7 +338,6 @@ impl StripeService {
                 continue;
             }
             let payment = self
-                .ports
                 .gateway
                 .get_payment(credentials, &charge)
                 .await
@@ -312,7 +346,8 @@ impl StripeService {
                 && payment.refunded_amount.minor_units() > known.refunded.minor_units()
             {
                 report.refunds_flagged += 1;
-                self.payment_refunded(tenant, connection, &payment, ctx)
+                self.records
+                    .payment_refunded(tenant, connection, &payment, ctx)
                     .await?;
             }
         }
@@ -324,20 +359,20 @@ impl StripeService {
     async fn disputes_since(
         &self,
         credentials: &GatewayCredentials,
-        stored: &payymo_domain::connection::StripeConnection,
+        stored: &StripeConnection,
         range: CreatedRange,
         report: &mut SyncReport,
         ctx: &RequestContext,
     ) -> Result<(), StripeError> {
         let (tenant, connection) = (stored.tenant_id, stored.id);
         let disputes = self
-            .ports
             .gateway
             .list_disputes(credentials, range)
             .await
             .map_err(StripeError::Gateway)?;
         for dispute in &disputes {
             let already = self
+                .records
                 .find_by_either(
                     tenant,
                     connection,
@@ -353,176 +388,10 @@ impl StripeService {
                 continue;
             }
             report.disputes_flagged += 1;
-            self.payment_disputed(tenant, connection, dispute, ctx)
+            self.records
+                .payment_disputed(tenant, connection, dispute, ctx)
                 .await?;
         }
         Ok(())
-    }
-
-    /// The stored payment of the first id or, failing that, of the second (a charge and its
-    /// payment intent).
-    pub(crate) async fn find_by_either(
-        &self,
-        tenant: TenantId,
-        connection: ConnectionId,
-        first: Option<&str>,
-        second: Option<&str>,
-    ) -> Result<Option<payymo_ports::storage::StripePaymentRecord>, StripeError> {
-        for id in [first, second].into_iter().flatten() {
-            if let Some(found) = self.find_known(tenant, connection, id).await? {
-                return Ok(Some(found));
-            }
-        }
-        Ok(None)
-    }
-
-    async fn find_known(
-        &self,
-        tenant: TenantId,
-        connection: ConnectionId,
-        id: &str,
-    ) -> Result<Option<payymo_ports::storage::StripePaymentRecord>, StripeError> {
-        match self
-            .ports
-            .stripe
-            .find_stripe_payment(tenant, connection, id)
-            .await
-        {
-            Ok(found) => Ok(Some(found)),
-            Err(payymo_ports::storage::StoreError::NotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Pairs the tenant's paid, unlinked payouts (every connection) with its unmatched bank
-    /// credits ([`match_payouts`], default policy: same amount and currency, −1 to +3 business
-    /// days, the credit names Stripe or the payout), links each pair and takes the credit out of
-    /// the unmatched queue.
-    ///
-    /// # Errors
-    /// [`StripeError::Store`].
-    pub async fn match_payouts(&self, tenant: TenantId) -> Result<PayoutMatchSummary, StripeError> {
-        let today = self.now().date_naive();
-        let since = today - chrono::Days::new(MATCH_LOOKBACK_DAYS.unsigned_abs());
-        let payouts = self
-            .ports
-            .stripe
-            .list_unlinked_payouts(tenant, since)
-            .await?;
-        let mut summary = PayoutMatchSummary::default();
-        if !payouts.iter().any(|p| p.status == PayoutStatus::Paid) {
-            return Ok(summary);
-        }
-        let earliest = payouts
-            .iter()
-            .map(|p| p.arrival_date)
-            .min()
-            .unwrap_or(since)
-            - chrono::Days::new(7);
-        let credits = self.unmatched_bank_credits(tenant, earliest).await?;
-        let connection_of: HashMap<&str, ConnectionId> = payouts
-            .iter()
-            .map(|p| (p.payout_id.as_str(), p.stripe_connection_id))
-            .collect();
-        let candidates: Vec<PayoutForMatching> = payouts
-            .iter()
-            .map(|p| PayoutForMatching {
-                id: p.payout_id.clone(),
-                amount: p.amount,
-                arrival_date: p.arrival_date,
-                status: match p.status {
-                    PayoutStatus::Pending => MatchStatus::Pending,
-                    PayoutStatus::InTransit => MatchStatus::InTransit,
-                    PayoutStatus::Paid => MatchStatus::Paid,
-                    PayoutStatus::Failed => MatchStatus::Failed,
-                    PayoutStatus::Canceled => MatchStatus::Canceled,
-                },
-            })
-            .collect();
-        let report = match_payouts(&candidates, &credits, &PayoutMatchPolicy::default());
-        let now = self.now();
-        for pair in report.matched {
-            let (Some(connection), Ok(uuid)) = (
-                connection_of.get(pair.payout_id.as_str()).copied(),
-                uuid::Uuid::parse_str(&pair.credit_id),
-            ) else {
-                continue;
-            };
-            let transaction = TransactionId::from_uuid(uuid);
-            self.ports
-                .payouts
-                .link_payout_to_transaction(tenant, connection, &pair.payout_id, transaction, now)
-                .await?;
-            self.ports
-                .stripe
-                .mark_transaction_reconciled(tenant, transaction)
-                .await?;
-            self.auditor
-                .record(
-                    tenant,
-                    &Actor::system(),
-                    "stripe.payout_matched",
-                    Some(format!("stripe_payout:{}", pair.payout_id)),
-                    json!({
-                        "transaction": transaction,
-                        "evidence": pair.evidence,
-                        "day_offset": pair.day_offset,
-                    }),
-                    &RequestContext::default(),
-                )
-                .await;
-            summary.matched.push((pair.payout_id, transaction));
-        }
-        summary.ambiguous = report.ambiguous.into_iter().map(|a| a.payout_id).collect();
-        summary.unmatched = report.unmatched;
-        Ok(summary)
-    }
-
-    /// The tenant's unmatched bank credits booked on or after `earliest`, newest first.
-    async fn unmatched_bank_credits(
-        &self,
-        tenant: TenantId,
-        earliest: NaiveDate,
-    ) -> Result<Vec<BankCredit>, StripeError> {
-        let mut credits = Vec::new();
-        let mut after = None;
-        'pages: loop {
-            let page = self
-                .ports
-                .transactions
-                .list_unmatched(
-                    tenant,
-                    TransactionPage {
-                        limit: CREDIT_PAGE,
-                        after,
-                    },
-                )
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.booking_date, last.id));
-            let full = page.len() >= CREDIT_PAGE as usize;
-            for txn in page {
-                if txn.booking_date < earliest {
-                    break 'pages;
-                }
-                if txn.source == TransactionSource::Bank && txn.is_credit() {
-                    let remittance = match &txn.reference {
-                        Some(reference) => format!("{} {reference}", txn.remittance),
-                        None => txn.remittance.clone(),
-                    };
-                    credits.push(BankCredit {
-                        id: txn.id.to_string(),
-                        amount: txn.amount,
-                        booking_date: txn.booking_date,
-                        counterparty: Some(txn.counterparty_name.clone()).filter(|c| !c.is_empty()),
-                        remittance: Some(remittance).filter(|r| !r.trim().is_empty()),
-                    });
-                }
-            }
-            if !full || credits.len() >= MAX_CREDITS {
-                break;
-            }
-        }
-        Ok(credits)
     }
 }

@@ -13,7 +13,10 @@ use payymo_ports::storage::{
     TransactionMatchState,
 };
 use payymo_services::identity::Permission;
-use payymo_services::stripe::{PayoutListing, StripeError, StripeService, SyncReport};
+use payymo_services::stripe::{
+    PayoutListing, StripeConnections, StripeError, StripeQueries, StripeSync,
+    StripeWebhookReceiver, SyncReport,
+};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -58,10 +61,11 @@ impl From<StripeError> for ApiError {
     }
 }
 
-fn service(req: &HttpRequest) -> Result<web::Data<StripeService>, ApiError> {
-    req.app_data::<web::Data<StripeService>>()
+/// The Stripe use case `T`, as the composition root built it.
+fn use_case<T: 'static>(req: &HttpRequest) -> Result<web::Data<T>, ApiError> {
+    req.app_data::<web::Data<T>>()
         .cloned()
-        .ok_or_else(|| ApiError::internal(&"stripe service is not wired"))
+        .ok_or_else(|| ApiError::internal(&"a stripe use case is not wired"))
 }
 
 fn webhook_url(req: &HttpRequest, connection: ConnectionId) -> String {
@@ -168,7 +172,7 @@ pub async fn connect(
         .webhook_secret
         .filter(|s| !s.trim().is_empty())
         .map(SecretString::from);
-    let connected = service(&req)?
+    let connected = use_case::<StripeConnections>(&req)?
         .connect(
             who.0.tenant,
             &who.0.actor(),
@@ -200,7 +204,9 @@ pub async fn connect(
     ))]
 pub async fn accounts(req: HttpRequest, who: Authenticated) -> Result<HttpResponse, ApiError> {
     require(&req, &who, Permission::TenantRead).await?;
-    let items = service(&req)?.list_accounts(who.0.tenant).await?;
+    let items = use_case::<StripeQueries>(&req)?
+        .list_accounts(who.0.tenant)
+        .await?;
     Ok(HttpResponse::Ok().json(StripeAccountList {
         items: items
             .into_iter()
@@ -235,7 +241,7 @@ pub async fn set_webhook_secret(
 ) -> Result<HttpResponse, ApiError> {
     require(&req, &who, Permission::ConnectionsManage).await?;
     let connection = connection_id(&id)?;
-    service(&req)?
+    use_case::<StripeConnections>(&req)?
         .rotate_webhook_secret(
             who.0.tenant,
             &who.0.actor(),
@@ -311,7 +317,7 @@ pub async fn sync(
 ) -> Result<HttpResponse, ApiError> {
     require(&req, &who, Permission::ConnectionsManage).await?;
     let connection = connection_id(&id)?;
-    let report = service(&req)?
+    let report = use_case::<StripeSync>(&req)?
         .sync(
             who.0.tenant,
             connection,
@@ -488,7 +494,7 @@ pub async fn payments(
         from: q.from,
         until: q.until,
     };
-    let rows = service(&req)?
+    let rows = use_case::<StripeQueries>(&req)?
         .list_payments(who.0.tenant, &filter, page.limit + 1, after)
         .await?;
     let items: Vec<StripePaymentView> = rows.into_iter().map(StripePaymentView::from).collect();
@@ -631,7 +637,7 @@ pub async fn payouts(
         matched: q.matched,
         payout: None,
     };
-    let rows = service(&req)?
+    let rows = use_case::<StripeQueries>(&req)?
         .list_payouts(who.0.tenant, &filter, page.limit + 1, after)
         .await?;
     let items: Vec<StripePayoutView> = rows.into_iter().map(StripePayoutView::from).collect();
@@ -695,7 +701,7 @@ pub async fn webhook(
         }
         body.extend_from_slice(&chunk);
     }
-    let service = service(&req)?;
+    let webhooks = use_case::<StripeWebhookReceiver>(&req)?;
     let ctx = request_context(&req);
     // An id that is not even a UUID is refused like an unknown one, after the same audit.
     let connection =
@@ -704,7 +710,7 @@ pub async fn webhook(
         .headers()
         .get(payymo_adapter_stripe::webhook::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
-    let ack = service
+    let ack = webhooks
         .receive_webhook(connection, &body, signature, &ctx)
         .await?;
     Ok(HttpResponse::Ok().json(WebhookAckView {
@@ -783,7 +789,9 @@ pub async fn payout_report(
     require(&req, &who, Permission::TenantRead).await?;
     let payout = uuid::Uuid::parse_str(&id)
         .map_err(|_| ApiError::not_found("no such Stripe resource in this tenant"))?;
-    let report = service(&req)?.payout_report(who.0.tenant, payout).await?;
+    let report = use_case::<StripeQueries>(&req)?
+        .payout_report(who.0.tenant, payout)
+        .await?;
     let totals = match (report.gross, report.fees, report.net) {
         (Some(gross), Some(fees), Some(net)) => Some(PayoutTotals {
             gross: money_view(&gross),
