@@ -924,7 +924,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             payer_tokens,
         } = *probe;
         // 1. Invoices the text names.
-        let referenced = self.named_invoices(tokens);
+        let (referenced, shared_serials) = self.named_invoices(tokens);
 
         // 2. Who is paying.
         let payers = self.identify_payer(tx, payer_tokens, learned);
@@ -964,6 +964,28 @@ impl<'a, I: Ord> Matcher<'a, I> {
                 })
             })
             .collect();
+
+        // A serial that several open invoices share names the one of them that the amount fits
+        // and whose client is paying, when that is only one.
+        for group in &shared_serials {
+            let fitting: Vec<usize> = candidates
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| {
+                    c.parts.len() == 1 && group.contains(&c.parts[0].0) && c.fit.fits()
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if let [i] = fitting[..]
+                && candidates[i].reference == RefLevel::Approximate
+                && candidates[i].payer >= Payer::Strong
+                && !candidates[i].typo_of_named
+            {
+                let mut c = candidates[i].clone();
+                c.reference = RefLevel::Number;
+                candidates[i] = self.scored(c);
+            }
+        }
 
         // 4. Several invoices in one payment.
         let named: Vec<(u32, RefLevel)> = singles
@@ -1188,8 +1210,9 @@ impl<'a, I: Ord> Matcher<'a, I> {
     /// stripped of leading zeros), by the ledger's id, or by a significant serial. A serial
     /// names an invoice when it is unique among the open invoices; when several open invoices
     /// share it, each is only nearly named.
-    fn named_invoices(&self, tokens: &[NumberToken]) -> Vec<(u32, RefLevel)> {
+    fn named_invoices(&self, tokens: &[NumberToken]) -> (Vec<(u32, RefLevel)>, Vec<Vec<u32>>) {
         let mut referenced: Vec<(u32, RefLevel)> = Vec::new();
+        let mut shared_serials: Vec<Vec<u32>> = Vec::new();
         let other = &self.by_number.other;
         for token in tokens.iter().filter(|t| t.marker != Marker::Other) {
             let Some(key) = digits_key(&token.digits) else {
@@ -1217,11 +1240,14 @@ impl<'a, I: Ord> Matcher<'a, I> {
                 };
                 if serial.len() <= MAX_AMOUNT_ONLY {
                     referenced.extend(serial.iter().map(|&pos| (pos, level)));
+                    if serial.len() > 1 {
+                        shared_serials.push(serial.to_vec());
+                    }
                 }
             }
         }
         keep_best_per_invoice(&mut referenced);
-        referenced
+        (referenced, shared_serials)
     }
 
     /// Whether a token of the text is exactly the number or the ledger id of an existing

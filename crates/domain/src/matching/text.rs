@@ -592,11 +592,16 @@ pub fn creditor_references(text: &str) -> Vec<(std::ops::Range<usize>, String)> 
             if b.is_ascii_alphanumeric() {
                 body.push(char::from(b.to_ascii_uppercase()));
                 j += 1;
-            } else if b == b' '
-                && j + 1 < bytes.len()
-                && bytes[j + 1].is_ascii_alphanumeric()
-                && body.len() >= 2
-            {
+            } else if b == b' ' && body.len() >= 2 && {
+                // Printed in groups of four: a space is followed by at most four letters and
+                // digits, with a digit among them.
+                let group = &bytes[j + 1..];
+                let run = group
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .count();
+                (1..=4).contains(&run) && group[..run].iter().any(u8::is_ascii_digit)
+            } {
                 j += 1;
             } else {
                 break;
@@ -791,6 +796,32 @@ mod tests {
             .into_iter()
             .map(|t| (t.digits, t.marker))
             .collect()
+    }
+
+    #[test]
+    fn creditor_references_are_read_only_with_valid_check_digits() {
+        let found = creditor_references("paid RF18 5390 0754 7034 thanks");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].1, "539007547034");
+        assert!(creditor_references("RF19 5390 0754 7034").is_empty());
+    }
+
+    #[test]
+    fn spaced_out_text_is_joined_and_cut_names_match_what_they_begin() {
+        assert_eq!(unspaced("I N V - 2 0 2 6 thanks"), "INV-2026 thanks");
+        assert_eq!(unspaced("a b c"), "a b c");
+        let cut = payer_name_tokens("MRS AMELIA THOMPSO");
+        assert_eq!(
+            compare_names(&cut, &name_tokens("Amelia Thompson")),
+            NameMatch::Strong
+        );
+        assert_eq!(
+            compare_names(
+                &payer_name_tokens("MRS AMELIA THOMPSON"),
+                &name_tokens("Amelia Thompson")
+            ),
+            NameMatch::Exact
+        );
     }
 
     #[test]
