@@ -357,6 +357,10 @@ pub fn generate(
 
 /// [`generate`] with a choice of payment mix. The classic mix is unchanged by the real one.
 #[must_use]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over the invoices and one over the feed, read top to bottom"
+)]
 pub fn generate_with(
     open_invoices: usize,
     transactions: usize,
@@ -714,6 +718,10 @@ impl Feed<'_> {
     }
 
     /// One transaction of the real mix (see [`Mix::Real`]).
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one arm per scenario of the mix, each short"
+    )]
     fn real_transaction(&mut self, t: usize, open_list: &[(usize, usize)]) {
         let id = format!("T{:07}", t + 1);
         let roll = self.rng.below(1000);

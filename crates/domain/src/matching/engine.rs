@@ -965,27 +965,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             })
             .collect();
 
-        // A serial that several open invoices share names the one of them that the amount fits
-        // and whose client is paying, when that is only one.
-        for group in &shared_serials {
-            let fitting: Vec<usize> = candidates
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| {
-                    c.parts.len() == 1 && group.contains(&c.parts[0].0) && c.fit.fits()
-                })
-                .map(|(i, _)| i)
-                .collect();
-            if let [i] = fitting[..]
-                && candidates[i].reference == RefLevel::Approximate
-                && candidates[i].payer >= Payer::Strong
-                && !candidates[i].typo_of_named
-            {
-                let mut c = candidates[i].clone();
-                c.reference = RefLevel::Number;
-                candidates[i] = self.scored(c);
-            }
-        }
+        self.promote_shared_serials(&mut candidates, &shared_serials);
 
         // 4. Several invoices in one payment.
         let named: Vec<(u32, RefLevel)> = singles
@@ -1046,6 +1026,30 @@ impl<'a, I: Ord> Matcher<'a, I> {
             c.timing = self.timing(&c.parts, booked);
         }
         (candidates, referenced)
+    }
+
+    /// A serial that several open invoices share names the one of them that the amount fits
+    /// and whose client is paying, when that is only one.
+    fn promote_shared_serials(&self, candidates: &mut [Candidate], shared_serials: &[Vec<u32>]) {
+        for group in shared_serials {
+            let fitting: Vec<usize> = candidates
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| {
+                    c.parts.len() == 1 && group.contains(&c.parts[0].0) && c.fit.fits()
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if let [i] = fitting[..]
+                && candidates[i].reference == RefLevel::Approximate
+                && candidates[i].payer >= Payer::Strong
+                && !candidates[i].typo_of_named
+            {
+                let mut c = candidates[i].clone();
+                c.reference = RefLevel::Number;
+                candidates[i] = self.scored(c);
+            }
+        }
     }
 
     /// How a payment booked on `booked` fits the dates of the invoices in `parts`.
@@ -1165,37 +1169,14 @@ impl<'a, I: Ord> Matcher<'a, I> {
             })
         };
         if !fits_well(&singles) {
-            // A near miss of a number is worth a look only if the amount fits or the payer is
-            // the client; dense numbering puts dozens of invoices one keystroke away.
-            let keep = |pos: u32| {
-                let slot = &self.by_client.slots[pos as usize];
-                slot.currency == currency
-                    && slot.open
-                    && ((slot.balance >= target
-                        && slot.balance - target
-                            <= self.settings.fee_tolerance_minor(slot.balance, currency))
-                        || payers
-                            .binary_search_by_key(&slot.client, |(c, _)| *c)
-                            .is_ok())
-            };
-            // A number that names an existing invoice exactly (open, paid or cancelled) is
-            // never read as a typo of a neighbour: its near misses are only suggested.
-            let (naming, free): (Vec<NumberToken>, Vec<NumberToken>) = tokens
-                .iter()
-                .cloned()
-                .partition(|t| self.names_an_invoice(t));
-            let nearly = self.approximate_references(&free, &keep);
-            for &pos in &nearly {
-                singles.push((pos, RefLevel::Approximate));
-            }
-            if !naming.is_empty() {
-                for pos in self.approximate_references(&naming, &keep) {
-                    if nearly.binary_search(&pos).is_err() {
-                        singles.push((pos, RefLevel::Approximate));
-                        typo_of_named.push(pos);
-                    }
-                }
-            }
+            self.near_misses(
+                currency,
+                target,
+                tokens,
+                payers,
+                &mut singles,
+                typo_of_named,
+            );
         }
         if let Some(list) = self.by_client.open_by_amount.get(&(currency, target))
             && list.len() <= MAX_AMOUNT_ONLY
@@ -1204,6 +1185,50 @@ impl<'a, I: Ord> Matcher<'a, I> {
         }
         keep_best_per_invoice(&mut singles);
         singles
+    }
+
+    /// Invoices one keystroke from a number in the text, as approximate references; those
+    /// near a number that names an existing invoice exactly also go to `typo_of_named`.
+    fn near_misses(
+        &self,
+        currency: Currency,
+        target: i64,
+        tokens: &[NumberToken],
+        payers: &[(u32, Payer)],
+        singles: &mut Vec<(u32, RefLevel)>,
+        typo_of_named: &mut Vec<u32>,
+    ) {
+        // A near miss of a number is worth a look only if the amount fits or the payer is
+        // the client; dense numbering puts dozens of invoices one keystroke away.
+        let keep = |pos: u32| {
+            let slot = &self.by_client.slots[pos as usize];
+            slot.currency == currency
+                && slot.open
+                && ((slot.balance >= target
+                    && slot.balance - target
+                        <= self.settings.fee_tolerance_minor(slot.balance, currency))
+                    || payers
+                        .binary_search_by_key(&slot.client, |(c, _)| *c)
+                        .is_ok())
+        };
+        // A number that names an existing invoice exactly (open, paid or cancelled) is
+        // never read as a typo of a neighbour: its near misses are only suggested.
+        let (naming, free): (Vec<NumberToken>, Vec<NumberToken>) = tokens
+            .iter()
+            .cloned()
+            .partition(|t| self.names_an_invoice(t));
+        let nearly = self.approximate_references(&free, &keep);
+        for &pos in &nearly {
+            singles.push((pos, RefLevel::Approximate));
+        }
+        if !naming.is_empty() {
+            for pos in self.approximate_references(&naming, &keep) {
+                if nearly.binary_search(&pos).is_err() {
+                    singles.push((pos, RefLevel::Approximate));
+                    typo_of_named.push(pos);
+                }
+            }
+        }
     }
 
     /// Invoices the text names, with how clearly: by their number (also with its digit groups
