@@ -66,6 +66,7 @@ fn feed(n: usize) -> (Vec<Invoice<u32>>, Vec<Transaction<u32>>) {
                 date: day,
                 due_date: day,
                 status: InvoiceStatus::Unpaid,
+                ledger_id: None,
             }
         })
         .collect();

@@ -142,6 +142,11 @@ pub struct Invoice<Id = InvoiceId> {
     pub due_date: NaiveDate,
     /// WHMCS status.
     pub status: InvoiceStatus,
+    /// The ledger's own id of the invoice (WHMCS `invoiceid`, as in `viewinvoice.php?id=4573`),
+    /// when known. Payers write it as often as the number: WHMCS shows unpaid invoices by it,
+    /// and with sequential paid-invoice numbering an unpaid invoice has no other number.
+    #[serde(default)]
+    pub ledger_id: Option<String>,
 }
 
 impl<Id> Invoice<Id> {

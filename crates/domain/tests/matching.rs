@@ -33,6 +33,7 @@ fn invoice(id: &str, number: &str, client: (&str, &str, &str), balance: &str) ->
         date: date(1),
         due_date: date(15),
         status: InvoiceStatus::Unpaid,
+        ledger_id: None,
     }
 }
 
@@ -489,6 +490,7 @@ fn arb_invoices() -> impl Strategy<Value = Vec<Invoice<String>>> {
                     date: date(1),
                     due_date: date(1 + due),
                     status: InvoiceStatus::ALL[status],
+                    ledger_id: None,
                 }
             })
             .collect()

@@ -85,6 +85,9 @@ pub struct InvoiceRecord {
     pub due_date: String,
     /// WHMCS status word.
     pub status: String,
+    /// The ledger's own id of the invoice (WHMCS `invoiceid`), when the export carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_id: Option<String>,
 }
 
 /// A transaction record as TRANSACTIONS.json holds it.
@@ -143,6 +146,24 @@ pub enum Numbering {
     Prefixed,
     /// Prefix, year and zero-padded counter (`INV-2024-00042`).
     Yearly,
+    /// No custom numbers: an invoice is known by the ledger's id (`4573`). Paid invoices carry
+    /// a custom number (`INV-10234`), as with WHMCS's sequential paid-invoice numbering.
+    Ids,
+}
+
+/// Which payments the feed holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mix {
+    /// Invoice numbers written every which way, names as invoiced or lightly changed.
+    #[default]
+    Classic,
+    /// Remittance as real payers and banks write it: the ledger's invoice id instead of the
+    /// number, bare, decorated or spaced serials, bank-formatted payer names (upper case,
+    /// initials, titles, joint holders, cut at 18 or 35 characters, legal forms, glued), several
+    /// open invoices of one client with the same amount, structured references, and two traps
+    /// (a paid invoice one keystroke from an open one, and a bare serial naming another invoice
+    /// of the paying client).
+    Real,
 }
 
 const FIRST: &[&str] = &[
@@ -268,6 +289,8 @@ const PRICES: &[i64] = &[
 
 struct Client {
     id: String,
+    /// The one price of a client billed monthly for one service (real mix only).
+    price: Option<i64>,
     name: String,
     company: String,
     currency: &'static str,
@@ -310,7 +333,7 @@ fn invoice_number(numbering: Numbering, k: usize, total_invoices: usize) -> Stri
     let seq = 10_000 + k;
     match numbering {
         Numbering::Plain => seq.to_string(),
-        Numbering::Prefixed => format!("INV-{seq}"),
+        Numbering::Prefixed | Numbering::Ids => format!("INV-{seq}"),
         Numbering::Yearly => {
             // Two years; the counter starts again each year, as wide as a year needs.
             let per_year = total_invoices.div_ceil(2).max(1);
@@ -321,7 +344,7 @@ fn invoice_number(numbering: Numbering, k: usize, total_invoices: usize) -> Stri
 }
 
 /// Generates `open_invoices` open invoices (plus about a quarter as many closed ones) and
-/// `transactions` transactions, deterministically from `seed`.
+/// `transactions` transactions, deterministically from `seed`, in the classic mix.
 #[must_use]
 pub fn generate(
     open_invoices: usize,
@@ -329,22 +352,41 @@ pub fn generate(
     seed: u64,
     numbering: Numbering,
 ) -> Dataset {
+    generate_with(open_invoices, transactions, seed, numbering, Mix::Classic)
+}
+
+/// [`generate`] with a choice of payment mix. The classic mix is unchanged by the real one.
+#[must_use]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over the invoices and one over the feed, read top to bottom"
+)]
+pub fn generate_with(
+    open_invoices: usize,
+    transactions: usize,
+    seed: u64,
+    numbering: Numbering,
+    mix: Mix,
+) -> Dataset {
+    let real = mix == Mix::Real;
     let mut rng = Rng::new(seed);
-    let clients = make_clients(&mut rng, (open_invoices / 3).max(40));
+    let clients = make_clients(&mut rng, (open_invoices / 3).max(40), real);
     let total_invoices = open_invoices + open_invoices / 4;
     let mut invoices = Vec::with_capacity(total_invoices);
-    let mut open_of_client: HashMap<usize, Vec<usize>> = HashMap::new();
-    let mut open_list = Vec::with_capacity(open_invoices);
     for k in 0..total_invoices {
         let c = rng.below(clients.len());
         let client = &clients[c];
-        let number = invoice_number(numbering, k, total_invoices);
-        let total = if rng.chance(700) {
-            *rng.pick(PRICES)
-        } else {
-            rng.range(500, 250_000)
+        let total = match client.price {
+            Some(price) if rng.chance(900) => price,
+            _ if rng.chance(700) => *rng.pick(PRICES),
+            _ => rng.range(500, 250_000),
         };
-        let open = k < open_invoices && !rng.chance(0);
+        // The real mix scatters closed invoices among the open ones, as a ledger does.
+        let open = if real {
+            rng.chance(800)
+        } else {
+            k < open_invoices && !rng.chance(0)
+        };
         let (status, balance) = if open {
             let status = match rng.below(100) {
                 0..=54 => "Unpaid",
@@ -365,8 +407,15 @@ pub fn generate(
             )
         };
         let day = issue_day(k, total_invoices);
+        let id = (1_000 + k * 3).to_string();
+        let number = if numbering == Numbering::Ids && status != "Paid" {
+            id.clone()
+        } else {
+            invoice_number(numbering, k, total_invoices)
+        };
         invoices.push(InvoiceRecord {
-            id: (1_000 + k * 3).to_string(),
+            ledger_id: real.then(|| id.clone()),
+            id,
             number,
             client_id: Some(client.id.clone()),
             client_name: client.name.clone(),
@@ -378,7 +427,27 @@ pub fn generate(
             due_date: date_text(day + 14),
             status: status.to_owned(),
         });
-        if open {
+    }
+    let mut traps = if real {
+        plant_paid_neighbours(&mut rng, &mut invoices, transactions / 60)
+    } else {
+        Vec::new()
+    };
+    let client_index: HashMap<&str, usize> = clients
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
+    let mut open_of_client: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut open_list = Vec::with_capacity(open_invoices);
+    for (k, inv) in invoices.iter().enumerate() {
+        if parse_minor(&inv.balance) > 0 {
+            let c = inv
+                .client_id
+                .as_deref()
+                .and_then(|id| client_index.get(id))
+                .copied()
+                .unwrap_or(0);
             open_of_client.entry(c).or_default().push(k);
             open_list.push((k, c));
         }
@@ -388,6 +457,7 @@ pub fn generate(
         let j = rng.below(i + 1);
         open_list.swap(i, j);
     }
+    traps.reverse();
     let mut feed = Feed {
         rng,
         // Its own stream, so that the timing of payments leaves every other choice unchanged.
@@ -400,9 +470,15 @@ pub fn generate(
         cursor: 0,
         out: Vec::with_capacity(transactions),
         truth: Vec::with_capacity(transactions),
+        numbering,
+        traps,
     };
     for t in 0..transactions {
-        feed.transaction(t, &open_list);
+        if real {
+            feed.real_transaction(t, &open_list);
+        } else {
+            feed.transaction(t, &open_list);
+        }
     }
     let Feed {
         out,
@@ -420,6 +496,46 @@ pub fn generate(
         transactions: out,
         truth,
     }
+}
+
+/// Makes up to `wanted` pairs of a paid invoice right after an open one of the same client,
+/// one keystroke apart in number, the paid one's total the open one's balance: the client pays
+/// the paid one a second time, naming it exactly. Returns (paid, open) positions.
+fn plant_paid_neighbours(
+    rng: &mut Rng,
+    invoices: &mut [InvoiceRecord],
+    wanted: usize,
+) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    let mut k = 1;
+    while k + 1 < invoices.len() && pairs.len() < wanted {
+        let step = 1 + rng.below(40);
+        k += step;
+        if k + 1 >= invoices.len() {
+            break;
+        }
+        let (open, paid) = (k, k + 1);
+        let open_balance = parse_minor(&invoices[open].balance);
+        if open_balance <= 0 || invoices[paid].status != "Paid" {
+            continue;
+        }
+        let (id, name, company) = {
+            let o = &invoices[open];
+            (
+                o.client_id.clone(),
+                o.client_name.clone(),
+                o.company_name.clone(),
+            )
+        };
+        let p = &mut invoices[paid];
+        p.client_id = id;
+        p.client_name = name;
+        p.company_name = company;
+        p.total = minor_to_text(open_balance);
+        pairs.push((paid, open));
+        k += 2;
+    }
+    pairs
 }
 
 /// Syllables for the long tail of surnames and company names: most names are rare, the common
@@ -441,7 +557,7 @@ fn rare_word(rng: &mut Rng) -> String {
         .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
-fn make_clients(rng: &mut Rng, n: usize) -> Vec<Client> {
+fn make_clients(rng: &mut Rng, n: usize, real: bool) -> Vec<Client> {
     (0..n)
         .map(|i| {
             let last = if rng.chance(400) {
@@ -470,8 +586,10 @@ fn make_clients(rng: &mut Rng, n: usize) -> Vec<Client> {
                 rng.below(100),
                 rng.next_u64() % 1_000_000_000_000_000_000
             );
+            let price = (real && rng.chance(250)).then(|| *rng.pick(PRICES));
             Client {
                 id: (i + 1).to_string(),
+                price,
                 name,
                 company,
                 currency,
@@ -492,6 +610,9 @@ struct Feed<'a> {
     cursor: usize,
     out: Vec<TransactionRecord>,
     truth: Vec<Truth>,
+    numbering: Numbering,
+    /// Planted (paid, open) neighbours still to use, last first.
+    traps: Vec<(usize, usize)>,
 }
 
 impl Feed<'_> {
@@ -594,6 +715,326 @@ impl Feed<'_> {
             payable: true,
             scenario: scenario.to_owned(),
         });
+    }
+
+    /// One transaction of the real mix (see [`Mix::Real`]).
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one arm per scenario of the mix, each short"
+    )]
+    fn real_transaction(&mut self, t: usize, open_list: &[(usize, usize)]) {
+        let id = format!("T{:07}", t + 1);
+        let roll = self.rng.below(1000);
+        if roll < 150 || open_list.is_empty() {
+            self.noise(id);
+            return;
+        }
+        if (400..415).contains(&roll) {
+            if let Some((paid, open)) = self.traps.pop() {
+                self.paid_twice(id, paid, open);
+            } else {
+                self.noise(id);
+            }
+            return;
+        }
+        let Some((mut k, c)) = self.next_unpaid(open_list) else {
+            self.noise(id);
+            return;
+        };
+        let balance_of = |invoices: &[InvoiceRecord], o: usize| parse_minor(&invoices[o].balance);
+        let unpaid_of_client: Vec<usize> = self.open_of_client.get(&c).map_or_else(Vec::new, |v| {
+            v.iter().copied().filter(|o| !self.paid[*o]).collect()
+        });
+        let client = &self.clients[c];
+        let mut ids = vec![k];
+        let mut amount = balance_of(self.invoices, k);
+        let (scenario, remittance, reference) = match roll {
+            150..=199 => {
+                let others: Vec<usize> = unpaid_of_client
+                    .iter()
+                    .copied()
+                    .filter(|o| *o != k)
+                    .take(1 + self.rng.below(2))
+                    .collect();
+                if others.is_empty() {
+                    ("exact", self.real_written(k), None)
+                } else {
+                    ids.extend(others);
+                    amount = ids.iter().map(|o| balance_of(self.invoices, *o)).sum();
+                    let text = if self.rng.chance(500) {
+                        let parts: Vec<String> =
+                            ids.iter().map(|o| self.real_written(*o)).collect();
+                        format!("Invoices {}", parts.join(", "))
+                    } else {
+                        String::new()
+                    };
+                    ("multi", text, None)
+                }
+            }
+            200..=239 => {
+                amount = amount / 2 + self.rng.range(0, amount / 4);
+                ("partial", self.real_written(k), None)
+            }
+            240..=259 => {
+                amount += self.rng.range(100, 5_000);
+                ("overpaid", self.real_written(k), None)
+            }
+            260..=309 => {
+                amount -= self.rng.range(50, 1_500).min(amount / 20).max(1);
+                ("fees", self.real_written(k), None)
+            }
+            310..=329 => (
+                "typo",
+                self.remittance(&[self.invoices[k].number.clone()], RefStyle::Typo),
+                None,
+            ),
+            330..=339 => (
+                "truncated",
+                self.remittance(&[self.invoices[k].number.clone()], RefStyle::Truncated),
+                None,
+            ),
+            340..=399 => {
+                // Nothing says which: the payer pays the oldest open invoice of this amount.
+                if let Some(&oldest) = unpaid_of_client
+                    .iter()
+                    .filter(|o| balance_of(self.invoices, **o) == amount)
+                    .min_by_key(|o| (self.invoices[**o].due_date.clone(), **o))
+                {
+                    k = oldest;
+                    ids = vec![k];
+                }
+                let text =
+                    (*self
+                        .rng
+                        .pick(&["", "hosting", "thanks", "monthly hosting", "payment"]))
+                    .to_owned();
+                let scenario = if unpaid_of_client
+                    .iter()
+                    .filter(|o| balance_of(self.invoices, **o) == amount)
+                    .count()
+                    > 1
+                {
+                    "same-amount"
+                } else {
+                    "no-reference"
+                };
+                (scenario, text, None)
+            }
+            415..=424 => {
+                // The bare serial of this invoice, the amount of another of the client's.
+                let other = unpaid_of_client
+                    .iter()
+                    .copied()
+                    .find(|o| *o != k && balance_of(self.invoices, *o) != amount);
+                match other {
+                    Some(o) => {
+                        amount = balance_of(self.invoices, o);
+                        let serial = serial_of(&self.invoices[k].number, false);
+                        let text = if self.rng.chance(500) {
+                            format!("invoice {serial}")
+                        } else {
+                            serial
+                        };
+                        ("serial-other-amount", text, None)
+                    }
+                    None => ("exact", self.real_written(k), None),
+                }
+            }
+            425..=449 => {
+                let inv = &self.invoices[k];
+                let reference = match self.rng.below(3) {
+                    0 => creditor_reference(&inv.number),
+                    1 => creditor_reference(inv.ledger_id.as_deref().unwrap_or(&inv.number)),
+                    _ => inv.number.clone(),
+                };
+                let text = (*self.rng.pick(&["", "SEPA transfer", "payment"])).to_owned();
+                ("structured", text, Some(reference))
+            }
+            _ => {
+                let (text, how) = self.real_written_how(k);
+                (how, text, None)
+            }
+        };
+        for o in &ids {
+            self.paid[*o] = true;
+        }
+        let counterparty_name = self.bank_name(client);
+        let iban = self.rng.chance(600).then(|| client.iban.clone());
+        let issued = ids
+            .iter()
+            .map(|&o| issue_day(o, self.total_invoices))
+            .max()
+            .unwrap_or(0);
+        let booked = issued + payment_delay(&mut self.timing);
+        self.out.push(TransactionRecord {
+            id: id.clone(),
+            booking_date: date_text(booked),
+            amount: minor_to_text(amount),
+            currency: self.invoices[k].currency.clone(),
+            counterparty_name,
+            remittance,
+            reference,
+            counterparty_iban: iban,
+        });
+        self.truth.push(Truth {
+            transaction_id: id,
+            invoice_ids: ids.iter().map(|o| self.invoices[*o].id.clone()).collect(),
+            payable: true,
+            scenario: scenario.to_owned(),
+        });
+    }
+
+    /// A client pays an invoice that is already paid, naming it exactly; an open invoice of
+    /// theirs of the same amount is one keystroke away. Nothing is payable.
+    fn paid_twice(&mut self, id: String, paid: usize, open: usize) {
+        let inv = &self.invoices[paid];
+        let named = if self.numbering == Numbering::Ids {
+            inv.ledger_id.clone().unwrap_or_else(|| inv.number.clone())
+        } else {
+            inv.number.clone()
+        };
+        let remittance = format!("{} {named}", self.rng.pick(&["Invoice", "Payment", "Ref"]));
+        let c = self
+            .clients
+            .iter()
+            .position(|c| Some(&c.id) == inv.client_id.as_ref())
+            .unwrap_or(0);
+        let counterparty_name = self.bank_name(&self.clients[c]);
+        let booked = issue_day(open, self.total_invoices) + payment_delay(&mut self.timing);
+        self.out.push(TransactionRecord {
+            id: id.clone(),
+            booking_date: date_text(booked),
+            amount: inv.total.clone(),
+            currency: inv.currency.clone(),
+            counterparty_name,
+            remittance,
+            reference: None,
+            counterparty_iban: None,
+        });
+        self.truth.push(Truth {
+            transaction_id: id,
+            invoice_ids: Vec::new(),
+            payable: false,
+            scenario: "paid-twice".to_owned(),
+        });
+    }
+
+    /// How a real payer names invoice `k`: the number as written, the ledger's id, or the
+    /// serial bare, decorated or spaced out.
+    fn real_written(&mut self, k: usize) -> String {
+        self.real_written_how(k).0
+    }
+
+    /// [`Self::real_written`], with the way: `exact` (the number), `ledger-id` or `serial`.
+    fn real_written_how(&mut self, k: usize) -> (String, &'static str) {
+        let inv = &self.invoices[k];
+        let number = inv.number.clone();
+        let ledger_id = inv.ledger_id.clone().unwrap_or_else(|| number.clone());
+        let rng = &mut self.rng;
+        let (text, how) = match rng.below(100) {
+            0..=29 => (written(rng, &number), "exact"),
+            30..=59 => (
+                match rng.below(6) {
+                    0 => format!("Invoice #{ledger_id}"),
+                    1 => format!("https://billing.example.com/viewinvoice.php?id={ledger_id}"),
+                    2 => ledger_id.clone(),
+                    3 => format!("Inv {ledger_id}"),
+                    4 => format!("Payment invoice {ledger_id} thanks"),
+                    _ => format!("Rechnung #{ledger_id}"),
+                },
+                "ledger-id",
+            ),
+            _ => {
+                let serial = serial_of(&number, false);
+                let padded = serial_of(&number, true);
+                let year = number
+                    .split(|c: char| !c.is_ascii_digit())
+                    .find(|g| g.len() == 4 && g.starts_with("20"))
+                    .unwrap_or("2024")
+                    .to_owned();
+                (
+                    match rng.below(9) {
+                        0 => serial,
+                        1 => padded,
+                        2 => format!("invoice {serial}"),
+                        3 => format!("Inv. no {padded}"),
+                        4 => format!("INV-{serial}"),
+                        5 => format!("INV {year}/{serial}"),
+                        6 => format!("{year}-{serial}"),
+                        7 => number
+                            .chars()
+                            .map(|c| c.to_ascii_uppercase().to_string())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        _ => format!("INVOICE NO {padded}"),
+                    },
+                    "serial",
+                )
+            }
+        };
+        let tail = match rng.below(10) {
+            0 => format!(" Tel +49 170 {}", rng.range(1_000_000, 9_999_999)),
+            1 => format!(" {} Berlin", rng.range(10_000, 14_999)),
+            2 => format!(" order {}", rng.range(10_000, 99_999)),
+            3 => format!(" {}.{:02}.2024", rng.range(1, 28), rng.range(1, 12)),
+            _ => String::new(),
+        };
+        (text + &tail, how)
+    }
+
+    /// The payer's name as a bank sends it: the account holder's.
+    fn bank_name(&mut self, client: &Client) -> String {
+        let rng = &mut self.rng;
+        let (first, last) = client.name.split_once(' ').unwrap_or((&client.name, ""));
+        let (first_up, last_up) = (
+            fold_ascii(first).to_uppercase(),
+            fold_ascii(last).to_uppercase(),
+        );
+        let initial = first_up.chars().next().unwrap_or('X');
+        let title = *rng.pick(&["MR", "MRS", "MS", "DR"]);
+        let partner = *rng.pick(FIRST);
+        let partner_initial = partner.chars().next().unwrap_or('K').to_ascii_uppercase();
+        let cut = |s: String, n: usize| s.chars().take(n).collect::<String>();
+        match rng.below(100) {
+            0..=19 => client.name.clone(),
+            20..=31 => format!("{first_up} {last_up}"),
+            32..=39 => format!("{initial} {last_up}"),
+            40..=45 => format!("{last_up} {initial}"),
+            46..=51 => format!("{last_up} {first_up} {title}"),
+            52..=56 => format!("{title} {initial} {last_up}"),
+            57..=60 => format!("{initial} & {partner_initial} {last_up}"),
+            61..=64 => cut(
+                format!("MR {initial} {last_up} + MRS {partner_initial} {last_up}"),
+                35,
+            ),
+            65..=72 if !client.company.is_empty() => {
+                let company = fold_ascii(&client.company);
+                match rng.below(3) {
+                    0 => company.to_uppercase(),
+                    1 => {
+                        let bare: Vec<&str> = company
+                            .split(' ')
+                            .filter(|w| !SUFFIXES.contains(w))
+                            .collect();
+                        format!("{} LIMITED", bare.join(" ").to_uppercase())
+                    }
+                    _ => cut(
+                        format!("{} TRADING AS {}", company.to_uppercase(), last_up),
+                        35,
+                    ),
+                }
+            }
+            65..=72 => cut(format!("{title} {first_up} {last_up}"), 18),
+            73..=78 => cut(
+                format!("{title} {first_up} {last_up} AND {partner_initial} {last_up}"),
+                18,
+            ),
+            79..=83 => format!("{initial}{last_up}").replace(' ', ""),
+            84..=89 => fold_ascii(&client.name),
+            90..=93 => String::new(),
+            94..=96 => format!("{} {last}", rng.pick(FIRST)),
+            _ => format!("{} {}", rng.pick(FIRST), rng.pick(LAST)),
+        }
     }
 
     fn next_unpaid(&mut self, open_list: &[(usize, usize)]) -> Option<(usize, usize)> {
@@ -796,6 +1237,43 @@ fn written(rng: &mut Rng, number: &str) -> String {
             rng.pick(&["Zahlung", "betaling", "paiement facture"])
         ),
     }
+}
+
+/// The significant serial of an invoice number: its last digit group, leading zeros dropped
+/// (or kept, `padded`).
+fn serial_of(number: &str, padded: bool) -> String {
+    let group = number
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .find(|g| !g.is_empty())
+        .unwrap_or(number);
+    if padded {
+        group.to_owned()
+    } else {
+        let trimmed = group.trim_start_matches('0');
+        if trimmed.is_empty() {
+            "0".to_owned()
+        } else {
+            trimmed.to_owned()
+        }
+    }
+}
+
+/// An ISO 11649 creditor reference (`RF` and two check digits) for `payload`'s letters and digits.
+fn creditor_reference(payload: &str) -> String {
+    let body: String = payload
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .take(21)
+        .collect();
+    let mut remainder: u32 = 0;
+    for c in body.chars().chain("RF00".chars()) {
+        let value = c.to_digit(36).unwrap_or(0);
+        for d in value.to_string().chars() {
+            remainder = (remainder * 10 + d.to_digit(10).unwrap_or(0)) % 97;
+        }
+    }
+    format!("RF{:02}{body}", 98 - remainder)
 }
 
 fn fold_ascii(s: &str) -> String {

@@ -299,6 +299,7 @@ pub fn parse_invoices(
             date,
             due_date,
             status,
+            ledger_id: f.text("ledger_id")?.filter(|s| !s.trim().is_empty()),
         })
     })
 }

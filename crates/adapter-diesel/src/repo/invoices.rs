@@ -56,6 +56,7 @@ impl InvoiceRow {
                 .status
                 .parse::<InvoiceStatus>()
                 .map_err(|_| corrupt("invoice status", &self.status))?,
+            ledger_id: Some(self.external_id),
         })
     }
 }

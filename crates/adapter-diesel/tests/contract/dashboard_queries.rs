@@ -52,6 +52,7 @@ async fn invoice(f: &Fixture, b: &Books, inv: Inv<'_>) -> InvoiceId {
         date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
         due_date: NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
         status: inv.status,
+        ledger_id: None,
     };
     f.store
         .upsert_invoices(

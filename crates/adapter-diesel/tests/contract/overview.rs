@@ -64,6 +64,7 @@ async fn books(f: &Fixture, name: &str) -> Books {
         date: day(1),
         due_date: day(15),
         status: InvoiceStatus::Unpaid,
+        ledger_id: None,
     };
     let invoice = f
         .store

@@ -453,6 +453,7 @@ async fn matches_and_failed_applications_are_counted_by_state(f: Fixture) {
                     date,
                     due_date: date,
                     status: InvoiceStatus::Unpaid,
+                    ledger_id: None,
                 },
             )
         })

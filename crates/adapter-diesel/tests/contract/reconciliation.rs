@@ -144,6 +144,7 @@ fn invoice(number: &str, balance: i64, status: InvoiceStatus) -> Invoice {
         date: day(0),
         due_date: day(14),
         status,
+        ledger_id: None,
     }
 }
 

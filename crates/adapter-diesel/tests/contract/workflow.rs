@@ -73,6 +73,7 @@ async fn invoice(f: &Fixture, b: &Books, external: &str, status: InvoiceStatus) 
         date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
         due_date: NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
         status,
+        ledger_id: None,
     };
     f.store
         .upsert_invoices(b.tenant, b.whmcs, &[(external.to_owned(), row)], at(1))

@@ -18,7 +18,8 @@ use super::decision::{Allocation, Confidence, MatchDecision, MatchStatus, Reason
 use super::index::{IntHasher, MultiIndex};
 use super::settings::MatchSettings;
 use super::text::{
-    Marker, NameMatch, NumberToken, compare_names, name_tokens, number_tokens, within_one_edit,
+    Marker, NameMatch, NumberToken, TRUNCATED, compare_names, creditor_references, name_tokens,
+    number_tokens, payer_name_tokens, unspaced, within_one_edit,
 };
 use crate::invoice::Invoice;
 use crate::money::{Currency, Money};
@@ -93,6 +94,9 @@ struct Candidate {
     rival_combination: bool,
     /// When the payment came, against when its invoices were issued and due.
     timing: Timing,
+    /// A near miss of a number that exactly names another existing invoice: never applied
+    /// automatically (the text names that invoice, not this one).
+    typo_of_named: bool,
 }
 
 /// How the booking date fits a candidate's invoices. Only ever decides between candidates that
@@ -237,6 +241,14 @@ struct NumbersBuilder {
     prefix_counts: Vec<usize>,
     number_index: Vec<(u64, u32)>,
     deletion_index: Vec<(u64, u32)>,
+    /// The ledger's ids (digits) -> invoices.
+    ledger_index: Vec<(u64, u32)>,
+    /// Open invoices by significant serial (last digit group, no leading zeros), for numbers
+    /// with more than one digit group.
+    serial_index: Vec<(u64, u32)>,
+    /// Invoices by their digit groups each without leading zeros (`2026-4573` for
+    /// `INV-2026-04573`), where that differs from the digits.
+    compact_index: Vec<(u64, u32)>,
     prefix: String,
 }
 
@@ -251,9 +263,18 @@ impl NumbersBuilder {
         builder
     }
 
-    /// Adds an invoice's number; only open invoices can be a typo's target, so only theirs go
-    /// into the typo index.
-    fn add(&mut self, pos: u32, number: &str, open: bool) {
+    /// Adds an invoice's number and ledger id; only open invoices can be a typo's target, so
+    /// only theirs go into the typo index.
+    fn add(&mut self, pos: u32, number: &str, open: bool, ledger_id: Option<&str>) {
+        if let Some(key) = ledger_id.and_then(|id| {
+            let id = id.trim();
+            (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| digits_key(id.trim_start_matches('0')))
+                .flatten()
+        }) {
+            self.ledger_index.push((key, pos));
+        }
+        self.add_groups(pos, number, open);
         self.prefix.clear();
         self.prefix.extend(
             number
@@ -302,9 +323,51 @@ impl NumbersBuilder {
             .push((span(start), span(all.len() - start)));
     }
 
-    /// The numbers, the number and typo indexes, and the prefixes common enough to recognise
-    /// in remittance text (sorted).
-    fn finish(self) -> (Numbers, MultiIndex<u64>, MultiIndex<u64>, Vec<String>) {
+    /// The serial and the compact form of a number of several digit groups.
+    fn add_groups(&mut self, pos: u32, number: &str, open: bool) {
+        let mut groups = number
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|g| !g.is_empty())
+            .peekable();
+        let Some(first) = groups.next() else {
+            return;
+        };
+        if groups.peek().is_none() {
+            return;
+        }
+        let mut compact = String::with_capacity(number.len());
+        let mut last = first;
+        compact.push_str(first.trim_start_matches('0'));
+        for g in groups {
+            compact.push_str(g.trim_start_matches('0'));
+            last = g;
+        }
+        let full: String = number
+            .chars()
+            .filter(char::is_ascii_digit)
+            .skip_while(|&c| c == '0')
+            .collect();
+        if compact != full
+            && let Some(key) = digits_key(&compact)
+        {
+            self.compact_index.push((key, pos));
+        }
+        if open && let Some(key) = digits_key(last.trim_start_matches('0')) {
+            self.serial_index.push((key, pos));
+        }
+    }
+
+    /// The numbers, the number and typo indexes, the other references, and the prefixes common
+    /// enough to recognise in remittance text (sorted).
+    fn finish(
+        self,
+    ) -> (
+        Numbers,
+        MultiIndex<u64>,
+        MultiIndex<u64>,
+        OtherReferences,
+        Vec<String>,
+    ) {
         let invoices = self.numbers.prefix_of.len().max(1);
         let mut prefixes: Vec<String> = self
             .numbers
@@ -319,9 +382,25 @@ impl NumbersBuilder {
             self.numbers,
             MultiIndex::new(self.number_index),
             MultiIndex::new(self.deletion_index),
+            OtherReferences {
+                ledger: MultiIndex::new(self.ledger_index),
+                serial: MultiIndex::new(self.serial_index),
+                compact: MultiIndex::new(self.compact_index),
+            },
             prefixes,
         )
     }
+}
+
+/// References to an invoice other than its number as written.
+#[derive(Debug)]
+struct OtherReferences {
+    /// The ledger's invoice ids -> invoices.
+    ledger: MultiIndex<u64>,
+    /// Open invoices by significant serial.
+    serial: MultiIndex<u64>,
+    /// Invoices by digit groups without their leading zeros.
+    compact: MultiIndex<u64>,
 }
 
 /// From this many invoices on, the number and the client indexes are built on two threads.
@@ -338,6 +417,8 @@ struct NumberIndexes {
     deletion_index: MultiIndex<u64>,
     /// Letter prefixes common enough to recognise in remittance text, sorted.
     prefixes: Vec<String>,
+    /// Ledger ids, serials and compact numbers.
+    other: OtherReferences,
     /// Date and due date of each invoice, as days since the common era.
     dates_of: Vec<(i32, i32)>,
 }
@@ -351,14 +432,16 @@ impl NumberIndexes {
                 u32::try_from(k).unwrap_or(u32::MAX),
                 &invoice.number,
                 invoice.is_open(),
+                invoice.ledger_id.as_deref(),
             );
         }
-        let (numbers, number_index, deletion_index, prefixes) = builder.finish();
+        let (numbers, number_index, deletion_index, other, prefixes) = builder.finish();
         Self {
             written: numbers,
             number_index,
             deletion_index,
             prefixes,
+            other,
             dates_of: invoice_dates(invoices, order),
         }
     }
@@ -784,17 +867,13 @@ impl<'a, I: Ord> Matcher<'a, I> {
         let currency = amount.currency();
         let target = amount.minor_units();
 
-        let mut text = tx.remittance.clone();
-        if let Some(reference) = &tx.reference {
-            text.push(' ');
-            text.push_str(reference);
-        }
+        let text = remittance_text(tx);
         let tokens = number_tokens(
             &text,
             &self.by_number.prefixes,
             self.by_number.written.max_digits + 1,
         );
-        let payer_tokens = name_tokens(&tx.counterparty_name);
+        let payer_tokens = self.unglued(payer_name_tokens(&tx.counterparty_name));
         let mut notes: Vec<Reason> = Vec::new();
         let probe = Probe {
             currency,
@@ -803,8 +882,30 @@ impl<'a, I: Ord> Matcher<'a, I> {
             tokens: &tokens,
             payer_tokens: &payer_tokens,
         };
-        let candidates = self.candidates(tx, learned, &probe, &mut notes);
-        self.choose(candidates, amount, probe.booked, notes)
+        let (candidates, referenced) = self.candidates(tx, learned, &probe, &mut notes);
+        self.choose(candidates, &referenced, amount, probe.booked, notes)
+    }
+
+    /// A payer name of one word that is no client's word but an initial glued to one
+    /// (`JSMITH`): read as the initial and the word.
+    fn unglued(&self, tokens: Vec<String>) -> Vec<String> {
+        let [word] = tokens.as_slice() else {
+            return tokens;
+        };
+        if word.len() < 5 || word.ends_with(TRUNCATED) || !word.is_ascii() {
+            return tokens;
+        }
+        let index = &self.by_client.client_by_token;
+        if !index.get(words_key([word.as_str()])).is_empty() {
+            return tokens;
+        }
+        let (initial, rest) = word.split_at(1);
+        if index.get(words_key([rest])).is_empty() {
+            return tokens;
+        }
+        let mut split = vec![initial.to_owned(), rest.to_owned()];
+        split.sort_unstable();
+        split
     }
 
     /// Every way the transaction could be explained, scored.
@@ -814,7 +915,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
         learned: Option<&LearnedPayers>,
         probe: &Probe<'_>,
         notes: &mut Vec<Reason>,
-    ) -> Vec<Candidate> {
+    ) -> (Vec<Candidate>, Vec<(u32, RefLevel)>) {
         let Probe {
             currency,
             booked,
@@ -823,12 +924,13 @@ impl<'a, I: Ord> Matcher<'a, I> {
             payer_tokens,
         } = *probe;
         // 1. Invoices the text names.
-        let referenced = self.named_invoices(tokens);
+        let (referenced, shared_serials) = self.named_invoices(tokens);
 
         // 2. Who is paying.
         let payers = self.identify_payer(tx, payer_tokens, learned);
 
         // 3. Single invoices.
+        let mut typo_of_named = Vec::new();
         let singles = self.single_invoices(
             currency,
             target,
@@ -837,6 +939,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             &referenced,
             &payers,
             notes,
+            &mut typo_of_named,
         );
 
         let mut candidates: Vec<Candidate> = singles
@@ -857,9 +960,12 @@ impl<'a, I: Ord> Matcher<'a, I> {
                     confidence: 0,
                     rival_combination: false,
                     timing: Timing::default(),
+                    typo_of_named: level == RefLevel::Approximate && typo_of_named.contains(&pos),
                 })
             })
             .collect();
+
+        self.promote_shared_serials(&mut candidates, &shared_serials);
 
         // 4. Several invoices in one payment.
         let named: Vec<(u32, RefLevel)> = singles
@@ -919,7 +1025,31 @@ impl<'a, I: Ord> Matcher<'a, I> {
         for c in &mut candidates {
             c.timing = self.timing(&c.parts, booked);
         }
-        candidates
+        (candidates, referenced)
+    }
+
+    /// A serial that several open invoices share names the one of them that the amount fits
+    /// and whose client is paying, when that is only one.
+    fn promote_shared_serials(&self, candidates: &mut [Candidate], shared_serials: &[Vec<u32>]) {
+        for group in shared_serials {
+            let fitting: Vec<usize> = candidates
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| {
+                    c.parts.len() == 1 && group.contains(&c.parts[0].0) && c.fit.fits()
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if let [i] = fitting[..]
+                && candidates[i].reference == RefLevel::Approximate
+                && candidates[i].payer >= Payer::Strong
+                && !candidates[i].typo_of_named
+            {
+                let mut c = candidates[i].clone();
+                c.reference = RefLevel::Number;
+                candidates[i] = self.scored(c);
+            }
+        }
     }
 
     /// How a payment booked on `booked` fits the dates of the invoices in `parts`.
@@ -965,6 +1095,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
         referenced: &[(u32, RefLevel)],
         payers: &[(u32, Payer)],
         notes: &mut Vec<Reason>,
+        typo_of_named: &mut Vec<u32>,
     ) -> Vec<(u32, RefLevel)> {
         let mut singles: Vec<(u32, RefLevel)> = Vec::new();
         for &(pos, level) in referenced {
@@ -1038,22 +1169,14 @@ impl<'a, I: Ord> Matcher<'a, I> {
             })
         };
         if !fits_well(&singles) {
-            // A near miss of a number is worth a look only if the amount fits or the payer is
-            // the client; dense numbering puts dozens of invoices one keystroke away.
-            let keep = |pos: u32| {
-                let slot = &self.by_client.slots[pos as usize];
-                slot.currency == currency
-                    && slot.open
-                    && ((slot.balance >= target
-                        && slot.balance - target
-                            <= self.settings.fee_tolerance_minor(slot.balance, currency))
-                        || payers
-                            .binary_search_by_key(&slot.client, |(c, _)| *c)
-                            .is_ok())
-            };
-            for pos in self.approximate_references(tokens, keep) {
-                singles.push((pos, RefLevel::Approximate));
-            }
+            self.near_misses(
+                currency,
+                target,
+                tokens,
+                payers,
+                &mut singles,
+                typo_of_named,
+            );
         }
         if let Some(list) = self.by_client.open_by_amount.get(&(currency, target))
             && list.len() <= MAX_AMOUNT_ONLY
@@ -1064,20 +1187,102 @@ impl<'a, I: Ord> Matcher<'a, I> {
         singles
     }
 
-    /// Invoices whose number appears in the text, with how clearly.
-    fn named_invoices(&self, tokens: &[NumberToken]) -> Vec<(u32, RefLevel)> {
+    /// Invoices one keystroke from a number in the text, as approximate references; those
+    /// near a number that names an existing invoice exactly also go to `typo_of_named`.
+    fn near_misses(
+        &self,
+        currency: Currency,
+        target: i64,
+        tokens: &[NumberToken],
+        payers: &[(u32, Payer)],
+        singles: &mut Vec<(u32, RefLevel)>,
+        typo_of_named: &mut Vec<u32>,
+    ) {
+        // A near miss of a number is worth a look only if the amount fits or the payer is
+        // the client; dense numbering puts dozens of invoices one keystroke away.
+        let keep = |pos: u32| {
+            let slot = &self.by_client.slots[pos as usize];
+            slot.currency == currency
+                && slot.open
+                && ((slot.balance >= target
+                    && slot.balance - target
+                        <= self.settings.fee_tolerance_minor(slot.balance, currency))
+                    || payers
+                        .binary_search_by_key(&slot.client, |(c, _)| *c)
+                        .is_ok())
+        };
+        // A number that names an existing invoice exactly (open, paid or cancelled) is
+        // never read as a typo of a neighbour: its near misses are only suggested.
+        let (naming, free): (Vec<NumberToken>, Vec<NumberToken>) = tokens
+            .iter()
+            .cloned()
+            .partition(|t| self.names_an_invoice(t));
+        let nearly = self.approximate_references(&free, &keep);
+        for &pos in &nearly {
+            singles.push((pos, RefLevel::Approximate));
+        }
+        if !naming.is_empty() {
+            for pos in self.approximate_references(&naming, &keep) {
+                if nearly.binary_search(&pos).is_err() {
+                    singles.push((pos, RefLevel::Approximate));
+                    typo_of_named.push(pos);
+                }
+            }
+        }
+    }
+
+    /// Invoices the text names, with how clearly: by their number (also with its digit groups
+    /// stripped of leading zeros), by the ledger's id, or by a significant serial. A serial
+    /// names an invoice when it is unique among the open invoices; when several open invoices
+    /// share it, each is only nearly named.
+    fn named_invoices(&self, tokens: &[NumberToken]) -> (Vec<(u32, RefLevel)>, Vec<Vec<u32>>) {
         let mut referenced: Vec<(u32, RefLevel)> = Vec::new();
+        let mut shared_serials: Vec<Vec<u32>> = Vec::new();
+        let other = &self.by_number.other;
         for token in tokens.iter().filter(|t| t.marker != Marker::Other) {
             let Some(key) = digits_key(&token.digits) else {
                 continue;
             };
-            for pos in lookup(&self.by_number.number_index, key) {
+            for pos in lookup(&self.by_number.number_index, key).chain(lookup(&other.compact, key))
+            {
                 let level = self.reference_level(token, pos);
                 referenced.push((pos, level));
             }
+            for pos in lookup(&other.ledger, key) {
+                let level = if token.marker == Marker::Invoice {
+                    RefLevel::Exact
+                } else {
+                    RefLevel::Number
+                };
+                referenced.push((pos, level));
+            }
+            let serial = other.serial.get(key);
+            if token.digits.len() >= 2 && !token.joined {
+                let level = if serial.len() == 1 {
+                    RefLevel::Number
+                } else {
+                    RefLevel::Approximate
+                };
+                if serial.len() <= MAX_AMOUNT_ONLY {
+                    referenced.extend(serial.iter().map(|&pos| (pos, level)));
+                    if serial.len() > 1 {
+                        shared_serials.push(serial.to_vec());
+                    }
+                }
+            }
         }
         keep_best_per_invoice(&mut referenced);
-        referenced
+        (referenced, shared_serials)
+    }
+
+    /// Whether a token of the text is exactly the number or the ledger id of an existing
+    /// invoice (open or not).
+    fn names_an_invoice(&self, token: &NumberToken) -> bool {
+        digits_key(&token.digits).is_some_and(|key| {
+            !self.by_number.number_index.get(key).is_empty()
+                || !self.by_number.other.ledger.get(key).is_empty()
+                || !self.by_number.other.compact.get(key).is_empty()
+        })
     }
 
     fn reference_level(&self, token: &NumberToken, pos: u32) -> RefLevel {
@@ -1096,7 +1301,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
     fn approximate_references(
         &self,
         tokens: &[NumberToken],
-        keep: impl Fn(u32) -> bool,
+        keep: &impl Fn(u32) -> bool,
     ) -> Vec<u32> {
         let mut found = Vec::new();
         for token in tokens
@@ -1317,6 +1522,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             confidence: 0,
             rival_combination: false,
             timing: Timing::default(),
+            typo_of_named: false,
         }))
     }
 
@@ -1383,6 +1589,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             confidence: 0,
             rival_combination: solutions.len() > 1,
             timing: Timing::default(),
+            typo_of_named: false,
         }))
     }
 
@@ -1433,6 +1640,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
     fn choose(
         &self,
         mut candidates: Vec<Candidate>,
+        referenced: &[(u32, RefLevel)],
         amount: Money,
         booked: i32,
         mut notes: Vec<Reason>,
@@ -1477,7 +1685,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
         let mut reasons = self.explain(best, amount);
         // The text names an invoice that cannot be paid (closed, other currency) while the best
         // candidate is not named at all: a person should look.
-        let names_another = best.reference == RefLevel::None
+        let names_another = best.reference <= RefLevel::Approximate
             && notes.iter().any(|r| {
                 matches!(
                     r.code,
@@ -1494,6 +1702,7 @@ impl<'a, I: Ord> Matcher<'a, I> {
             ));
         }
         blocked |= self.timing_reasons(&candidates, booked, &mut reasons);
+        blocked |= self.names_another_of_the_client(best, referenced, &mut reasons);
         if rival.is_some() {
             confidence = confidence.min(best.confidence - 1_000).max(0);
         }
@@ -1543,6 +1752,37 @@ impl<'a, I: Ord> Matcher<'a, I> {
             confidence,
             reasons,
         }
+    }
+
+    /// True (with the reason) when the best candidate is not named by the text while the text
+    /// names, or nearly names, another invoice of the same client: which one is paid is for a
+    /// person to say.
+    fn names_another_of_the_client(
+        &self,
+        best: &Candidate,
+        referenced: &[(u32, RefLevel)],
+        reasons: &mut Vec<Reason>,
+    ) -> bool {
+        if best.reference > RefLevel::Approximate {
+            return false;
+        }
+        let client = self.by_client.client_of[best.parts[0].0 as usize];
+        let other = referenced.iter().find(|(pos, level)| {
+            *level >= RefLevel::Approximate
+                && self.by_client.client_of[*pos as usize] == client
+                && !best.parts.iter().any(|p| p.0 == *pos)
+        });
+        if let Some(&(pos, _)) = other {
+            reasons.push(Reason::new(
+                ReasonCode::Ambiguous,
+                format!(
+                    "the remittance names the client's invoice {} instead",
+                    self.invoice(pos).number
+                ),
+            ));
+            return true;
+        }
+        false
     }
 
     /// Adds what the dates say about the best candidate (`candidates` ranked); true when they
@@ -1634,7 +1874,44 @@ impl<'a, I: Ord> Matcher<'a, I> {
             let named = candidates.remove(named);
             candidates.insert(0, named);
         }
+        self.oldest_first(candidates);
         shared_name && candidates[0].reference >= RefLevel::Number
+    }
+
+    /// When the best candidate is one invoice that nothing in the text names and the client
+    /// has other open invoices that fit exactly as well, the oldest of them (earliest due date)
+    /// among those whose payment window holds the booking date comes first: the convention
+    /// when a payment does not say which invoice it pays. (Failing any such, the one least
+    /// outside its window.)
+    fn oldest_first(&self, candidates: &mut [Candidate]) {
+        let Some(best) = candidates.first() else {
+            return;
+        };
+        if best.reference != RefLevel::None || best.parts.len() != 1 {
+            return;
+        }
+        let client = self.by_client.client_of[best.parts[0].0 as usize];
+        let (confidence, fit, payer) = (best.confidence, best.fit, best.payer);
+        let oldest = candidates
+            .iter()
+            .enumerate()
+            .take_while(|(_, c)| c.confidence == confidence)
+            .filter(|(_, c)| {
+                c.reference == RefLevel::None
+                    && c.parts.len() == 1
+                    && c.fit == fit
+                    && c.payer == payer
+                    && self.by_client.client_of[c.parts[0].0 as usize] == client
+            })
+            .min_by_key(|(_, c)| {
+                let pos = c.parts[0].0;
+                let (_, due) = self.by_number.dates_of[pos as usize];
+                (c.timing.outside, due, pos)
+            })
+            .map(|(i, _)| i);
+        if let Some(i) = oldest.filter(|&i| i > 0) {
+            candidates[..=i].rotate_right(1);
+        }
     }
 
     /// Whether the best candidates (sorted, best first) are not named by the text and tie on
@@ -1674,6 +1951,13 @@ impl<'a, I: Ord> Matcher<'a, I> {
             reasons.push(Reason::new(
                 ReasonCode::Ambiguous,
                 format!("invoice {} fits about as well", numbers.join(" + ")),
+            ));
+        }
+        if best.typo_of_named {
+            blocked = true;
+            reasons.push(Reason::new(
+                ReasonCode::Ambiguous,
+                "the number in the remittance is another existing invoice's: it is not read as a typo",
             ));
         }
         if best.rival_combination {
@@ -1923,6 +2207,51 @@ fn known_payer_indexes(
 
 /// A letter prefix is the tenant's invoice prefix when a fair share of invoices use it.
 /// Sorts by invoice and keeps the strongest reference for each.
+/// The text a transaction's numbers are read from: the remittance, written-out spacing joined
+/// (`I N V 4 5 7 3`), every valid ISO 11649 creditor reference replaced by the reference it
+/// carries as an invoice reference, and the structured reference (the end-to-end id) after it,
+/// read as an invoice reference when it is one number (with letters before it at most).
+fn remittance_text<T>(tx: &Transaction<T>) -> String {
+    let mut text = unspaced(&tx.remittance).into_owned();
+    if let Some(reference) = &tx.reference {
+        let reference = unspaced(reference);
+        text.push(' ');
+        if is_one_number(&reference) {
+            text.push_str("invoice ");
+        }
+        text.push_str(&reference);
+    }
+    let creditor = creditor_references(&text);
+    if creditor.is_empty() {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16 * creditor.len());
+    let mut at = 0;
+    for (range, payload) in creditor {
+        out.push_str(&text[at..range.start]);
+        out.push_str(" invoice ");
+        out.push_str(&payload);
+        out.push(' ');
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// A reference that is one number, with at most letters and separators before it
+/// (`INV-2026-04573`, `4573`), not a free text.
+fn is_one_number(reference: &str) -> bool {
+    let t = reference.trim();
+    let rest = t.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let letters = t.len() - rest.len();
+    letters <= 6
+        && rest.bytes().any(|b| b.is_ascii_digit())
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'/' | b' ' | b'.' | b'_'))
+        && !(letters == 2 && t[..2].eq_ignore_ascii_case("rf"))
+}
+
 fn keep_best_per_invoice(list: &mut Vec<(u32, RefLevel)>) {
     list.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
     list.dedup_by_key(|(pos, _)| *pos);

@@ -159,6 +159,37 @@ pub fn name_tokens(name: &str) -> Vec<String> {
     tokens
 }
 
+/// Marks the last word of a payer name that the bank may have cut short.
+pub const TRUNCATED: char = '*';
+
+/// Lengths at which banks cut the account holder's name: UK Faster Payments (18), SEPA (35, 70).
+const CUT_LENGTHS: [usize; 3] = [18, 35, 70];
+
+/// [`name_tokens`] of a payer name as a bank sent it: when the name has exactly the length at
+/// which banks cut it, its last word may be the start of a longer one and is marked with
+/// [`TRUNCATED`] (it then matches any word it begins).
+#[must_use]
+pub fn payer_name_tokens(name: &str) -> Vec<String> {
+    let mut tokens = name_tokens(name);
+    let trimmed = name.trim_end();
+    if !CUT_LENGTHS.contains(&trimmed.chars().count()) {
+        return tokens;
+    }
+    let last = fold(trimmed.rsplit(' ').next().unwrap_or(""));
+    let last = last.trim();
+    if last.is_empty() || last.contains(' ') || is_noise_word(last) {
+        return tokens;
+    }
+    if let Some(pos) = tokens.iter().position(|t| t == last) {
+        let mut cut = tokens.remove(pos);
+        cut.push(TRUNCATED);
+        tokens.push(cut);
+        tokens.sort_unstable();
+        tokens.dedup();
+    }
+    tokens
+}
+
 /// How well a payer name matches a client or company name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum NameMatch {
@@ -200,6 +231,19 @@ pub fn within_one_edit(a: &[u8], b: &[u8]) -> bool {
 fn word_matches(a: &str, b: &str) -> WordMatch {
     if a == b {
         return WordMatch::Equal;
+    }
+    // A word the bank cut short (see [`payer_name_tokens`]) matches the words it begins.
+    for (cut, whole) in [(a, b), (b, a)] {
+        if let Some(stem) = cut.strip_suffix(TRUNCATED) {
+            if stem.is_empty() || !whole.starts_with(stem) {
+                return WordMatch::None;
+            }
+            return if stem.len() >= 3 {
+                WordMatch::Typo
+            } else {
+                WordMatch::Initial
+            };
+        }
     }
     let (ab, bb) = (a.as_bytes(), b.as_bytes());
     if (ab.len() == 1 && bb.first() == ab.first()) || (bb.len() == 1 && ab.first() == bb.first()) {
@@ -493,6 +537,104 @@ fn looks_like_amount(groups: &[&str], seps: &[u8]) -> bool {
         && seps.last().is_some_and(|s| *s == b'.' || *s == b',')
 }
 
+/// Joins text written one character at a time (`I N V - 2 0 2 6 - 0 4 5 7 3` becomes
+/// `INV-2026-04573`): runs of at least four single characters separated by single spaces.
+#[must_use]
+pub fn unspaced(text: &str) -> std::borrow::Cow<'_, str> {
+    let words: Vec<&str> = text.split(' ').collect();
+    let single = |w: &str| w.chars().count() == 1;
+    if words.windows(4).all(|w| !w.iter().all(|x| single(x))) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < words.len() {
+        let run = words[i..].iter().take_while(|w| single(w)).count();
+        if i > 0 {
+            out.push(' ');
+        }
+        if run >= 4 {
+            for w in &words[i..i + run] {
+                out.push_str(w);
+            }
+            i += run;
+        } else {
+            out.push_str(words[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The references ISO 11649 creditor references (`RF18 5390 0754 7034`) in `text` carry,
+/// checked: for every valid one, where it is written and what follows `RF` and the two check
+/// digits.
+#[must_use]
+pub fn creditor_references(text: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 4 < bytes.len() {
+        let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        if !(starts_word
+            && bytes[i].eq_ignore_ascii_case(&b'r')
+            && bytes[i + 1].eq_ignore_ascii_case(&b'f'))
+        {
+            i += 1;
+            continue;
+        }
+        // RF, two check digits, then up to 21 letters and digits, in groups of four at most
+        // separated by single spaces.
+        let mut body = String::new();
+        let mut j = i + 2;
+        while j < bytes.len() && body.len() < 23 {
+            let b = bytes[j];
+            if b.is_ascii_alphanumeric() {
+                body.push(char::from(b.to_ascii_uppercase()));
+                j += 1;
+            } else if b == b' ' && body.len() >= 2 && {
+                // Printed in groups of four: a space is followed by at most four letters and
+                // digits, with a digit among them.
+                let group = &bytes[j + 1..];
+                let run = group
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .count();
+                (1..=4).contains(&run) && group[..run].iter().any(u8::is_ascii_digit)
+            } {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if body.len() >= 3
+            && body.as_bytes()[..2].iter().all(u8::is_ascii_digit)
+            && rf_checks(&body)
+        {
+            found.push((i..j, body[2..].to_owned()));
+        }
+        i = j.max(i + 1);
+    }
+    found
+}
+
+/// The ISO 7064 mod 97-10 check of an RF reference (`body` = check digits and reference).
+fn rf_checks(body: &str) -> bool {
+    let (check, reference) = body.split_at(2);
+    let mut remainder: u32 = 0;
+    for c in reference.chars().chain("RF".chars()).chain(check.chars()) {
+        let Some(value) = c.to_digit(36) else {
+            return false;
+        };
+        if value >= 10 {
+            remainder = (remainder * 100 + value) % 97;
+        } else {
+            remainder = (remainder * 10 + value) % 97;
+        }
+    }
+    remainder == 1
+}
+
 /// Finds every number in `text` that could be an invoice number.
 ///
 /// Digit groups separated by single spaces, dashes, slashes, dots or underscores are also joined
@@ -560,7 +702,11 @@ pub fn number_tokens(text: &str, invoice_prefixes: &[String], max_len: usize) ->
                 } else {
                     marker.min(Marker::Bare)
                 };
-                if group_marker == Marker::Bare && k == start && is_year(digits) {
+                if k == start
+                    && is_year(digits)
+                    && (group_marker == Marker::Bare || start + 1 < groups.len())
+                {
+                    // A year alone, or the year part of `2026-4573`: not a number of its own.
                     group_marker = Marker::Other;
                 }
                 out.push(NumberToken {
@@ -595,7 +741,7 @@ fn context_before(before: &[Piece<'_>], invoice_prefixes: &[String]) -> (String,
             }
             Piece::Break(b'+') if words.is_empty() => plus = true,
             Piece::Break(b'#') if words.is_empty() => hash = true,
-            Piece::Break(b'(' | b')' | b':') | Piece::Joiner(_) => {}
+            Piece::Break(b'(' | b')' | b':' | b'=' | b'?') | Piece::Joiner(_) => {}
             Piece::Digits(_) | Piece::Break(_) => break,
         }
     }
@@ -607,6 +753,14 @@ fn context_before(before: &[Piece<'_>], invoice_prefixes: &[String]) -> (String,
         .map(|w| w.to_ascii_uppercase())
         .unwrap_or_default();
     let lowered: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+    // `viewinvoice.php?id=4573`: the ledger's invoice page.
+    if lowered.first().is_some_and(|w| w == "id")
+        && lowered
+            .get(1)
+            .is_some_and(|w| w == "php" || w == "viewinvoice")
+    {
+        return (prefix, Marker::Invoice);
+    }
     if lowered.first().is_some_and(|w| is_other_word(w)) {
         return (prefix, Marker::Other);
     }
@@ -642,6 +796,32 @@ mod tests {
             .into_iter()
             .map(|t| (t.digits, t.marker))
             .collect()
+    }
+
+    #[test]
+    fn creditor_references_are_read_only_with_valid_check_digits() {
+        let found = creditor_references("paid RF18 5390 0754 7034 thanks");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].1, "539007547034");
+        assert!(creditor_references("RF19 5390 0754 7034").is_empty());
+    }
+
+    #[test]
+    fn spaced_out_text_is_joined_and_cut_names_match_what_they_begin() {
+        assert_eq!(unspaced("I N V - 2 0 2 6 thanks"), "INV-2026 thanks");
+        assert_eq!(unspaced("a b c"), "a b c");
+        let cut = payer_name_tokens("MRS AMELIA THOMPSO");
+        assert_eq!(
+            compare_names(&cut, &name_tokens("Amelia Thompson")),
+            NameMatch::Strong
+        );
+        assert_eq!(
+            compare_names(
+                &payer_name_tokens("MRS AMELIA THOMPSON"),
+                &name_tokens("Amelia Thompson")
+            ),
+            NameMatch::Exact
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Generates a seeded, realistic matching dataset with ground truth, or scores a dry run
 //! against it.
 //!
-//! `payymo-gen-dataset --open N --transactions M [--seed S] [--numbering plain|prefixed|yearly] --out DIR`
+//! `payymo-gen-dataset --open N --transactions M [--seed S] [--numbering plain|prefixed|yearly|ids] [--mix classic|real] --out DIR`
 //! writes DIR/INVOICES.json, DIR/TRANSACTIONS.json and DIR/truth.json.
 //! `payymo-gen-dataset --evaluate OUTPUT.json --truth truth.json` prints the quality figures.
 
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use payymo_offline_match::Output;
-use payymo_offline_match::dataset::{Numbering, Truth, evaluate, generate};
+use payymo_offline_match::dataset::{Mix, Numbering, Truth, evaluate, generate_with};
 
 #[derive(Default)]
 struct Args {
@@ -18,6 +18,7 @@ struct Args {
     transactions: usize,
     seed: u64,
     numbering: Option<String>,
+    mix: Option<String>,
     out: Option<PathBuf>,
     evaluate: Option<PathBuf>,
     truth: Option<PathBuf>,
@@ -44,6 +45,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--seed" => a.seed = number(&value)?,
             "--numbering" => a.numbering = Some(value),
+            "--mix" => a.mix = Some(value),
             "--out" => a.out = Some(PathBuf::from(value)),
             "--evaluate" => a.evaluate = Some(PathBuf::from(value)),
             "--truth" => a.truth = Some(PathBuf::from(value)),
@@ -85,10 +87,16 @@ fn real_main() -> Result<(), String> {
         "plain" => Numbering::Plain,
         "prefixed" => Numbering::Prefixed,
         "yearly" => Numbering::Yearly,
+        "ids" => Numbering::Ids,
         other => return Err(format!("unknown numbering {other}")),
     };
+    let mix = match args.mix.as_deref().unwrap_or("classic") {
+        "classic" => Mix::Classic,
+        "real" => Mix::Real,
+        other => return Err(format!("unknown mix {other}")),
+    };
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-    let data = generate(args.open, args.transactions, args.seed, numbering);
+    let data = generate_with(args.open, args.transactions, args.seed, numbering, mix);
     write_json(&out.join("INVOICES.json"), &data.invoices)?;
     write_json(&out.join("TRANSACTIONS.json"), &data.transactions)?;
     write_json(&out.join("truth.json"), &data.truth)?;

@@ -116,6 +116,7 @@ pub(super) fn to_cached(
             date,
             due_date: due,
             status: invoice.status,
+            ledger_id: Some(invoice.ledger_id.to_string()),
         },
     )
 }
