@@ -36,7 +36,11 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     }
     let mt_tags = [":20:", ":25:", ":28C:", ":60F:", ":61:", ":62F:", ":86:", ":34F:"];
     let found = mt_tags.iter().filter(|t| head.lines().any(|l| l.trim_start().starts_with(**t))).count();
-    if found >= 2 || (head.contains("{1:") && head.contains("{4:") && head.contains(":20:")) {
+    let starts_tagged = head
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| mt_tags.iter().any(|t| l.trim_start().starts_with(t)));
+    if found >= 2 || starts_tagged || (head.contains("{1:") && head.contains("{4:") && head.contains(":20:")) {
         let is_942 = head.contains("{2:O942") || head.contains("{2:I942") || (head.contains(":34F:") && !head.contains(":60F:") && !head.contains(":60M:"));
         return Some(if is_942 { Format::Mt942 } else { Format::Mt940 });
     }

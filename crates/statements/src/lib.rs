@@ -29,7 +29,8 @@ pub use model::{
 pub struct ReadOptions {
     /// For CSV: the confirmed column mapping; `None` detects one from the file.
     pub csv_mapping: Option<csv::CsvMapping>,
-    /// The currency of lines whose file names none (CSV without a currency column).
+    /// The currency of lines whose file names none (CSV without a currency column, an MT940
+    /// excerpt without balances).
     pub default_currency: Option<payymo_domain::money::Currency>,
     /// Limits for ZIP archives.
     pub archive_limits: archive::ArchiveLimits,
@@ -40,7 +41,7 @@ pub fn read(bytes: &[u8], options: &ReadOptions) -> Result<ReadStatements, State
     match detect(bytes) {
         Some(Format::Zip) => archive::read_zip(bytes, &options.archive_limits),
         Some(Format::Camt(_)) => camt::read(bytes),
-        Some(Format::Mt940 | Format::Mt942) => mt940::read(bytes),
+        Some(Format::Mt940 | Format::Mt942) => mt940::read_with(bytes, options.default_currency),
         Some(Format::Ofx) => ofx::read(bytes),
         Some(Format::Csv) => {
             csv::read(bytes, options.csv_mapping.as_ref(), options.default_currency)

@@ -132,6 +132,12 @@ fn tag_of(line: &str) -> Option<(&str, &str)> {
 
 /// Reads an MT940 or MT942 file.
 pub fn read(bytes: &[u8]) -> Result<ReadStatements, StatementError> {
+    read_with(bytes, None)
+}
+
+/// Reads an MT940 or MT942 file; `default_currency` is the currency of a message that names
+/// none (a bare `:61:` excerpt, an MT942 without `:34F:`).
+pub fn read_with(bytes: &[u8], default_currency: Option<Currency>) -> Result<ReadStatements, StatementError> {
     let decoded = text::decode(bytes, None);
     let (messages, envelope_942) = messages(text::strip_bom(&decoded));
     let mut warnings = Vec::new();
@@ -147,7 +153,7 @@ pub fn read(bytes: &[u8]) -> Result<ReadStatements, StatementError> {
         }
         any_balance |= fields.iter().any(|f| f.tag.starts_with("60") || f.tag.starts_with("62"));
         any_942_tag |= fields.iter().any(|f| f.tag == "34F" || f.tag == "13D");
-        statements.push(read_message(fields, &mut warnings)?);
+        statements.push(read_message(fields, default_currency, &mut warnings)?);
     }
     if statements.is_empty() {
         return Err(StatementError::NoStatement(
@@ -208,7 +214,11 @@ fn yymmdd(s: &str, from: usize, line: usize, warnings: &mut Vec<Warning>) -> Opt
     Some(date)
 }
 
-fn read_message(fields: &[Field], warnings: &mut Vec<Warning>) -> Result<Statement, StatementError> {
+fn read_message(
+    fields: &[Field],
+    default_currency: Option<Currency>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Statement, StatementError> {
     let mut statement = Statement::new(Account::default());
     let mut currency: Option<Currency> = None;
     let mut first_date = None;
@@ -240,7 +250,7 @@ fn read_message(fields: &[Field], warnings: &mut Vec<Warning>) -> Result<Stateme
             _ => {}
         }
     }
-    let currency = currency.or(statement.account.currency);
+    let currency = currency.or(statement.account.currency).or(default_currency);
     statement.account.currency = currency.or(statement.account.currency);
     if let (Some(from), Some(to)) = (first_date, last_date) {
         statement.period = Some((from.min(to), to.max(from)));
@@ -253,7 +263,7 @@ fn read_message(fields: &[Field], warnings: &mut Vec<Warning>) -> Result<Stateme
         let currency = currency.ok_or_else(|| {
             StatementError::at(
                 Location::Line(field.line),
-                "a transaction in a message that names no currency (no :60:, :62: or :34F:)",
+                "a transaction in a message that names no currency (no :60:, :62: or :34F:) and none was given",
             )
         })?;
         let mut line = read_61(field, currency, warnings)?;
@@ -275,7 +285,7 @@ fn read_account(text: &str, account: &mut Account) {
         return;
     }
     // An IBAN followed by the account's currency (`NL..EUR`).
-    if compact.len() > 3 {
+    if compact.len() > 3 && compact.is_char_boundary(compact.len() - 3) {
         let (head, tail) = compact.split_at(compact.len() - 3);
         if is_iban(head) {
             if let Ok(c) = Currency::from_code(tail) {

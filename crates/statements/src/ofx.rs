@@ -55,9 +55,9 @@ fn declared_charset(bytes: &[u8]) -> Option<String> {
 impl Tree {
     fn parse(text: &str) -> Result<Self, StatementError> {
         let upper_start = text
-            .char_indices()
-            .find(|(i, _)| text[*i..].len() >= 5 && text[*i..*i + 5].eq_ignore_ascii_case("<OFX>"))
-            .map(|(i, _)| i)
+            .as_bytes()
+            .windows(5)
+            .position(|w| w.eq_ignore_ascii_case(b"<OFX>"))
             .ok_or_else(|| StatementError::at(Location::File, "no <OFX> element"))?;
         let mut line = 1 + text[..upper_start].matches('\n').count();
         let body = &text[upper_start..];
