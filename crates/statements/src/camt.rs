@@ -34,7 +34,13 @@ fn read_dom(dom: &Dom) -> Result<ReadStatements, StatementError> {
     } else {
         root
     };
-    let (kind, record) = match dom.name(message) {
+    // Version 1 messages carry their version in the name (`BkToCstmrAcctRptV01`).
+    let name = dom.name(message);
+    let base = match name.rfind('V') {
+        Some(v) if v > 0 && name[v + 1..].len() == 2 && name[v + 1..].bytes().all(|b| b.is_ascii_digit()) => &name[..v],
+        _ => name,
+    };
+    let (kind, record) = match base {
         "BkToCstmrAcctRpt" => (CamtKind::C052, "Rpt"),
         "BkToCstmrStmt" => (CamtKind::C053, "Stmt"),
         "BkToCstmrDbtCdtNtfctn" => (CamtKind::C054, "Ntfctn"),
@@ -456,6 +462,13 @@ mod tests {
             pending[0].value_date,
             NaiveDate::from_ymd_opt(2024, 3, 2)
         );
+    }
+
+    #[test]
+    fn a_version_one_message_name_reads_the_same() {
+        let v1 = BATCH.replace("BkToCstmrStmt>", "BkToCstmrStmtV01>");
+        assert_ne!(v1, BATCH);
+        assert_eq!(read(v1.as_bytes()).unwrap().statements, read(BATCH.as_bytes()).unwrap().statements);
     }
 
     #[test]
