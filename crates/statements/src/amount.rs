@@ -45,7 +45,9 @@ pub fn parse_amount(text: &str, currency: Currency, sep: Decimal) -> Result<Mone
             }
         } else if c == dec && !seen_sep {
             seen_sep = true;
-        } else if !seen_sep && (c == thousands || c == ' ' || c == '\'' || c == '\u{a0}' || c == '\u{202f}') {
+        } else if !seen_sep
+            && (c == thousands || c == ' ' || c == '\'' || c == '\u{a0}' || c == '\u{202f}')
+        {
         } else {
             return Err(format!("{text:?} is not an amount"));
         }

@@ -30,7 +30,9 @@ impl Default for ArchiveLimits {
 
 /// Reads every CAMT file in a ZIP archive into one result (members in archive order).
 pub fn read_zip(bytes: &[u8], limits: &ArchiveLimits) -> Result<ReadStatements, StatementError> {
-    let bad = |e: zip::result::ZipError| StatementError::at(Location::File, format!("not a readable ZIP archive: {e}"));
+    let bad = |e: zip::result::ZipError| {
+        StatementError::at(Location::File, format!("not a readable ZIP archive: {e}"))
+    };
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(bad)?;
     if archive.len() > limits.max_entries {
         return Err(StatementError::ArchiveLimit(format!(
@@ -55,7 +57,9 @@ pub fn read_zip(bytes: &[u8], limits: &ArchiveLimits) -> Result<ReadStatements, 
         (&mut member)
             .take(allowed.saturating_add(1))
             .read_to_end(&mut content)
-            .map_err(|e| StatementError::at(Location::File, format!("archive member {name}: {e}")))?;
+            .map_err(|e| {
+                StatementError::at(Location::File, format!("archive member {name}: {e}"))
+            })?;
         let inflated = u64::try_from(content.len()).unwrap_or(u64::MAX);
         if inflated > allowed_by_ratio {
             return Err(StatementError::ArchiveLimit(format!(
@@ -70,19 +74,22 @@ pub fn read_zip(bytes: &[u8], limits: &ArchiveLimits) -> Result<ReadStatements, 
             )));
         }
         total += inflated;
-        match crate::detect(&content) {
-            Some(Format::Camt(_)) => {}
-            _ => {
-                warnings.push(Warning {
-                    at: Location::Member { name: name.clone(), inner: Box::new(Location::File) },
-                    message: "not a CAMT file: skipped".to_owned(),
-                });
-                continue;
-            }
+        if !matches!(crate::detect(&content), Some(Format::Camt(_))) {
+            warnings.push(Warning {
+                at: Location::Member {
+                    name: name.clone(),
+                    inner: Box::new(Location::File),
+                },
+                message: "not a CAMT file: skipped".to_owned(),
+            });
+            continue;
         }
         let read = crate::camt::read(&content).map_err(|e| e.in_member(&name))?;
         let wrap = |w: Warning| Warning {
-            at: Location::Member { name: name.clone(), inner: Box::new(w.at) },
+            at: Location::Member {
+                name: name.clone(),
+                inner: Box::new(w.at),
+            },
             message: w.message,
         };
         match out.as_mut() {
@@ -94,7 +101,10 @@ pub fn read_zip(bytes: &[u8], limits: &ArchiveLimits) -> Result<ReadStatements, 
             Some(acc) => {
                 if acc.format != read.format {
                     warnings.push(Warning {
-                        at: Location::Member { name: name.clone(), inner: Box::new(Location::File) },
+                        at: Location::Member {
+                            name: name.clone(),
+                            inner: Box::new(Location::File),
+                        },
                         message: format!("a {} among {} files", read.format, acc.format),
                     });
                 }
@@ -103,7 +113,8 @@ pub fn read_zip(bytes: &[u8], limits: &ArchiveLimits) -> Result<ReadStatements, 
             }
         }
     }
-    let mut out = out.ok_or_else(|| StatementError::NoStatement("the archive holds no CAMT file".to_owned()))?;
+    let mut out = out
+        .ok_or_else(|| StatementError::NoStatement("the archive holds no CAMT file".to_owned()))?;
     out.warnings.extend(warnings);
     Ok(out)
 }
@@ -118,7 +129,8 @@ mod tests {
 
     fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
         let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         for (name, content) in members {
             writer.start_file(*name, options).unwrap();
             writer.write_all(content).unwrap();
@@ -128,11 +140,19 @@ mod tests {
 
     #[test]
     fn every_camt_member_is_read_and_others_are_skipped_with_a_warning() {
-        let bytes = zip_of(&[("a.xml", CAMT.as_bytes()), ("readme.txt", b"hello"), ("b.xml", CAMT.as_bytes())]);
+        let bytes = zip_of(&[
+            ("a.xml", CAMT.as_bytes()),
+            ("readme.txt", b"hello"),
+            ("b.xml", CAMT.as_bytes()),
+        ]);
         let read = crate::read(&bytes, &crate::ReadOptions::default()).unwrap();
         assert_eq!(read.format, Format::Camt(crate::CamtKind::C053));
         assert_eq!(read.statements.len(), 2);
-        assert!(read.warnings.iter().any(|w| w.to_string().contains("readme.txt")));
+        assert!(
+            read.warnings
+                .iter()
+                .any(|w| w.to_string().contains("readme.txt"))
+        );
     }
 
     #[test]
@@ -141,18 +161,35 @@ mod tests {
         let bytes = zip_of(&[("bomb.xml", &zeros)]);
         let err = read_zip(&bytes, &ArchiveLimits::default()).unwrap_err();
         assert!(matches!(err, StatementError::ArchiveLimit(_)), "{err}");
-        let many: Vec<(String, &[u8])> = (0..5).map(|i| (format!("{i}.xml"), CAMT.as_bytes())).collect();
+        let many: Vec<(String, &[u8])> = (0..5)
+            .map(|i| (format!("{i}.xml"), CAMT.as_bytes()))
+            .collect();
         let refs: Vec<(&str, &[u8])> = many.iter().map(|(n, c)| (n.as_str(), *c)).collect();
-        let limits = ArchiveLimits { max_entries: 4, ..ArchiveLimits::default() };
-        assert!(matches!(read_zip(&zip_of(&refs), &limits), Err(StatementError::ArchiveLimit(_))));
-        let small = ArchiveLimits { max_total_bytes: 5_000, ..ArchiveLimits::default() };
-        assert!(matches!(read_zip(&zip_of(&refs), &small), Err(StatementError::ArchiveLimit(_))));
+        let limits = ArchiveLimits {
+            max_entries: 4,
+            ..ArchiveLimits::default()
+        };
+        assert!(matches!(
+            read_zip(&zip_of(&refs), &limits),
+            Err(StatementError::ArchiveLimit(_))
+        ));
+        let small = ArchiveLimits {
+            max_total_bytes: 5_000,
+            ..ArchiveLimits::default()
+        };
+        assert!(matches!(
+            read_zip(&zip_of(&refs), &small),
+            Err(StatementError::ArchiveLimit(_))
+        ));
     }
 
     #[test]
     fn a_broken_member_is_named_in_the_error() {
         let broken = CAMT.replacen("<Amt Ccy=\"EUR\">250.00</Amt>", "", 1);
-        let bytes = zip_of(&[("good.xml", CAMT.as_bytes()), ("bad.xml", broken.as_bytes())]);
+        let bytes = zip_of(&[
+            ("good.xml", CAMT.as_bytes()),
+            ("bad.xml", broken.as_bytes()),
+        ]);
         let err = read_zip(&bytes, &ArchiveLimits::default()).unwrap_err();
         assert!(err.to_string().contains("bad.xml"), "{err}");
     }

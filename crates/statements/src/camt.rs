@@ -26,18 +26,25 @@ pub fn read(bytes: &[u8]) -> Result<ReadStatements, StatementError> {
 }
 
 fn read_dom(dom: &Dom) -> Result<ReadStatements, StatementError> {
-    let root = dom.root();
+    let root = Dom::root();
     let message = if dom.name(root) == "Document" {
-        dom.all_children(root).first().copied().ok_or_else(|| {
-            StatementError::at(dom.location(root), "an empty Document")
-        })?
+        dom.all_children(root)
+            .first()
+            .copied()
+            .ok_or_else(|| StatementError::at(dom.location(root), "an empty Document"))?
     } else {
         root
     };
     // Version 1 messages carry their version in the name (`BkToCstmrAcctRptV01`).
     let name = dom.name(message);
     let base = match name.rfind('V') {
-        Some(v) if v > 0 && name[v + 1..].len() == 2 && name[v + 1..].bytes().all(|b| b.is_ascii_digit()) => &name[..v],
+        Some(v)
+            if v > 0
+                && name[v + 1..].len() == 2
+                && name[v + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            &name[..v]
+        }
         _ => name,
     };
     let (kind, record) = match base {
@@ -74,8 +81,7 @@ fn money_of(dom: &Dom, amt: NodeId) -> Result<Money, StatementError> {
     let code = dom
         .attr(amt, "Ccy")
         .ok_or_else(|| StatementError::at(dom.location(amt), "an amount without Ccy"))?;
-    let currency =
-        amount::currency(code).map_err(|m| StatementError::at(dom.location(amt), m))?;
+    let currency = amount::currency(code).map_err(|m| StatementError::at(dom.location(amt), m))?;
     let money = amount::parse_amount(dom.text(amt), currency, Decimal::Point)
         .map_err(|m| StatementError::at(dom.location(amt), m))?;
     if money.is_negative() {
@@ -93,10 +99,16 @@ fn date_of(dom: &Dom, node: NodeId) -> Result<Option<NaiveDate>, StatementError>
         return Ok(None);
     };
     // camt.052/053 v1 wrote `<Dt><Dt>` for balances; both spellings nest once at most.
-    let at = dom.child(at, "Dt").or_else(|| dom.child(at, "DtTm")).unwrap_or(at);
-    amount::iso_date(dom.text(at))
-        .map(Some)
-        .ok_or_else(|| StatementError::at(dom.location(at), format!("{:?} is not a date", dom.text(at))))
+    let at = dom
+        .child(at, "Dt")
+        .or_else(|| dom.child(at, "DtTm"))
+        .unwrap_or(at);
+    amount::iso_date(dom.text(at)).map(Some).ok_or_else(|| {
+        StatementError::at(
+            dom.location(at),
+            format!("{:?} is not a date", dom.text(at)),
+        )
+    })
 }
 
 /// `CRDT` is +1, `DBIT` -1.
@@ -142,8 +154,12 @@ fn read_statement(
     let mut statement = Statement::new(read_account(dom, stmt));
     statement.id = dom.text_at(stmt, &["Id"]);
     if let Some(period) = dom.child(stmt, "FrToDt") {
-        let from = dom.text_at(period, &["FrDtTm"]).and_then(|t| amount::iso_date(&t));
-        let to = dom.text_at(period, &["ToDtTm"]).and_then(|t| amount::iso_date(&t));
+        let from = dom
+            .text_at(period, &["FrDtTm"])
+            .and_then(|t| amount::iso_date(&t));
+        let to = dom
+            .text_at(period, &["ToDtTm"])
+            .and_then(|t| amount::iso_date(&t));
         if let (Some(from), Some(to)) = (from, to) {
             statement.period = Some((from, to));
         }
@@ -155,7 +171,10 @@ fn read_statement(
             .or_else(|| dom.text_at(bal, &["Tp", "CdOrPrtry", "Prtry"]))
             .unwrap_or_default();
         let Some(amt) = dom.child(bal, "Amt") else {
-            return Err(StatementError::at(dom.location(bal), "a balance without Amt"));
+            return Err(StatementError::at(
+                dom.location(bal),
+                "a balance without Amt",
+            ));
         };
         let credit = sign_of(dom, bal)?.unwrap_or(true);
         let value = signed(money_of(dom, amt)?, credit);
@@ -181,7 +200,10 @@ fn read_statement(
         statement.opening = None;
     }
     if statement.account.currency.is_none() {
-        statement.account.currency = statement.opening.or(statement.closing).map(|m| m.currency());
+        statement.account.currency = statement
+            .opening
+            .or(statement.closing)
+            .map(|m| m.currency());
     }
     for entry in dom.children(stmt, "Ntry") {
         read_entry(dom, entry, &mut statement.lines, warnings)?;
@@ -225,16 +247,23 @@ fn read_entry(
         .child(entry, "Amt")
         .ok_or_else(|| StatementError::at(dom.location(entry), "an entry without Amt"))?;
     let money = money_of(dom, amt)?;
-    let credit = sign_of(dom, entry)?.ok_or_else(|| {
-        StatementError::at(dom.location(entry), "an entry without CdtDbtInd")
-    })?;
+    let credit = sign_of(dom, entry)?
+        .ok_or_else(|| StatementError::at(dom.location(entry), "an entry without CdtDbtInd"))?;
     let reversal = is_reversal(dom, entry);
     // A reversal books the opposite way of its indicator's original meaning.
     let entry_credit = credit != reversal;
     let entry_amount = signed(money, entry_credit);
     let status = status_of(dom, entry);
-    let booking_date = dom.child(entry, "BookgDt").map(|d| date_of(dom, d)).transpose()?.flatten();
-    let value_date = dom.child(entry, "ValDt").map(|d| date_of(dom, d)).transpose()?.flatten();
+    let booking_date = dom
+        .child(entry, "BookgDt")
+        .map(|d| date_of(dom, d))
+        .transpose()?
+        .flatten();
+    let value_date = dom
+        .child(entry, "ValDt")
+        .map(|d| date_of(dom, d))
+        .transpose()?
+        .flatten();
     let bank_reference = dom.text_at(entry, &["AcctSvcrRef"]);
     let entry_info = dom.text_at(entry, &["AddtlNtryInf"]);
 
@@ -286,7 +315,12 @@ fn read_entry(
     let mut rest = entry_amount;
     for (tx, amount) in split {
         let mut line = base(amount);
-        fill_details(dom, tx, amount.is_positive() || (amount.minor_units() == 0 && entry_credit), &mut line);
+        fill_details(
+            dom,
+            tx,
+            amount.is_positive() || (amount.minor_units() == 0 && entry_credit),
+            &mut line,
+        );
         rest = rest
             .checked_sub(amount)
             .map_err(|e| StatementError::at(dom.location(tx), e.to_string()))?;
@@ -319,10 +353,8 @@ fn join_cut(parts: &[String]) -> Option<String> {
     let mut out = String::new();
     let mut previous_len = None;
     for part in parts {
-        if let Some(len) = previous_len {
-            if !CUT_WIDTHS.contains(&len) {
-                out.push(' ');
-            }
+        if previous_len.is_some_and(|len| !CUT_WIDTHS.contains(&len)) {
+            out.push(' ');
         }
         out.push_str(part);
         previous_len = Some(part.chars().count());
@@ -408,8 +440,16 @@ mod tests {
         let read = read(BATCH.as_bytes()).unwrap();
         assert_eq!(read.format, Format::Camt(CamtKind::C053));
         let statement = &read.statements[0];
-        assert_eq!(statement.account.iban.as_deref(), Some("DE89370400440532013000"));
-        assert_eq!(statement.balance_check(), BalanceCheck::Ok, "{:?}", read.warnings);
+        assert_eq!(
+            statement.account.iban.as_deref(),
+            Some("DE89370400440532013000")
+        );
+        assert_eq!(
+            statement.balance_check(),
+            BalanceCheck::Ok,
+            "{:?}",
+            read.warnings
+        );
         let batch: Vec<&Line> = statement
             .lines
             .iter()
@@ -418,7 +458,10 @@ mod tests {
         assert_eq!(batch.len(), 3, "two payments and the charges");
         assert_eq!(batch[0].amount.minor_units(), 10_000);
         assert_eq!(batch[0].counterparty_name.as_deref(), Some("Acme GmbH"));
-        assert_eq!(batch[0].structured_reference.as_deref(), Some("RF18539007547034"));
+        assert_eq!(
+            batch[0].structured_reference.as_deref(),
+            Some("RF18539007547034")
+        );
         assert_eq!(batch[1].amount.minor_units(), 5_050);
         assert_eq!(batch[1].end_to_end_id, None, "NOTPROVIDED is no id");
         assert_eq!(
@@ -458,17 +501,17 @@ mod tests {
             .collect();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].booking_date, None);
-        assert_eq!(
-            pending[0].value_date,
-            NaiveDate::from_ymd_opt(2024, 3, 2)
-        );
+        assert_eq!(pending[0].value_date, NaiveDate::from_ymd_opt(2024, 3, 2));
     }
 
     #[test]
     fn a_version_one_message_name_reads_the_same() {
         let v1 = BATCH.replace("BkToCstmrStmt>", "BkToCstmrStmtV01>");
         assert_ne!(v1, BATCH);
-        assert_eq!(read(v1.as_bytes()).unwrap().statements, read(BATCH.as_bytes()).unwrap().statements);
+        assert_eq!(
+            read(v1.as_bytes()).unwrap().statements,
+            read(BATCH.as_bytes()).unwrap().statements
+        );
     }
 
     #[test]
@@ -478,7 +521,10 @@ mod tests {
             "",
         );
         assert_ne!(bare, BATCH);
-        assert_eq!(read(bare.as_bytes()).unwrap(), read(BATCH.as_bytes()).unwrap());
+        assert_eq!(
+            read(bare.as_bytes()).unwrap(),
+            read(BATCH.as_bytes()).unwrap()
+        );
     }
 
     #[test]
@@ -490,7 +536,14 @@ mod tests {
 
     #[test]
     fn a_camt_with_a_doctype_is_refused() {
-        let with = BATCH.replacen("<Document", "<!DOCTYPE Document SYSTEM \"http://x/y.dtd\"><Document", 1);
-        assert!(matches!(read(with.as_bytes()), Err(StatementError::DoctypeRefused { .. })));
+        let with = BATCH.replacen(
+            "<Document",
+            "<!DOCTYPE Document SYSTEM \"http://x/y.dtd\"><Document",
+            1,
+        );
+        assert!(matches!(
+            read(with.as_bytes()),
+            Err(StatementError::DoctypeRefused { .. })
+        ));
     }
 }

@@ -181,7 +181,10 @@ fn records(text: &str, delimiter: u8, limit: usize) -> Result<Vec<Record>, State
         }
     }
     if in_quotes {
-        return Err(StatementError::at(Location::Line(quote_line), "a quoted field that is never closed"));
+        return Err(StatementError::at(
+            Location::Line(quote_line),
+            "a quoted field that is never closed",
+        ));
     }
     fields.push(field);
     if fields.iter().any(|f| !f.trim().is_empty()) {
@@ -194,7 +197,9 @@ fn records(text: &str, delimiter: u8, limit: usize) -> Result<Vec<Record>, State
 fn detect_delimiter(text: &str) -> u8 {
     let mut best = (b';', 0usize);
     for d in [b';', b',', b'\t', b'|'] {
-        let Ok(rows) = records(text, d, 30) else { continue };
+        let Ok(rows) = records(text, d, 30) else {
+            continue;
+        };
         let mut counts: Vec<usize> = rows.iter().map(|(_, f)| f.len()).collect();
         counts.sort_unstable();
         // The widest count that at least a third of the rows share.
@@ -296,7 +301,10 @@ const HEADER_WORDS: &[(&str, Role)] = &[
 
 fn role_of(header: &str) -> Option<Role> {
     let h = header.trim().to_lowercase();
-    HEADER_WORDS.iter().find(|(w, _)| h.contains(w)).map(|(_, r)| *r)
+    HEADER_WORDS
+        .iter()
+        .find(|(w, _)| h.contains(w))
+        .map(|(_, r)| *r)
 }
 
 /// The ISO 4217 code named in a header cell (`Betrag (EUR)`).
@@ -319,7 +327,8 @@ pub fn detect_mapping(bytes: &[u8]) -> Result<CsvMapping, StatementError> {
         .take(30)
         .find_map(|(i, (_, cells))| {
             let roles: Vec<Option<Role>> = cells.iter().map(|c| role_of(c)).collect();
-            let has_date = roles.contains(&Some(Role::BookingDate)) || roles.contains(&Some(Role::ValueDate));
+            let has_date =
+                roles.contains(&Some(Role::BookingDate)) || roles.contains(&Some(Role::ValueDate));
             let has_amount = roles.contains(&Some(Role::Amount))
                 || (roles.contains(&Some(Role::Debit)) && roles.contains(&Some(Role::Credit)));
             (has_date && has_amount).then_some((i, roles))
@@ -332,16 +341,26 @@ pub fn detect_mapping(bytes: &[u8]) -> Result<CsvMapping, StatementError> {
         })?;
     let header = &rows[header_index].1;
     let first = |role: Role| roles.iter().position(|r| *r == Some(role));
-    let booking_date = first(Role::BookingDate).or_else(|| first(Role::ValueDate)).unwrap_or(0);
+    let booking_date = first(Role::BookingDate)
+        .or_else(|| first(Role::ValueDate))
+        .unwrap_or(0);
     let value_date = first(Role::ValueDate).filter(|v| *v != booking_date);
     let amount = match (first(Role::Amount), first(Role::Debit), first(Role::Credit)) {
-        (_, Some(debit), Some(credit)) if first(Role::Amount).is_none() => AmountColumns::DebitCredit { debit, credit },
+        (_, Some(debit), Some(credit)) if first(Role::Amount).is_none() => {
+            AmountColumns::DebitCredit { debit, credit }
+        }
         (Some(a), _, _) => AmountColumns::Signed(a),
         (None, Some(debit), Some(credit)) => AmountColumns::DebitCredit { debit, credit },
-        _ => return Err(StatementError::at(Location::Line(rows[header_index].0), "no amount column")),
+        _ => {
+            return Err(StatementError::at(
+                Location::Line(rows[header_index].0),
+                "no amount column",
+            ));
+        }
     };
     let data: Vec<&Vec<String>> = rows[header_index + 1..].iter().map(|(_, f)| f).collect();
-    let cell = |row: &Vec<String>, i: usize| row.get(i).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let cell =
+        |row: &Vec<String>, i: usize| row.get(i).map(|s| s.trim().to_owned()).unwrap_or_default();
     let date_format = DateFormat::ALL
         .into_iter()
         .find(|f| {
@@ -358,12 +377,16 @@ pub fn detect_mapping(bytes: &[u8]) -> Result<CsvMapping, StatementError> {
         .iter()
         .flat_map(|row| match amount {
             AmountColumns::Signed(a) => vec![cell(row, a)],
-            AmountColumns::DebitCredit { debit, credit } => vec![cell(row, debit), cell(row, credit)],
+            AmountColumns::DebitCredit { debit, credit } => {
+                vec![cell(row, debit), cell(row, credit)]
+            }
         })
         .collect();
     let decimal = detect_decimal(&amount_cells);
     let amount_header = match amount {
-        AmountColumns::Signed(a) | AmountColumns::DebitCredit { credit: a, .. } => header.get(a).map(String::as_str),
+        AmountColumns::Signed(a) | AmountColumns::DebitCredit { credit: a, .. } => {
+            header.get(a).map(String::as_str)
+        }
     };
     Ok(CsvMapping {
         delimiter,
@@ -395,7 +418,8 @@ fn detect_decimal(cells: &[String]) -> Decimal {
         let c = c.trim();
         if let Some(i) = c.rfind([',', '.']) {
             let after = &c[i + 1..];
-            let decimals = !after.is_empty() && after.len() <= 2 && after.bytes().all(|b| b.is_ascii_digit());
+            let decimals =
+                !after.is_empty() && after.len() <= 2 && after.bytes().all(|b| b.is_ascii_digit());
             if decimals && c.as_bytes()[i] == b',' {
                 comma += 1;
             } else if decimals {
@@ -403,22 +427,29 @@ fn detect_decimal(cells: &[String]) -> Decimal {
             }
         }
     }
-    if comma > point { Decimal::Comma } else { Decimal::Point }
+    if comma > point {
+        Decimal::Comma
+    } else {
+        Decimal::Point
+    }
 }
 
 /// Reads a CSV file with `mapping`, or with the mapping [`detect_mapping`] finds.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over the rows, easier to follow whole"
+)]
 pub fn read(
     bytes: &[u8],
     mapping: Option<&CsvMapping>,
     default_currency: Option<Currency>,
 ) -> Result<ReadStatements, StatementError> {
     let detected;
-    let mapping = match mapping {
-        Some(m) => m,
-        None => {
-            detected = detect_mapping(bytes)?;
-            &detected
-        }
+    let mapping = if let Some(m) = mapping {
+        m
+    } else {
+        detected = detect_mapping(bytes)?;
+        &detected
     };
     let decoded = text::decode(bytes, None);
     let text = text::strip_bom(&decoded);
@@ -442,7 +473,10 @@ pub fn read(
         let currency = match mapping.currency_column.map(cell).filter(|c| !c.is_empty()) {
             Some(code) => amount::currency(code).map_err(|m| StatementError::at(at(), m))?,
             None => mapping.currency.or(default_currency).ok_or_else(|| {
-                StatementError::at(at(), "no currency: the file names none, so the mapping must")
+                StatementError::at(
+                    at(),
+                    "no currency: the file names none, so the mapping must",
+                )
             })?,
         };
         let money = match read_amount(mapping, &cell, currency) {
@@ -459,7 +493,13 @@ pub fn read(
             }
         };
         let booking_date = mapping.date_format.parse(date_text).ok_or_else(|| {
-            StatementError::at(at(), format!("{date_text:?} is not a date written as {}", mapping.date_format.pattern()))
+            StatementError::at(
+                at(),
+                format!(
+                    "{date_text:?} is not a date written as {}",
+                    mapping.date_format.pattern()
+                ),
+            )
         })?;
         let mut line = Line::new(money);
         line.booking_date = Some(booking_date);
@@ -490,13 +530,18 @@ pub fn read(
         lines.push(line);
     }
     if lines.is_empty() {
-        return Err(StatementError::NoStatement("the CSV file has no data rows".to_owned()));
+        return Err(StatementError::NoStatement(
+            "the CSV file has no data rows".to_owned(),
+        ));
     }
     let mut statement = Statement::new(account);
     statement.account.currency = lines.first().map(|l| l.amount.currency());
-    if balances.len() == lines.len() {
-        if let (Some((first_line, first_balance)), Some((last_line, last_balance))) =
-            (lines.first().zip(balances.first()), lines.last().zip(balances.last()))
+    if balances.len() == lines.len()
+        && let (Some((first_line, first_balance)), Some((last_line, last_balance))) = (
+            lines.first().zip(balances.first()),
+            lines.last().zip(balances.last()),
+        )
+    {
         {
             // Newest first when the first row is later than the last.
             let newest_first = first_line.booking_date > last_line.booking_date;
@@ -523,7 +568,11 @@ pub fn read(
     Ok(out)
 }
 
-fn read_amount<'a>(mapping: &CsvMapping, cell: &dyn Fn(usize) -> &'a str, currency: Currency) -> Result<Money, String> {
+fn read_amount<'a>(
+    mapping: &CsvMapping,
+    cell: &dyn Fn(usize) -> &'a str,
+    currency: Currency,
+) -> Result<Money, String> {
     let parse = |t: &str| amount::parse_amount(t, currency, mapping.decimal);
     match mapping.amount {
         AmountColumns::Signed(a) => parse(cell(a)),
@@ -532,11 +581,17 @@ fn read_amount<'a>(mapping: &CsvMapping, cell: &dyn Fn(usize) -> &'a str, curren
             match (d.is_empty(), c.is_empty()) {
                 (false, _) if parse(d).is_ok_and(|m| m.minor_units() != 0) || c.is_empty() => {
                     let m = parse(d)?;
-                    Ok(negate(Money::from_minor(m.minor_units().saturating_abs(), currency)))
+                    Ok(negate(Money::from_minor(
+                        m.minor_units().saturating_abs(),
+                        currency,
+                    )))
                 }
                 (_, false) => {
                     let m = parse(c)?;
-                    Ok(Money::from_minor(m.minor_units().saturating_abs(), currency))
+                    Ok(Money::from_minor(
+                        m.minor_units().saturating_abs(),
+                        currency,
+                    ))
                 }
                 _ => Err("neither a debit nor a credit amount".to_owned()),
             }
@@ -566,7 +621,10 @@ mod tests {
         assert_eq!(s.lines.len(), 3);
         assert_eq!(s.lines[0].amount.minor_units(), 123_450);
         assert_eq!(s.lines[0].counterparty_name.as_deref(), Some("Müller GmbH"));
-        assert_eq!(s.lines[0].remittance.as_deref(), Some("Rechnung 2024-17; Kunde 9"));
+        assert_eq!(
+            s.lines[0].remittance.as_deref(),
+            Some("Rechnung 2024-17; Kunde 9")
+        );
         assert_eq!(s.lines[1].amount.minor_units(), -5_000);
         assert_eq!(s.balance_check(), BalanceCheck::Ok, "{:?}", read.warnings);
     }
@@ -578,14 +636,20 @@ mod tests {
         let amounts: Vec<i64> = s.lines.iter().map(|l| l.amount.minor_units()).collect();
         assert_eq!(amounts, vec![-1_999, 250_000, -3]);
         assert_eq!(s.lines[0].amount.currency(), Currency::GBP);
-        assert_eq!(s.lines[1].booking_date, NaiveDate::from_ymd_opt(2024, 1, 31));
+        assert_eq!(
+            s.lines[1].booking_date,
+            NaiveDate::from_ymd_opt(2024, 1, 31)
+        );
         assert_eq!(s.balance_check(), BalanceCheck::Unavailable);
     }
 
     #[test]
     fn an_explicit_mapping_overrides_detection() {
         let text = "2024-01-02|12.00|hello\n2024-01-03|-2.50|bye\n";
-        assert!(detect_mapping(text.as_bytes()).is_err(), "no header to detect from");
+        assert!(
+            detect_mapping(text.as_bytes()).is_err(),
+            "no header to detect from"
+        );
         let mapping = CsvMapping {
             delimiter: b'|',
             skip_rows: 0,
@@ -604,12 +668,16 @@ mod tests {
         };
         let read = read(text.as_bytes(), Some(&mapping), None).unwrap();
         assert_eq!(read.statements[0].lines[1].amount.minor_units(), -250);
-        assert_eq!(read.statements[0].lines[1].remittance.as_deref(), Some("bye"));
+        assert_eq!(
+            read.statements[0].lines[1].remittance.as_deref(),
+            Some("bye")
+        );
     }
 
     #[test]
     fn an_unreadable_amount_names_its_line_and_utf16_is_read() {
-        let text = "Date,Amount,Currency,Description\n2024-01-02,12.00,EUR,a\n2024-01-03,twelve,EUR,b\n";
+        let text =
+            "Date,Amount,Currency,Description\n2024-01-02,12.00,EUR,a\n2024-01-03,twelve,EUR,b\n";
         let err = read(text.as_bytes(), None, None).unwrap_err();
         assert!(err.to_string().starts_with("line 3"), "{err}");
         let good = "Date,Amount,Currency\n2024-01-02,\"1,200.00\",EUR\n";

@@ -40,7 +40,9 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatementError {
     /// The content is none of the supported formats.
-    #[error("not a statement file this reader knows (CAMT, MT940/MT942, OFX, CSV or a ZIP of CAMT)")]
+    #[error(
+        "not a statement file this reader knows (CAMT, MT940/MT942, OFX, CSV or a ZIP of CAMT)"
+    )]
     UnknownFormat,
     /// The file is malformed at a place.
     #[error("{at}: {message}")]

@@ -43,9 +43,11 @@ pub fn read(bytes: &[u8], options: &ReadOptions) -> Result<ReadStatements, State
         Some(Format::Camt(_)) => camt::read(bytes),
         Some(Format::Mt940 | Format::Mt942) => mt940::read_with(bytes, options.default_currency),
         Some(Format::Ofx) => ofx::read(bytes),
-        Some(Format::Csv) => {
-            csv::read(bytes, options.csv_mapping.as_ref(), options.default_currency)
-        }
+        Some(Format::Csv) => csv::read(
+            bytes,
+            options.csv_mapping.as_ref(),
+            options.default_currency,
+        ),
         None => Err(StatementError::UnknownFormat),
     }
 }

@@ -35,7 +35,6 @@ pub enum CamtKind {
     C054,
 }
 
-
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -219,8 +218,7 @@ impl Statement {
         }
     }
 
-    /// The booked credits and debits: (count, sum) each, per the statement's own currency lines.
-    #[must_use]
+    /// The booked lines (pending ones left out).
     pub fn booked_lines(&self) -> impl Iterator<Item = &Line> {
         self.lines.iter().filter(|l| l.status == LineStatus::Booked)
     }

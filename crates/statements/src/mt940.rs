@@ -43,8 +43,8 @@ fn messages(text: &str) -> (Vec<Vec<Field>>, bool) {
         let mut had_envelope = false;
         loop {
             let trimmed = rest.trim_start();
-            if trimmed.starts_with("{4:") {
-                rest = &trimmed[3..];
+            if let Some(after) = trimmed.strip_prefix("{4:") {
+                rest = after;
                 had_envelope = true;
                 break;
             }
@@ -56,15 +56,12 @@ fn messages(text: &str) -> (Vec<Vec<Field>>, bool) {
                 if trimmed.starts_with("{2:O942") || trimmed.starts_with("{2:I942") {
                     saw_942_envelope = true;
                 }
-                match block_end(after) {
-                    Some(end) => {
-                        rest = &after[end..];
-                        had_envelope = true;
-                    }
-                    None => {
-                        rest = "";
-                        break;
-                    }
+                if let Some(end) = block_end(after) {
+                    rest = &after[end..];
+                    had_envelope = true;
+                } else {
+                    rest = "";
+                    break;
                 }
             } else {
                 break;
@@ -137,7 +134,10 @@ pub fn read(bytes: &[u8]) -> Result<ReadStatements, StatementError> {
 
 /// Reads an MT940 or MT942 file; `default_currency` is the currency of a message that names
 /// none (a bare `:61:` excerpt, an MT942 without `:34F:`).
-pub fn read_with(bytes: &[u8], default_currency: Option<Currency>) -> Result<ReadStatements, StatementError> {
+pub fn read_with(
+    bytes: &[u8],
+    default_currency: Option<Currency>,
+) -> Result<ReadStatements, StatementError> {
     let decoded = text::decode(bytes, None);
     let (messages, envelope_942) = messages(text::strip_bom(&decoded));
     let mut warnings = Vec::new();
@@ -145,13 +145,17 @@ pub fn read_with(bytes: &[u8], default_currency: Option<Currency>) -> Result<Rea
     let mut any_balance = false;
     let mut any_942_tag = envelope_942;
     for fields in &messages {
-        if !fields
-            .iter()
-            .any(|f| matches!(f.tag.as_str(), "25" | "61" | "60F" | "60M" | "60" | "62F" | "62M" | "62"))
-        {
+        if !fields.iter().any(|f| {
+            matches!(
+                f.tag.as_str(),
+                "25" | "61" | "60F" | "60M" | "60" | "62F" | "62M" | "62"
+            )
+        }) {
             continue;
         }
-        any_balance |= fields.iter().any(|f| f.tag.starts_with("60") || f.tag.starts_with("62"));
+        any_balance |= fields
+            .iter()
+            .any(|f| f.tag.starts_with("60") || f.tag.starts_with("62"));
         any_942_tag |= fields.iter().any(|f| f.tag == "34F" || f.tag == "13D");
         statements.push(read_message(fields, default_currency, &mut warnings)?);
     }
@@ -160,7 +164,11 @@ pub fn read_with(bytes: &[u8], default_currency: Option<Currency>) -> Result<Rea
             "no MT940/MT942 message with an account, a balance or a transaction".to_owned(),
         ));
     }
-    let format = if any_942_tag && !any_balance { Format::Mt942 } else { Format::Mt940 };
+    let format = if any_942_tag && !any_balance {
+        Format::Mt942
+    } else {
+        Format::Mt940
+    };
     let mut out = ReadStatements {
         format,
         statements,
@@ -181,10 +189,17 @@ fn read_balance(field: &Field, warnings: &mut Vec<Warning>) -> Result<Balance, S
     let credit = match s.as_bytes().first() {
         Some(b'C') => true,
         Some(b'D') => false,
-        _ => return Err(StatementError::at(at(), format!(":{}: balance must start with C or D", field.tag))),
+        _ => {
+            return Err(StatementError::at(
+                at(),
+                format!(":{}: balance must start with C or D", field.tag),
+            ));
+        }
     };
     let date = yymmdd(s, 1, field.line, warnings);
-    let code = s.get(7..10).ok_or_else(|| StatementError::at(at(), "a balance without currency"))?;
+    let code = s
+        .get(7..10)
+        .ok_or_else(|| StatementError::at(at(), "a balance without currency"))?;
     let currency = amount::currency(code).map_err(|m| StatementError::at(at(), m))?;
     let figure = s.get(10..).unwrap_or_default().trim();
     let money = amount::parse_amount(figure, currency, Decimal::Comma)
@@ -203,7 +218,11 @@ fn year_of(yy: u32) -> i32 {
 
 /// `YYMMDD` at `from`, lenient on impossible days (with a warning).
 fn yymmdd(s: &str, from: usize, line: usize, warnings: &mut Vec<Warning>) -> Option<NaiveDate> {
-    let (y, m, d) = (digits(s, from, from + 2)?, digits(s, from + 2, from + 4)?, digits(s, from + 4, from + 6)?);
+    let (y, m, d) = (
+        digits(s, from, from + 2)?,
+        digits(s, from + 2, from + 4)?,
+        digits(s, from + 4, from + 6)?,
+    );
     let (date, corrected) = lenient_date(year_of(y), m, d)?;
     if corrected {
         warnings.push(Warning {
@@ -227,7 +246,9 @@ fn read_message(
     for field in fields {
         match field.tag.as_str() {
             "25" => read_account(field.content.trim(), &mut statement.account),
-            "28C" | "28" => statement.id = Some(field.content.trim().to_owned()).filter(|s| !s.is_empty()),
+            "28C" | "28" => {
+                statement.id = Some(field.content.trim().to_owned()).filter(|s| !s.is_empty());
+            }
             "60F" | "60M" | "60" if statement.opening.is_none() => {
                 let b = read_balance(field, warnings)?;
                 currency.get_or_insert(b.money.currency());
@@ -241,10 +262,13 @@ fn read_message(
                 statement.closing = Some(b.money);
             }
             "34F" => {
-                if let Some(code) = field.content.trim().get(..3) {
-                    if let Ok(c) = Currency::from_code(code) {
-                        currency.get_or_insert(c);
-                    }
+                if let Some(c) = field
+                    .content
+                    .trim()
+                    .get(..3)
+                    .and_then(|code| Currency::from_code(code).ok())
+                {
+                    currency.get_or_insert(c);
                 }
             }
             _ => {}
@@ -267,11 +291,8 @@ fn read_message(
             )
         })?;
         let mut line = read_61(field, currency, warnings)?;
-        if let Some(next) = iter.peek() {
-            if next.tag == "86" {
-                details(&next.content, &mut line);
-                iter.next();
-            }
+        if let Some(next) = iter.next_if(|f| f.tag == "86") {
+            details(&next.content, &mut line);
         }
         statement.lines.push(line);
     }
@@ -287,12 +308,13 @@ fn read_account(text: &str, account: &mut Account) {
     // An IBAN followed by the account's currency (`NL..EUR`).
     if compact.len() > 3 && compact.is_char_boundary(compact.len() - 3) {
         let (head, tail) = compact.split_at(compact.len() - 3);
-        if is_iban(head) {
-            if let Ok(c) = Currency::from_code(tail) {
-                account.iban = Some(head.to_owned());
-                account.currency = Some(c);
-                return;
-            }
+        if let Some(c) = is_iban(head)
+            .then(|| Currency::from_code(tail).ok())
+            .flatten()
+        {
+            account.iban = Some(head.to_owned());
+            account.currency = Some(c);
+            return;
         }
     }
     if !text.is_empty() {
@@ -322,12 +344,20 @@ pub(crate) fn mod97<'a>(chars: impl Iterator<Item = &'a u8>) -> u32 {
         } else {
             u32::from(c.to_ascii_uppercase() - b'A') + 10
         };
-        r = if v >= 10 { (r * 100 + v) % 97 } else { (r * 10 + v) % 97 };
+        r = if v >= 10 {
+            (r * 100 + v) % 97
+        } else {
+            (r * 10 + v) % 97
+        };
     }
     r
 }
 
-fn read_61(field: &Field, currency: Currency, warnings: &mut Vec<Warning>) -> Result<Line, StatementError> {
+fn read_61(
+    field: &Field,
+    currency: Currency,
+    warnings: &mut Vec<Warning>,
+) -> Result<Line, StatementError> {
     let at = || Location::Line(field.line);
     let mut parts = field.content.split('\n');
     let mut first = parts.next().unwrap_or_default().trim().to_owned();
@@ -354,7 +384,10 @@ fn read_61(field: &Field, currency: Currency, warnings: &mut Vec<Warning>) -> Re
     } else if rest.starts_with('D') {
         (1, false, false)
     } else {
-        return Err(StatementError::at(at(), ":61: needs a debit/credit mark (C, D, RC, RD, EC or ED)"));
+        return Err(StatementError::at(
+            at(),
+            ":61: needs a debit/credit mark (C, D, RC, RD, EC or ED)",
+        ));
     };
     p += mark_len;
     // Some banks break the line after the mark (or funds code), before the amount.
@@ -362,7 +395,10 @@ fn read_61(field: &Field, currency: Currency, warnings: &mut Vec<Warning>) -> Re
         first.push_str(more.remove(0).trim());
     }
     let b = first.as_bytes();
-    if b.get(p).is_some_and(u8::is_ascii_alphabetic) && b.get(p + 1).is_some_and(|c| c.is_ascii_digit() || *c == b',') {
+    if b.get(p).is_some_and(u8::is_ascii_alphabetic)
+        && b.get(p + 1)
+            .is_some_and(|c| c.is_ascii_digit() || *c == b',')
+    {
         p += 1; // funds code
     }
     let amount_end = first[p..]
@@ -377,11 +413,16 @@ fn read_61(field: &Field, currency: Currency, warnings: &mut Vec<Warning>) -> Re
     let mut line = Line::new(if credit { money } else { negate(money) });
     line.value_date = Some(value_date);
     line.booking_date = entry_date.or(Some(value_date));
-    line.status = if pending { LineStatus::Pending } else { LineStatus::Booked };
+    line.status = if pending {
+        LineStatus::Pending
+    } else {
+        LineStatus::Booked
+    };
     let mut tail = &first[amount_end..];
     if tail.len() >= 4 && tail.as_bytes()[0].is_ascii_alphabetic() {
         let code = tail.get(..4).unwrap_or_default();
-        line.extra.push(("transaction_type", code.trim().to_owned()));
+        line.extra
+            .push(("transaction_type", code.trim().to_owned()));
         tail = tail.get(4..).unwrap_or_default();
     }
     let (customer, bank) = match tail.split_once("//") {
@@ -392,8 +433,16 @@ fn read_61(field: &Field, currency: Currency, warnings: &mut Vec<Warning>) -> Re
     if !customer.is_empty() && customer != "NONREF" {
         line.extra.push(("customer_reference", customer.to_owned()));
     }
-    line.bank_reference = bank.map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned);
-    let supplementary = more.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    line.bank_reference = bank
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(str::to_owned);
+    let supplementary = more
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     if !supplementary.is_empty() {
         line.extra.push(("supplementary_details", supplementary));
     }
@@ -401,11 +450,19 @@ fn read_61(field: &Field, currency: Currency, warnings: &mut Vec<Warning>) -> Re
 }
 
 /// The entry date `MMDD` in the year that puts it nearest the value date (across a year end).
-fn entry_date_near(value: NaiveDate, m: u32, d: u32, line: usize, warnings: &mut Vec<Warning>) -> Option<NaiveDate> {
+fn entry_date_near(
+    value: NaiveDate,
+    m: u32,
+    d: u32,
+    line: usize,
+    warnings: &mut Vec<Warning>,
+) -> Option<NaiveDate> {
     let mut best: Option<(NaiveDate, bool)> = None;
     for year in [value.year() - 1, value.year(), value.year() + 1] {
         if let Some((date, corrected)) = lenient_date(year, m, d) {
-            let closer = best.is_none_or(|(b, _)| (date - value).num_days().abs() < (b - value).num_days().abs());
+            let closer = best.is_none_or(|(b, _)| {
+                (date - value).num_days().abs() < (b - value).num_days().abs()
+            });
             if closer {
                 best = Some((date, corrected));
             }
@@ -431,9 +488,17 @@ const SEPA_KEYWORDS: [&str; 14] = [
 fn details(content: &str, line: &mut Line) {
     let joined: String = content.split('\n').collect();
     let b = joined.as_bytes();
-    if b.len() >= 4 && b[..3].iter().all(u8::is_ascii_digit) && !b[3].is_ascii_alphanumeric() && b[3] != b' ' {
+    if b.len() >= 4
+        && b[..3].iter().all(u8::is_ascii_digit)
+        && !b[3].is_ascii_alphanumeric()
+        && b[3] != b' '
+    {
         german(&joined, line);
-    } else if joined.trim_start().starts_with('/') && DUTCH_KEYS.iter().any(|k| joined.contains(&format!("/{k}/"))) {
+    } else if joined.trim_start().starts_with('/')
+        && DUTCH_KEYS
+            .iter()
+            .any(|k| joined.contains(&format!("/{k}/")))
+    {
         dutch(&joined, line);
     } else {
         let plain = content
@@ -502,7 +567,11 @@ fn german(joined: &str, line: &mut Line) {
     let keywords = sepa_split(&text, &boundaries);
     if keywords.is_empty() {
         let t = text.trim();
-        line.remittance = if t.is_empty() { (!posting.is_empty()).then_some(posting) } else { Some(t.to_owned()) };
+        line.remittance = if t.is_empty() {
+            (!posting.is_empty()).then_some(posting)
+        } else {
+            Some(t.to_owned())
+        };
     } else {
         for (key, value) in keywords {
             let v = value.trim().to_owned();
@@ -510,12 +579,12 @@ fn german(joined: &str, line: &mut Line) {
                 continue;
             }
             match key {
-                "" | "SVWZ+" => {
-                    if key == "SVWZ+" || line.remittance.is_none() {
-                        line.remittance = Some(v);
-                    }
+                "" | "SVWZ+" if key == "SVWZ+" || line.remittance.is_none() => {
+                    line.remittance = Some(v);
                 }
-                "EREF+" => line.end_to_end_id = Some(v).filter(|v| !v.eq_ignore_ascii_case("NOTPROVIDED")),
+                "EREF+" => {
+                    line.end_to_end_id = Some(v).filter(|v| !v.eq_ignore_ascii_case("NOTPROVIDED"));
+                }
                 "KREF+" => line.extra.push(("customer_reference", v)),
                 "MREF+" => line.extra.push(("mandate_id", v)),
                 "CRED+" => line.extra.push(("creditor_id", v)),
@@ -599,7 +668,10 @@ fn dutch(joined: &str, line: &mut Line) {
             "NAME" => line.counterparty_name = Some(collapse_spaces(value)),
             "IBAN" => line.counterparty_iban = Some(value.to_owned()),
             "BIC" => line.extra.push(("counterparty_bank", value.to_owned())),
-            "EREF" => line.end_to_end_id = Some(value.to_owned()).filter(|v| !v.eq_ignore_ascii_case("NOTPROVIDED")),
+            "EREF" => {
+                line.end_to_end_id =
+                    Some(value.to_owned()).filter(|v| !v.eq_ignore_ascii_case("NOTPROVIDED"));
+            }
             "MARF" => line.extra.push(("mandate_id", value.to_owned())),
             "CSID" => line.extra.push(("creditor_id", value.to_owned())),
             "RTRN" => line.return_reason = Some(value.to_owned()),
@@ -626,10 +698,10 @@ fn dutch(joined: &str, line: &mut Line) {
             _ => {}
         }
     }
-    if line.structured_reference.is_none() {
-        if let Some(r) = line.remittance.as_deref() {
-            line.structured_reference = rf_reference(r);
-        }
+    if line.structured_reference.is_none()
+        && let Some(r) = line.remittance.as_deref()
+    {
+        line.structured_reference = rf_reference(r);
     }
 }
 
@@ -664,14 +736,34 @@ mod tests {
         let first = &s.lines[0];
         assert_eq!(first.amount.minor_units(), 11_900);
         assert_eq!(first.end_to_end_id.as_deref(), Some("RE-2024-0815"));
-        assert_eq!(first.remittance.as_deref(), Some("Rechnung RE-2024-0815 Kundennummer 4711"));
-        assert_eq!(first.counterparty_name.as_deref(), Some("Müller Webdesign GmbH"));
-        assert_eq!(first.counterparty_iban.as_deref(), Some("DE02120300000000202051"));
+        assert_eq!(
+            first.remittance.as_deref(),
+            Some("Rechnung RE-2024-0815 Kundennummer 4711")
+        );
+        assert_eq!(
+            first.counterparty_name.as_deref(),
+            Some("Müller Webdesign GmbH")
+        );
+        assert_eq!(
+            first.counterparty_iban.as_deref(),
+            Some("DE02120300000000202051")
+        );
         assert_eq!(first.booking_date, NaiveDate::from_ymd_opt(2024, 1, 2));
-        assert_eq!(first.value_date, NaiveDate::from_ymd_opt(2023, 12, 29), "entry date across the year end");
+        assert_eq!(
+            first.value_date,
+            NaiveDate::from_ymd_opt(2023, 12, 29),
+            "entry date across the year end"
+        );
         let reversal = &s.lines[1];
-        assert_eq!(reversal.amount.minor_units(), -2_500, "RC is a reversed credit");
-        assert_eq!(reversal.structured_reference.as_deref(), Some("RF18539007547034"));
+        assert_eq!(
+            reversal.amount.minor_units(),
+            -2_500,
+            "RC is a reversed credit"
+        );
+        assert_eq!(
+            reversal.structured_reference.as_deref(),
+            Some("RF18539007547034")
+        );
     }
 
     #[test]
@@ -694,8 +786,15 @@ mod tests {
     fn the_thirtieth_of_february_is_read_with_a_warning() {
         let text = ":20:X\n:25:12345678/1020304050\n:28C:1\n:60F:C160229EUR1200,00\n:61:1602300301DR6,00N024NONREF\n:86:805?00ENTGELT\n:62F:C160301EUR1194,00\n-";
         let read = read(text.as_bytes()).unwrap();
-        assert_eq!(read.statements[0].lines[0].value_date, NaiveDate::from_ymd_opt(2016, 2, 29));
-        assert!(read.warnings.iter().any(|w| w.message.contains("impossible date")));
+        assert_eq!(
+            read.statements[0].lines[0].value_date,
+            NaiveDate::from_ymd_opt(2016, 2, 29)
+        );
+        assert!(
+            read.warnings
+                .iter()
+                .any(|w| w.message.contains("impossible date"))
+        );
         assert_eq!(read.statements[0].balance_check(), BalanceCheck::Ok);
     }
 
@@ -704,7 +803,10 @@ mod tests {
         let text = ":20:X\n:25:PL29114010810000267002001002\n:28C:1/1\n:34F:PLN0\n:13D:1701191815+0100\n:61:1701190119CN0,01NTRFNONREF//MB170119012058\n:86:plain text\n";
         let read = read(text.as_bytes()).unwrap();
         assert_eq!(read.format, Format::Mt942);
-        assert_eq!(read.statements[0].balance_check(), BalanceCheck::Unavailable);
+        assert_eq!(
+            read.statements[0].balance_check(),
+            BalanceCheck::Unavailable
+        );
         assert_eq!(read.statements[0].lines[0].amount.minor_units(), 1);
     }
 
@@ -717,8 +819,15 @@ mod tests {
 
     #[test]
     fn iso_11649_references_are_checked() {
-        assert_eq!(rf_reference("pay RF18 5390 0754 7034"), None, "spaces split a printed RF");
-        assert_eq!(rf_reference("pay RF18539007547034 now").as_deref(), Some("RF18539007547034"));
+        assert_eq!(
+            rf_reference("pay RF18 5390 0754 7034"),
+            None,
+            "spaces split a printed RF"
+        );
+        assert_eq!(
+            rf_reference("pay RF18539007547034 now").as_deref(),
+            Some("RF18539007547034")
+        );
         assert_eq!(rf_reference("RF19539007547034"), None);
     }
 }

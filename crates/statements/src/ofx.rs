@@ -69,24 +69,28 @@ impl Tree {
             let between = &rest[..lt];
             line += between.matches('\n').count();
             let content = between.trim();
-            if !content.is_empty() {
-                if let Some(id) = just_opened.take() {
-                    nodes[id].text = Some(unescape(content));
-                    if stack.last() == Some(&id) {
-                        stack.pop();
-                    }
+            if !content.is_empty()
+                && let Some(id) = just_opened.take()
+            {
+                nodes[id].text = Some(unescape(content));
+                if stack.last() == Some(&id) {
+                    stack.pop();
                 }
             }
             let after = &rest[lt + 1..];
-            let gt = after
-                .find('>')
-                .ok_or_else(|| StatementError::at(Location::Line(line), "a tag that is never closed with '>'"))?;
+            let gt = after.find('>').ok_or_else(|| {
+                StatementError::at(Location::Line(line), "a tag that is never closed with '>'")
+            })?;
             let tag = after[..gt].trim();
             line += tag.matches('\n').count();
             rest = &after[gt + 1..];
             if tag.starts_with('?') || tag.starts_with('!') {
-                if tag.to_ascii_uppercase().starts_with("!DOCTYPE") || tag.to_ascii_uppercase().starts_with("!ENTITY") {
-                    return Err(StatementError::DoctypeRefused { at: Location::Line(line) });
+                if tag.to_ascii_uppercase().starts_with("!DOCTYPE")
+                    || tag.to_ascii_uppercase().starts_with("!ENTITY")
+                {
+                    return Err(StatementError::DoctypeRefused {
+                        at: Location::Line(line),
+                    });
                 }
                 continue;
             }
@@ -107,12 +111,19 @@ impl Tree {
                 Some(n) => (n.trim(), true),
                 None => (tag, false),
             };
-            let name = name.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+            let name = name
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
             if name.is_empty() {
                 return Err(StatementError::at(Location::Line(line), "an empty tag"));
             }
             if stack.len() >= 64 {
-                return Err(StatementError::at(Location::Line(line), "elements nested too deeply"));
+                return Err(StatementError::at(
+                    Location::Line(line),
+                    "elements nested too deeply",
+                ));
             }
             let id = nodes.len();
             nodes.push(Node {
@@ -144,20 +155,33 @@ impl Tree {
     }
 
     fn child(&self, id: usize, name: &str) -> Option<usize> {
-        self.nodes[id].children.iter().copied().find(|c| self.nodes[*c].name == name)
+        self.nodes[id]
+            .children
+            .iter()
+            .copied()
+            .find(|c| self.nodes[*c].name == name)
     }
 
     fn children<'a>(&'a self, id: usize, name: &'a str) -> impl Iterator<Item = usize> + 'a {
-        self.nodes[id].children.iter().copied().filter(move |c| self.nodes[*c].name == name)
+        self.nodes[id]
+            .children
+            .iter()
+            .copied()
+            .filter(move |c| self.nodes[*c].name == name)
     }
 
     fn text_at(&self, id: usize, path: &[&str]) -> Option<String> {
         let node = path.iter().try_fold(id, |at, name| self.child(at, name))?;
-        self.nodes[node].text.clone().filter(|t| !t.trim().is_empty())
+        self.nodes[node]
+            .text
+            .clone()
+            .filter(|t| !t.trim().is_empty())
     }
 
     fn find_all(&self, name: &str) -> Vec<usize> {
-        (0..self.nodes.len()).filter(|i| self.nodes[*i].name == name).collect()
+        (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].name == name)
+            .collect()
     }
 }
 
@@ -197,7 +221,11 @@ fn ofx_date(text: &str, line: usize, warnings: &mut Vec<Warning>) -> Option<Naiv
 }
 
 fn ofx_amount(text: &str, currency: Currency) -> Result<payymo_domain::money::Money, String> {
-    let sep = if text.contains(',') && !text.contains('.') { Decimal::Comma } else { Decimal::Point };
+    let sep = if text.contains(',') && !text.contains('.') {
+        Decimal::Comma
+    } else {
+        Decimal::Point
+    };
     amount::parse_amount(text, currency, sep)
 }
 
@@ -225,12 +253,17 @@ pub fn read(bytes: &[u8]) -> Result<ReadStatements, StatementError> {
             let code = tree.text_at(*s, &["STATUS", "CODE"])?;
             (code.trim() != "0").then(|| {
                 let message = tree.text_at(*s, &["STATUS", "MESSAGE"]).unwrap_or_default();
-                format!("the bank refused the sign-on (status {}{}{})", code.trim(), if message.is_empty() { "" } else { ": " }, message.trim())
+                format!(
+                    "the bank refused the sign-on (status {}{}{})",
+                    code.trim(),
+                    if message.is_empty() { "" } else { ": " },
+                    message.trim()
+                )
             })
         });
-        return Err(StatementError::NoStatement(
-            status.unwrap_or_else(|| "the OFX file holds no bank or card statement".to_owned()),
-        ));
+        return Err(StatementError::NoStatement(status.unwrap_or_else(|| {
+            "the OFX file holds no bank or card statement".to_owned()
+        })));
     }
     let mut out = ReadStatements {
         format: Format::Ofx,
@@ -241,7 +274,15 @@ pub fn read(bytes: &[u8]) -> Result<ReadStatements, StatementError> {
     Ok(out)
 }
 
-fn read_statement(tree: &Tree, root: usize, warnings: &mut Vec<Warning>) -> Result<Statement, StatementError> {
+#[expect(
+    clippy::too_many_lines,
+    reason = "one OFX statement aggregate, read top to bottom"
+)]
+fn read_statement(
+    tree: &Tree,
+    root: usize,
+    warnings: &mut Vec<Warning>,
+) -> Result<Statement, StatementError> {
     let at = |id: usize| Location::Line(tree.nodes[id].line);
     let code = tree
         .text_at(root, &["CURDEF"])
@@ -251,7 +292,9 @@ fn read_statement(tree: &Tree, root: usize, warnings: &mut Vec<Warning>) -> Resu
         currency: Some(currency),
         ..Account::default()
     };
-    let from = tree.child(root, "BANKACCTFROM").or_else(|| tree.child(root, "CCACCTFROM"));
+    let from = tree
+        .child(root, "BANKACCTFROM")
+        .or_else(|| tree.child(root, "CCACCTFROM"));
     if let Some(from) = from {
         let id = tree.text_at(from, &["ACCTID"]).map(|s| s.trim().to_owned());
         if let Some(id) = id {
@@ -265,8 +308,12 @@ fn read_statement(tree: &Tree, root: usize, warnings: &mut Vec<Warning>) -> Resu
     }
     let mut statement = Statement::new(account);
     if let Some(list) = tree.child(root, "BANKTRANLIST") {
-        let start = tree.text_at(list, &["DTSTART"]).and_then(|t| ofx_date(&t, tree.nodes[list].line, warnings));
-        let end = tree.text_at(list, &["DTEND"]).and_then(|t| ofx_date(&t, tree.nodes[list].line, warnings));
+        let start = tree
+            .text_at(list, &["DTSTART"])
+            .and_then(|t| ofx_date(&t, tree.nodes[list].line, warnings));
+        let end = tree
+            .text_at(list, &["DTEND"])
+            .and_then(|t| ofx_date(&t, tree.nodes[list].line, warnings));
         if let (Some(s), Some(e)) = (start, end) {
             statement.period = Some((s.min(e), e.max(s)));
         }
@@ -276,9 +323,12 @@ fn read_statement(tree: &Tree, root: usize, warnings: &mut Vec<Warning>) -> Resu
             let figure = tree
                 .text_at(trn, &["TRNAMT"])
                 .ok_or_else(|| StatementError::at(at(trn), "a transaction without TRNAMT"))?;
-            let money = ofx_amount(&figure, currency).map_err(|m| StatementError::at(at(trn), format!("TRNAMT: {m}")))?;
+            let money = ofx_amount(&figure, currency)
+                .map_err(|m| StatementError::at(at(trn), format!("TRNAMT: {m}")))?;
             let mut line = Line::new(money);
-            line.booking_date = tree.text_at(trn, &["DTPOSTED"]).and_then(|t| ofx_date(&t, line_no, warnings));
+            line.booking_date = tree
+                .text_at(trn, &["DTPOSTED"])
+                .and_then(|t| ofx_date(&t, line_no, warnings));
             if line.booking_date.is_none() {
                 warnings.push(Warning {
                     at: at(trn),
@@ -308,7 +358,11 @@ fn read_statement(tree: &Tree, root: usize, warnings: &mut Vec<Warning>) -> Resu
                 .text_at(trn, &["BANKACCTTO", "ACCTID"])
                 .or_else(|| tree.text_at(trn, &["CCACCTTO", "ACCTID"]))
                 .map(|s| s.trim().to_owned());
-            for (key, name) in [("transaction_type", "TRNTYPE"), ("check_number", "CHECKNUM"), ("reference", "REFNUM")] {
+            for (key, name) in [
+                ("transaction_type", "TRNTYPE"),
+                ("check_number", "CHECKNUM"),
+                ("reference", "REFNUM"),
+            ] {
                 if let Some(v) = tree.text_at(trn, &[name]) {
                     line.extra.push((key, v.trim().to_owned()));
                 }
@@ -323,7 +377,8 @@ fn read_statement(tree: &Tree, root: usize, warnings: &mut Vec<Warning>) -> Resu
         match tree.text_at(bal, &["BALAMT"]) {
             Some(figure) => {
                 statement.closing = Some(
-                    ofx_amount(&figure, currency).map_err(|m| StatementError::at(at(bal), format!("BALAMT: {m}")))?,
+                    ofx_amount(&figure, currency)
+                        .map_err(|m| StatementError::at(at(bal), format!("BALAMT: {m}")))?,
                 );
             }
             None => warnings.push(Warning {
@@ -351,15 +406,28 @@ mod tests {
         assert_eq!(bank.account.number.as_deref(), Some("12345678"));
         assert_eq!(bank.lines.len(), 2);
         assert_eq!(bank.lines[0].amount.minor_units(), 12_000);
-        assert_eq!(bank.lines[0].counterparty_name.as_deref(), Some("ACME CORP"));
-        assert_eq!(bank.lines[0].remittance, None, "an empty MEMO is no remittance");
+        assert_eq!(
+            bank.lines[0].counterparty_name.as_deref(),
+            Some("ACME CORP")
+        );
+        assert_eq!(
+            bank.lines[0].remittance, None,
+            "an empty MEMO is no remittance"
+        );
         assert_eq!(bank.lines[1].amount.minor_units(), -4_550);
         assert_eq!(bank.lines[1].remittance.as_deref(), Some("Rent & more"));
         assert_eq!(bank.closing.map(|m| m.minor_units()), Some(107_450));
         assert_eq!(bank.balance_check(), BalanceCheck::Unavailable);
         let card = &read.statements[1];
-        assert_eq!(card.lines[0].booking_date, NaiveDate::from_ymd_opt(2024, 1, 5));
-        assert!(read.warnings.iter().any(|w| w.message.contains("not unique")));
+        assert_eq!(
+            card.lines[0].booking_date,
+            NaiveDate::from_ymd_opt(2024, 1, 5)
+        );
+        assert!(
+            read.warnings
+                .iter()
+                .any(|w| w.message.contains("not unique"))
+        );
     }
 
     #[test]

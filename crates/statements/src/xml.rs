@@ -72,16 +72,16 @@ impl Dom {
             let pos = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
             let upto = pos.min(text.len());
             if upto > counted_to {
-                line += text.as_bytes()[counted_to..upto]
-                    .iter()
-                    .filter(|b| **b == b'\n')
-                    .count();
+                line += newlines(&text.as_bytes()[counted_to..upto]);
                 counted_to = upto;
             }
             let here = || Location::Line(line);
             match event {
                 Err(e) => {
-                    return Err(StatementError::at(here(), format!("not well-formed XML: {e}")));
+                    return Err(StatementError::at(
+                        here(),
+                        format!("not well-formed XML: {e}"),
+                    ));
                 }
                 Ok(Event::DocType(_)) => return Err(StatementError::DoctypeRefused { at: here() }),
                 Ok(Event::Start(e)) => {
@@ -150,7 +150,7 @@ impl Dom {
     }
 
     /// The root element.
-    pub fn root(&self) -> NodeId {
+    pub const fn root() -> NodeId {
         0
     }
 
@@ -234,6 +234,15 @@ impl Dom {
     }
 }
 
+/// The line breaks in `bytes` (a byte range, which may end inside a character on an error).
+#[expect(
+    clippy::naive_bytecount,
+    reason = "a dependency for counting newlines is not worth it"
+)]
+fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|b| **b == b'\n').count()
+}
+
 fn push(
     nodes: &mut Vec<Node>,
     stack: &[NodeId],
@@ -288,9 +297,9 @@ mod tests {
     fn an_undeclared_entity_is_an_error_and_predefined_ones_are_read() {
         assert!(Dom::parse("<d>&x;</d>").is_err());
         let dom = Dom::parse("<a:d xmlns:a=\"u\"><e>A &amp; B &#x41;</e></a:d>").unwrap();
-        let e = dom.child(dom.root(), "e").unwrap();
+        let e = dom.child(Dom::root(), "e").unwrap();
         assert_eq!(dom.text(e), "A & B A");
-        assert_eq!(dom.name(dom.root()), "d");
+        assert_eq!(dom.name(Dom::root()), "d");
     }
 
     #[test]

@@ -124,9 +124,12 @@ fn read_file(args: &ImportArgs<'_>) -> Result<ReadStatements, String> {
         .map_err(|e| format!("{name}: cannot read the file: {e}"))?
         .len();
     if size > MAX_FILE_BYTES {
-        return Err(format!("{name}: {size} bytes is more than a statement file may hold ({MAX_FILE_BYTES})"));
+        return Err(format!(
+            "{name}: {size} bytes is more than a statement file may hold ({MAX_FILE_BYTES})"
+        ));
     }
-    let bytes = std::fs::read(args.file).map_err(|e| format!("{name}: cannot read the file: {e}"))?;
+    let bytes =
+        std::fs::read(args.file).map_err(|e| format!("{name}: cannot read the file: {e}"))?;
     let options = ReadOptions {
         default_currency: args.currency,
         ..ReadOptions::default()
@@ -145,7 +148,12 @@ fn summary(read: &ReadStatements) -> String {
             .unwrap_or("(no account identification)");
         let credits = s.lines.iter().filter(|l| l.amount.is_positive()).count();
         let debits = s.lines.iter().filter(|l| l.amount.is_negative()).count();
-        let figure = |m: Option<payymo_domain::money::Money>| m.map_or_else(|| "-".to_owned(), |m| format!("{} {}", m.to_decimal_string(), m.currency()));
+        let figure = |m: Option<payymo_domain::money::Money>| {
+            m.map_or_else(
+                || "-".to_owned(),
+                |m| format!("{} {}", m.to_decimal_string(), m.currency()),
+            )
+        };
         out.push_str(&format!(
             "statement {}: account {account}, {} lines ({credits} credits, {debits} debits), opening {}, closing {}, balance check {}\n",
             i + 1,
@@ -187,7 +195,10 @@ pub fn import_statement(args: &ImportArgs<'_>) -> ExitCode {
         summary(&read)
     };
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         return fail(&format!("cannot write the preview: {e}"));
     }
     ExitCode::SUCCESS

@@ -5,7 +5,9 @@ use std::process::Command;
 
 fn payymo(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_payymo"));
-    cmd.env_clear().env("PATH", "/usr/bin:/bin").current_dir(dir);
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir(dir);
     cmd
 }
 
@@ -21,7 +23,11 @@ fn a_dry_run_prints_exactly_the_preview_json_and_opens_no_database() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let expected = serde_json::json!({
         "format": "mt940",
@@ -59,16 +65,26 @@ fn a_dry_run_prints_exactly_the_preview_json_and_opens_no_database() {
 fn an_unreadable_file_exits_non_zero_naming_the_file_and_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.sta");
-    std::fs::write(&file, MT940.replace(":61:2401020102D19,00", ":61:2401020102D")).unwrap();
+    std::fs::write(
+        &file,
+        MT940.replace(":61:2401020102D19,00", ":61:2401020102D"),
+    )
+    .unwrap();
     let out = payymo(dir.path())
         .args(["import-statement", "--dry-run", "--json"])
         .arg(&file)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(out.stdout.is_empty(), "nothing is printed for a file that fails");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing is printed for a file that fails"
+    );
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("broken.sta") && err.contains("line 7"), "{err}");
+    assert!(
+        err.contains("broken.sta") && err.contains("line 7"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -76,7 +92,11 @@ fn without_dry_run_nothing_is_imported_and_the_command_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("statement.sta");
     std::fs::write(&file, MT940).unwrap();
-    let out = payymo(dir.path()).arg("import-statement").arg(&file).output().unwrap();
+    let out = payymo(dir.path())
+        .arg("import-statement")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--dry-run"));
     assert!(!dir.path().join("payymo.db").exists());

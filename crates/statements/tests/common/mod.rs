@@ -4,6 +4,7 @@ use payymo_statements::{ReadOptions, camt, csv, detect, mt940, ofx, read};
 
 /// Runs detection, the detecting reader and every format's reader on `bytes`; each may fail,
 /// none may panic. Returns whether the detecting reader succeeded.
+#[must_use]
 pub fn read_every_way(bytes: &[u8]) -> bool {
     let _ = detect(bytes);
     let _ = camt::read(bytes);
@@ -15,10 +16,11 @@ pub fn read_every_way(bytes: &[u8]) -> bool {
 }
 
 /// A small deterministic generator (xorshift), so a failing mutation can be replayed.
+#[derive(Debug)]
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -26,7 +28,7 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap_or(1)).unwrap_or(0)
+        usize::try_from(self.next_u64() % u64::try_from(n.max(1)).unwrap_or(1)).unwrap_or(0)
     }
 }
 
@@ -34,8 +36,29 @@ impl Rng {
 pub fn mutate(bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
     let mut out = bytes.to_vec();
     let interesting: &[&[u8]] = &[
-        b"<", b">", b"</", b":", b"?", b"\n", b"\r\n", b",", b".", b";", b"\"", b"-", b"&", b"9999999999999999999",
-        b"<!DOCTYPE x>", b":61:", b":86:", b"?20", b"<STMTTRN>", b"<Ntry>", b"</Ntry>", b"\xff\xfe", b"\xc3",
+        b"<",
+        b">",
+        b"</",
+        b":",
+        b"?",
+        b"\n",
+        b"\r\n",
+        b",",
+        b".",
+        b";",
+        b"\"",
+        b"-",
+        b"&",
+        b"9999999999999999999",
+        b"<!DOCTYPE x>",
+        b":61:",
+        b":86:",
+        b"?20",
+        b"<STMTTRN>",
+        b"<Ntry>",
+        b"</Ntry>",
+        b"\xff\xfe",
+        b"\xc3",
     ];
     for _ in 0..=rng.below(4) {
         if out.is_empty() {
