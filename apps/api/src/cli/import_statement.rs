@@ -2,7 +2,8 @@
 //! of CAMT) and shows what it holds. With `--dry-run` it touches no database; `--json` prints
 //! the preview as one JSON object.
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -154,17 +155,18 @@ fn summary(read: &ReadStatements) -> String {
                 |m| format!("{} {}", m.to_decimal_string(), m.currency()),
             )
         };
-        out.push_str(&format!(
-            "statement {}: account {account}, {} lines ({credits} credits, {debits} debits), opening {}, closing {}, balance check {}\n",
+        let _ = writeln!(
+            out,
+            "statement {}: account {account}, {} lines ({credits} credits, {debits} debits), opening {}, closing {}, balance check {}",
             i + 1,
             s.lines.len(),
             figure(s.opening),
             figure(s.closing),
             s.balance_check().as_str(),
-        ));
+        );
     }
     for w in &read.warnings {
-        out.push_str(&format!("warning: {w}\n"));
+        let _ = writeln!(out, "warning: {w}");
     }
     out
 }
