@@ -7,6 +7,7 @@ use clap::Parser;
 use payymo_api::cli::commands::{
     create_admin, fail, migrate, offline_match, rotate_keys, serve, stripe_seed,
 };
+use payymo_api::cli::import_statement::{ImportArgs, import_statement};
 use payymo_api::cli::{Cli, Command};
 use payymo_offline_match::MatchArgs;
 
@@ -42,6 +43,19 @@ fn main() -> ExitCode {
                 transactions,
                 output,
                 auto_threshold,
+            }),
+            Command::ImportStatement {
+                file,
+                account,
+                dry_run,
+                json,
+                currency,
+            } => import_statement(&ImportArgs {
+                file: &file,
+                account,
+                dry_run,
+                json,
+                currency,
             }),
         }
     })

@@ -18,6 +18,8 @@ enum Layer {
     Services,
     Adapter,
     OfflineMatch,
+    /// The statement file readers: pure like the domain, on which alone they may depend.
+    Statements,
     Shell,
     TestSupport,
     Tests,
@@ -29,6 +31,7 @@ fn layer(package: &str) -> Layer {
         "payymo-ports" => Layer::Ports,
         "payymo-services" => Layer::Services,
         "payymo-offline-match" => Layer::OfflineMatch,
+        "payymo-statements" => Layer::Statements,
         "payymo-api" => Layer::Shell,
         "payymo-test-support" => Layer::TestSupport,
         "payymo-tests" => Layer::Tests,
@@ -42,10 +45,12 @@ fn layer(package: &str) -> Layer {
 
 /// The workspace crates a crate of `layer` may depend on (normal dependencies).
 fn may_depend_on(from: Layer, to: Layer) -> bool {
-    use Layer::{Adapter, Domain, OfflineMatch, Ports, Services, Shell, TestSupport, Tests};
+    use Layer::{
+        Adapter, Domain, OfflineMatch, Ports, Services, Shell, Statements, TestSupport, Tests,
+    };
     match from {
         Domain => false,
-        Ports | OfflineMatch => to == Domain,
+        Ports | OfflineMatch | Statements => to == Domain,
         Services | Adapter => matches!(to, Domain | Ports),
         TestSupport => !matches!(to, Shell | Tests),
         Shell => !matches!(to, TestSupport | Tests),
@@ -270,8 +275,8 @@ fn workspace_crates_depend_only_on_the_layers_beneath_them() {
     }
     assert_none(
         &offenders,
-        "domain depends on no workspace crate, ports and offline-match only on domain, services and \
-         every adapter only on domain and ports, nothing product-side on test-support",
+        "domain depends on no workspace crate, ports, offline-match and statements only on domain, \
+         services and every adapter only on domain and ports, nothing product-side on test-support",
     );
 }
 
@@ -295,10 +300,14 @@ fn nothing_depends_on_the_shell_but_the_black_box_tests() {
 
 #[test]
 fn the_domain_does_no_io_and_knows_no_framework() {
-    let offenders = Graph::get().forbidden_beneath(|l| l == Layer::Domain, is_io_or_framework);
+    let offenders = Graph::get().forbidden_beneath(
+        |l| matches!(l, Layer::Domain | Layer::Statements),
+        is_io_or_framework,
+    );
     assert_none(
         &offenders,
-        "payymo-domain must not depend, even indirectly, on tokio, diesel, reqwest, actix, hyper or sqlx",
+        "payymo-domain and payymo-statements must not depend, even indirectly, on tokio, diesel, \
+         reqwest, actix, hyper or sqlx",
     );
 }
 

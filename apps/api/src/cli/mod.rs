@@ -2,12 +2,14 @@
 //! Stripe seed.
 
 pub mod commands;
+pub mod import_statement;
 pub mod stripe_seed;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use payymo_domain::matching::Confidence;
+use payymo_domain::money::Currency;
 
 /// Payymo: payment reconciliation for WHMCS billers.
 ///
@@ -73,6 +75,34 @@ pub enum Command {
         #[arg(long, value_name = "X", value_parser = parse_confidence)]
         auto_threshold: Option<Confidence>,
     },
+    /// Read a bank statement file: CAMT.052/053/054 (or a ZIP of them), MT940/MT942, OFX/QFX or
+    /// CSV, its format detected from its content.
+    ///
+    /// With `--dry-run` nothing is imported and no database is opened: the statements, their
+    /// balance checks, lines and warnings are shown (`--json`: one JSON object `{"format",
+    /// "statements": [{"account", "opening", "closing", "balance_check", "lines": [...]}],
+    /// "warnings"}`). An unreadable file exits non-zero naming the file and the line or element.
+    ImportStatement {
+        /// The statement file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The bank account (its id) to import into.
+        #[arg(long, value_name = "ID")]
+        account: Option<uuid::Uuid>,
+        /// Read and check the file; import nothing and open no database.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the preview as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+        /// The currency of CSV lines when the file names none (e.g. EUR).
+        #[arg(long, value_name = "CODE", value_parser = parse_currency)]
+        currency: Option<Currency>,
+    },
+}
+
+fn parse_currency(text: &str) -> Result<Currency, String> {
+    Currency::from_code(text).map_err(|e| e.to_string())
 }
 
 fn parse_confidence(text: &str) -> Result<Confidence, String> {
