@@ -592,27 +592,7 @@ impl MatchStore for DieselStore {
         tenant: TenantId,
         transaction: TransactionId,
     ) -> Result<Vec<StoredMatch>, StoreError> {
-        let (t, tx) = (Uid(tenant.into_uuid()), Uid(transaction.into_uuid()));
-        self.pool
-            .run(move |conn| {
-                let (rows, allocations) = crate::dispatch!(conn, |c| c.transaction(|c| {
-                    let rows: Vec<MatchRow> = matches::table
-                        .filter(matches::tenant_id.eq(t))
-                        .filter(matches::transaction_id.eq(tx))
-                        .order(matches::id)
-                        .select(MatchRow::as_select())
-                        .load(c)?;
-                    let ids: Vec<Uid> = rows.iter().map(|r| r.id).collect();
-                    let allocations: Vec<AllocationRow> = match_allocations::table
-                        .filter(match_allocations::tenant_id.eq(t))
-                        .filter(match_allocations::match_id.eq_any(&ids))
-                        .order((match_allocations::match_id, match_allocations::invoice_id))
-                        .select(AllocationRow::as_select())
-                        .load(c)?;
-                    DbResult::Ok((rows, allocations))
-                }))?;
-                assemble(rows, allocations)
-            })
+        self.matches_of_transactions(tenant, vec![transaction])
             .await
     }
 
