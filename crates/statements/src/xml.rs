@@ -110,19 +110,20 @@ impl Dom {
                     }
                 }
                 Ok(Event::Text(t)) => {
+                    let t = t.into_inner();
                     if let Some(&top) = stack.last() {
-                        nodes[top].text.push_str(&String::from_utf8_lossy(&t));
-                    } else if !String::from_utf8_lossy(&t).trim().is_empty() {
+                        nodes[top].text.push_str(&t);
+                    } else if !t.trim().is_empty() {
                         return Err(StatementError::at(here(), "text outside the root element"));
                     }
                 }
                 Ok(Event::CData(t)) => {
                     if let Some(&top) = stack.last() {
-                        nodes[top].text.push_str(&String::from_utf8_lossy(&t));
+                        nodes[top].text.push_str(&t.into_inner());
                     }
                 }
                 Ok(Event::GeneralRef(r)) => {
-                    let name = String::from_utf8_lossy(&r).into_owned();
+                    let name = r.into_inner().into_owned();
                     let Some(c) = resolve_reference(&name) else {
                         return Err(StatementError::at(
                             here(),
@@ -254,15 +255,15 @@ fn push(
         .flatten()
         .map(|a| {
             (
-                local(a.key.as_ref()),
-                String::from_utf8_lossy(&a.value).into_owned(),
+                local(a.key.into_inner().as_bytes()),
+                a.value.clone().into_owned(),
             )
         })
         .collect();
     let id = nodes.len();
     let parent = stack.last().copied();
     nodes.push(Node {
-        name: local(e.name().as_ref()),
+        name: local(e.name().into_inner().as_bytes()),
         attrs,
         text: String::new(),
         children: Vec::new(),
