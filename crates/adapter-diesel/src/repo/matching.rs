@@ -203,6 +203,22 @@ macro_rules! load_match {
     }};
 }
 
+/// The allocations of some loaded match rows, ordered by match, then invoice (what
+/// [`assemble`] expects).
+macro_rules! allocations_of {
+    ($c:ident, $tenant:expr, $rows:expr) => {{
+        let rows: &[MatchRow] = $rows;
+        let ids: Vec<Uid> = rows.iter().map(|r| r.id).collect();
+        let allocations: Vec<AllocationRow> = match_allocations::table
+            .filter(match_allocations::tenant_id.eq($tenant))
+            .filter(match_allocations::match_id.eq_any(&ids))
+            .order((match_allocations::match_id, match_allocations::invoice_id))
+            .select(AllocationRow::as_select())
+            .load($c)?;
+        allocations
+    }};
+}
+
 const OPEN_MATCH_WORK: [&str; 2] = ["approved", "applying"];
 
 /// Stored matches from their rows and all their allocations (ordered by match, then invoice).
@@ -573,13 +589,7 @@ impl MatchStore for DieselStore {
                         .limit(limit)
                         .select(MatchRow::as_select())
                         .load(c)?;
-                    let ids: Vec<Uid> = rows.iter().map(|r| r.id).collect();
-                    let allocations: Vec<AllocationRow> = match_allocations::table
-                        .filter(match_allocations::tenant_id.eq(t))
-                        .filter(match_allocations::match_id.eq_any(&ids))
-                        .order((match_allocations::match_id, match_allocations::invoice_id))
-                        .select(AllocationRow::as_select())
-                        .load(c)?;
+                    let allocations = allocations_of!(c, t, &rows);
                     DbResult::Ok((rows, allocations))
                 }))?;
                 assemble(rows, allocations)
@@ -619,13 +629,7 @@ impl MatchStore for DieselStore {
                             .order(matches::id)
                             .select(MatchRow::as_select())
                             .load(c)?;
-                        let ids: Vec<Uid> = rows.iter().map(|r| r.id).collect();
-                        let allocations: Vec<AllocationRow> = match_allocations::table
-                            .filter(match_allocations::tenant_id.eq(t))
-                            .filter(match_allocations::match_id.eq_any(&ids))
-                            .order((match_allocations::match_id, match_allocations::invoice_id))
-                            .select(AllocationRow::as_select())
-                            .load(c)?;
+                        let allocations = allocations_of!(c, t, &rows);
                         DbResult::Ok((rows, allocations))
                     }))?;
                     found.extend(assemble(rows, allocations)?);
